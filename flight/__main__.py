@@ -1,0 +1,43 @@
+"""``orbitfs-flight``: run the flight executive on a topology.
+
+    orbitfs-flight --topology flight/topologies/default.toml --run-dir runs/flight \
+        --set comms.tc_endpoint=tcp://0.0.0.0:5550 --set mission.seed=7
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from flight.topology import TopologyError, load_topology
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orbitfs-flight", description=__doc__.split("\n")[1])
+    parser.add_argument("--topology", help="topology TOML (default: the packaged default)")
+    parser.add_argument("--run-dir", default="runs/flight",
+                        help="where the dictionary, parameters, ready file and log go")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE", help="override a topology setting")
+    parser.add_argument("--max-ticks", type=int, help="stop after this many base ticks")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        handlers=[logging.StreamHandler(sys.stderr),
+                                  logging.FileHandler(run_dir / "flight.log")])
+    try:
+        topology = load_topology(args.topology, args.overrides)
+    except TopologyError as error:
+        print(f"orbitfs-flight: {error}", file=sys.stderr)
+        return 2
+    from flight.executive import Executive
+
+    return Executive(topology, run_dir).run(args.max_ticks)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Camera: the synthetic multispectral imager. One tile per ``frame_divider`` ticks while imaging.
+
+Tiles come from :class:`flight.payload.scene.SceneGenerator`, fully determined by the seed and
+the frame id, so a run is reproducible and the ground can recompute the truth of any frame. Each
+tile is published on the bus topic ``"tiles"`` (a :class:`flight.payload.scene.Tile`). Frame ids
+increase across imaging sessions.
+
+| requirement | verified by |
+| START_IMAGING(n) produces exactly n tiles with consecutive frame ids, then ImagingComplete | tests/test_payload_components.py |
+| STOP_IMAGING ends the session early | tests/test_payload_components.py |
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flight.component import Channel, Component, Event, command
+from flight.payload.scene import SceneGenerator
+from flight.types import DataType, Field
+from flight.wire.dictionary import Severity
+
+
+class Camera(Component):
+    CHANNELS = {
+        "FramesCaptured": Channel(DataType.U32, "frames"),
+        "FramesRemaining": Channel(DataType.U32, "frames"),
+        "RawBytesCaptured": Channel(DataType.U64, "bytes"),
+    }
+    EVENTS = {
+        "ImagingStarted": Event(Severity.ACTIVITY, "Imaging {count} frames from frame {first}",
+                                (Field("count", DataType.U32), Field("first", DataType.U32))),
+        "ImagingComplete": Event(Severity.ACTIVITY, "Imaging complete: {frames} frames",
+                                 (Field("frames", DataType.U32),)),
+    }
+
+    def __init__(self, name: str, ports: Any, config: dict[str, Any] | None = None) -> None:
+        super().__init__(name, ports, config)
+        self.scene = SceneGenerator(int(self.config.get("seed", ports.seed)),
+                                    size=int(self.config.get("size", 256)),
+                                    grid=int(self.config.get("grid", 8)))
+        self.frame_divider = int(self.config.get("frame_divider", 1))
+        self._next_frame = 0
+        self._remaining = 0
+        self._session_frames = 0
+
+    @command(Field("count", DataType.U32, 1, 1_000_000), description="Capture count frames")
+    def START_IMAGING(self, count: int) -> None:
+        self._remaining = count
+        self._session_frames = 0
+        self.tlm("FramesRemaining", count)
+        self.event("ImagingStarted", count=count, first=self._next_frame & 0xFFFFFFFF)
+
+    @command(description="Stop the current imaging session")
+    def STOP_IMAGING(self) -> None:
+        if self._remaining:
+            self._finish()
+
+    def _finish(self) -> None:
+        self._remaining = 0
+        self.tlm("FramesRemaining", 0)
+        self.event("ImagingComplete", frames=self._session_frames)
+
+    def tick(self, tick: int, now: float) -> None:
+        if not self._remaining or tick % self.frame_divider:
+            return
+        tile = self.scene.tile(self._next_frame)
+        self._next_frame += 1
+        self._remaining -= 1
+        self._session_frames += 1
+        self.tlm("FramesCaptured", (self.telemetry["FramesCaptured"] + 1) & 0xFFFFFFFF)
+        self.tlm("FramesRemaining", self._remaining)
+        self.tlm("RawBytesCaptured", self.telemetry["RawBytesCaptured"] + tile.pixels.nbytes)
+        self.ports.bus.publish("tiles", tile)
+        if not self._remaining:
+            self._finish()

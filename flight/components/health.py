@@ -1,0 +1,67 @@
+"""Health: pings every component each cycle and strokes the watchdog only when all answer.
+
+Each cycle, a component that has answered its last ping gets a new one (a passive component
+answers at once; an active one answers from its own thread, through its queue). A component that
+has not answered within ``PingTimeoutCycles`` cycles is reported once with ComponentUnresponsive
+(WARNING_HI) and again with ComponentRecovered when it answers. The watchdog stroke count is
+telemetry; a hardware-in-the-loop build connects it to the board's watchdog.
+
+| requirement | verified by |
+| a hung active component is reported within the timeout, and its recovery too | tests/test_health.py |
+| the watchdog is not stroked while any component is unresponsive | tests/test_health.py |
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flight.component import Channel, Component, Event, Parameter
+from flight.types import DataType, Field
+from flight.wire.dictionary import Limits, Severity
+
+
+class Health(Component):
+    CHANNELS = {
+        "PingsSent": Channel(DataType.U32, "pings"),
+        "UnresponsiveComponents": Channel(DataType.U16, "components",
+                                          Limits(yellow_high=0, red_high=1)),
+        "WatchdogStrokes": Channel(DataType.U32, "strokes"),
+    }
+    EVENTS = {
+        "ComponentUnresponsive": Event(Severity.WARNING_HI,
+                                       "{component} has not answered a ping for {cycles} cycles",
+                                       (Field("component", DataType.STRING),
+                                        Field("cycles", DataType.U16))),
+        "ComponentRecovered": Event(Severity.ACTIVITY, "{component} answers pings again",
+                                    (Field("component", DataType.STRING),)),
+    }
+    PARAMETERS = {"PingTimeoutCycles": Parameter(DataType.U16, 3, 1, 1000)}
+
+    def __init__(self, name: str, ports: Any, config: dict[str, Any] | None = None) -> None:
+        super().__init__(name, ports, config)
+        self._outstanding: dict[str, tuple[int, int]] = {}  # component -> (key, cycles waited)
+        self._unresponsive: set[str] = set()
+        self._key = 0
+
+    def tick(self, tick: int, now: float) -> None:
+        timeout = self.param("PingTimeoutCycles")
+        for name, component in self.ports.components.items():
+            if component is self:
+                continue
+            key, waited = self._outstanding.get(name, (None, 0))
+            if key is None or component.last_pong == key:
+                if name in self._unresponsive:
+                    self._unresponsive.discard(name)
+                    self.event("ComponentRecovered", component=name)
+                self._key = (self._key + 1) & 0x7FFFFFFF
+                self._outstanding[name] = (self._key, 0)
+                component.request_ping(self._key)
+                self.tlm("PingsSent", (self.telemetry["PingsSent"] + 1) & 0xFFFFFFFF)
+                continue
+            waited += 1
+            self._outstanding[name] = (key, waited)
+            if waited >= timeout and name not in self._unresponsive:
+                self._unresponsive.add(name)
+                self.event("ComponentUnresponsive", component=name, cycles=min(waited, 0xFFFF))
+        self.tlm("UnresponsiveComponents", len(self._unresponsive))
+        if not self._unresponsive:
+            self.tlm("WatchdogStrokes", (self.telemetry["WatchdogStrokes"] + 1) & 0xFFFFFFFF)

@@ -1,0 +1,25 @@
+"""What the executive hands each component: the bus, the clock's time, the downlink, events.
+
+The only doors out of a component. Implemented by the executive; tests build their own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from flight.bus import Bus
+from flight.wire.dictionary import Dictionary
+
+
+@dataclass
+class Ports:
+    bus: Bus
+    dictionary: Dictionary
+    components: Mapping[str, Any]
+    now: Callable[[], float]
+    downlink: Callable[[int, int, bytes], None]
+    emit_event: Callable[[str, str, list[Any]], None]
+    run_dir: Path
+    seed: int = 0
+    tick: Callable[[], int] = field(default=lambda: 0)

@@ -1,0 +1,153 @@
+"""IntegrationApi: the scenario API for tests and scripts, in the spirit of fprime-gds's.
+
+Verbs: ``send_*`` sends; ``send_and_assert_*`` sends and asserts the ST[1] outcome; ``await_*``
+waits for something to come down and returns it; ``assert_*`` checks what came down already.
+Predicates may be a value (equality) or a callable. Searches start at index ``start`` of the
+history (default: its beginning); take ``mark = api.event_mark()`` before an action to see only
+what follows it. A timeout raises AssertionError naming what was awaited and what was seen.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+from flight.wire import services as st
+from flight.wire.failure import FailureCode
+from flight.wire.pus import AckFlags
+from ground_sim.decoder import EventRecord
+from ground_sim.station import CommandRecord, GroundStation
+
+Predicate = Callable[[Any], bool] | Any
+
+
+def _matches(predicate: Predicate, value: Any) -> bool:
+    if predicate is None:
+        return True
+    if callable(predicate):
+        return bool(predicate(value))
+    return value == predicate
+
+
+class IntegrationApi:
+    def __init__(self, station: GroundStation, default_timeout: float = 10.0) -> None:
+        self.station = station
+        self.default_timeout = default_timeout
+
+    # --- waiting --------------------------------------------------------------------------------
+    def _wait_for(self, find: Callable[[], Any], timeout: float | None, what: Callable[[], str]) -> Any:
+        deadline = time.monotonic() + (self.default_timeout if timeout is None else timeout)
+        with self.station.changed:
+            while True:
+                found = find()
+                if found is not None:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"timed out awaiting {what()}")
+                self.station.changed.wait(remaining)
+
+    # --- commands -------------------------------------------------------------------------------
+    def send_command(self, name: str, args: Sequence[Any] | Mapping[str, Any] | None = None,
+                     **kwargs: Any) -> CommandRecord:
+        return self.station.send_command(name, args, **kwargs)
+
+    def await_verification(self, record: CommandRecord, timeout: float | None = None) -> CommandRecord:
+        return self._wait_for(lambda: record if record.done else None, timeout,
+                              lambda: f"verification of {record}")
+
+    def send_and_assert_command(self, name: str, args: Sequence[Any] | Mapping[str, Any] | None = None,
+                                timeout: float | None = None) -> CommandRecord:
+        """Send a command and assert it was accepted and completed successfully."""
+        record = self.await_verification(self.send_command(name, args), timeout)
+        assert record.failure is None and record.completed, f"{record}"
+        return record
+
+    def send_and_assert_failure(self, name: str, args: Sequence[Any] | Mapping[str, Any] | None,
+                                code: FailureCode, stage: st.Stage = st.Stage.ACCEPTANCE,
+                                timeout: float | None = None, **kwargs: Any) -> CommandRecord:
+        """Send a command that must fail at ``stage`` with ``code``."""
+        record = self.await_verification(self.send_command(name, args, **kwargs), timeout)
+        assert record.failure == (stage, int(code)), (
+            f"{record}: expected failure at {stage.name} {code.name}")
+        return record
+
+    def send_raw_and_assert_failure(self, raw: bytes, code: FailureCode,
+                                    timeout: float | None = None) -> CommandRecord:
+        record = self.await_verification(self.station.send_raw(raw), timeout)
+        assert record.failure == (st.Stage.ACCEPTANCE, int(code)), (
+            f"{record}: expected acceptance failure {code.name}")
+        return record
+
+    def ping(self, timeout: float | None = None) -> CommandRecord:
+        """TC[17,1]; assert the TM[17,2] answer and a successful completion."""
+        before = self.station.pings
+        record = self.await_verification(self.station.send(self.station.encoder.ping(), "ping"),
+                                         timeout)
+        assert record.completed, f"{record}"
+        self._wait_for(lambda: True if self.station.pings > before else None, timeout,
+                       lambda: "TM[17,2]")
+        return record
+
+    def set_parameters(self, values: Mapping[str, Any], timeout: float | None = None,
+                       check: bool = True) -> CommandRecord:
+        tc = self.station.encoder.set_parameters(values, check)
+        return self.await_verification(self.station.send(tc, "set parameters"), timeout)
+
+    def get_parameters(self, names: Sequence[str], timeout: float | None = None) -> dict[str, Any]:
+        """TC[20,1]; return the values of the TM[20,2] that answers."""
+        before = len(self.station.parameter_reports)
+        tc = self.station.encoder.report_parameters(names)
+        record = self.await_verification(self.station.send(tc, "report parameters"), timeout)
+        assert record.completed, f"{record}"
+        return self._wait_for(
+            lambda: next((r for r in self.station.parameter_reports[before:]
+                          if set(names) <= set(r)), None), timeout,
+            lambda: f"TM[20,2] with {list(names)}")
+
+    # --- events ---------------------------------------------------------------------------------
+    def event_mark(self) -> int:
+        return len(self.station.events)
+
+    def await_event(self, name: str, predicate: Predicate = None, timeout: float | None = None,
+                    start: int = 0) -> EventRecord:
+        """First event called ``name`` (full dictionary name) at or after ``start`` whose args
+        satisfy ``predicate``."""
+        if name not in self.station.dictionary.event_by_name:
+            raise KeyError(f"no event {name!r} in the dictionary")
+
+        def find() -> EventRecord | None:
+            return next((e for e in self.station.events[start:]
+                         if e.name == name and _matches(predicate, e.args)), None)
+
+        return self._wait_for(find, timeout, lambda: f"event {name} (seen: " + ", ".join(
+            e.text for e in self.station.events[start:][-5:]) + ")")
+
+    def assert_event_count(self, name: str, count: int, start: int = 0) -> None:
+        with self.station.changed:
+            seen = sum(1 for e in self.station.events[start:] if e.name == name)
+        assert seen == count, f"{name}: {seen} events, expected {count}"
+
+    # --- telemetry ------------------------------------------------------------------------------
+    def telemetry_mark(self, channel: str) -> int:
+        return len(self.station.telemetry.get(channel, []))
+
+    def await_telemetry(self, channel: str, predicate: Predicate = None,
+                        timeout: float | None = None, start: int = 0) -> Any:
+        """First value of ``channel`` at or after index ``start`` that satisfies ``predicate``."""
+        if channel not in self.station.dictionary.channel_by_name:
+            raise KeyError(f"no channel {channel!r} in the dictionary")
+
+        def find() -> Any:
+            for _, value in self.station.telemetry.get(channel, [])[start:]:
+                if _matches(predicate, value):
+                    return (value,)
+            return None
+
+        return self._wait_for(find, timeout, lambda: f"telemetry {channel} (last: "
+                              f"{self.station.telemetry.get(channel, [])[-3:]})")[0]
+
+    # --- products -------------------------------------------------------------------------------
+    def await_products(self, count: int, timeout: float | None = None) -> list[st.InferenceProduct]:
+        return self._wait_for(
+            lambda: list(self.station.products) if len(self.station.products) >= count else None,
+            timeout, lambda: f"{count} products (have {len(self.station.products)})")

@@ -1,0 +1,102 @@
+"""TmDecoder: raw TM packets into named values, using the flight's dictionary only.
+
+Kinds: ``verification`` (:class:`VerificationReport`), ``housekeeping`` (channel name -> value),
+``event`` (:class:`EventRecord`), ``parameters`` (name -> value), ``ping``, ``product``
+(:class:`InferenceProduct`). A packet that fails its CRC or layout raises ValueError with the
+reason; the station archives it with that reason and counts it.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from flight.types import decode_fields
+from flight.wire import services as st
+from flight.wire.dictionary import Dictionary, Severity
+from flight.wire.pus import TelemetryPacket
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    name: str
+    severity: Severity
+    args: dict[str, Any]
+    text: str
+    time: float
+
+
+@dataclass(frozen=True)
+class Decoded:
+    packet: TelemetryPacket
+    kind: str
+    value: Any
+
+    def to_json(self) -> dict[str, Any]:
+        value = self.value
+        if isinstance(value, st.VerificationReport):
+            value = {"stage": value.stage.name, "success": value.success,
+                     "request_id": value.request_id.hex(), "code": value.code}
+        elif isinstance(value, EventRecord):
+            value = {"name": value.name, "severity": value.severity.name, "args": value.args,
+                     "text": value.text}
+        elif isinstance(value, st.InferenceProduct):
+            value = {**{k: getattr(value, k) for k in ("frame_id", "tile_class", "confidence",
+                                                       "cloud_fraction", "latency_us", "card")},
+                     "fire_cells": value.fire_cells.astype(int).tolist()}
+        return {"kind": self.kind, "time": self.packet.time, "value": value}
+
+
+class TmDecoder:
+    def __init__(self, dictionary: Dictionary) -> None:
+        self.dictionary = dictionary
+
+    def decode(self, raw: bytes) -> Decoded:
+        packet = TelemetryPacket.decode(raw)
+        service, subtype, data = packet.service, packet.subtype, packet.app_data
+        if service == st.VERIFICATION:
+            return Decoded(packet, "verification", st.VerificationReport.unpack(subtype, data))
+        if service == st.HOUSEKEEPING and subtype == st.HK_REPORT:
+            return Decoded(packet, "housekeeping", self._housekeeping(data))
+        if service == st.EVENT:
+            return Decoded(packet, "event", self._event(packet))
+        if service == st.PARAMETER and subtype == st.PARAMETER_REPORT:
+            return Decoded(packet, "parameters", self._parameters(data))
+        if service == st.TEST and subtype == st.PING_REPLY:
+            return Decoded(packet, "ping", None)
+        if service == st.PRODUCT and subtype == st.INFERENCE_PRODUCT:
+            return Decoded(packet, "product", st.InferenceProduct.unpack(data))
+        raise ValueError(f"TM[{service},{subtype}] is not in this mission's services")
+
+    def _housekeeping(self, data: bytes) -> dict[str, Any]:
+        (structure_id,) = struct.unpack_from(">H", data)
+        structure = self.dictionary.housekeeping_by_id.get(structure_id)
+        if structure is None:
+            raise ValueError(f"unknown housekeeping structure {structure_id}")
+        channels = [self.dictionary.channel_by_id[c] for c in structure.channels]
+        offset, values = 2, {}
+        for channel in channels:
+            values[channel.name], offset = channel.type.decode(data, offset)
+        if offset != len(data):
+            raise ValueError(f"housekeeping structure {structure_id}: {len(data) - offset} "
+                             "bytes left over")
+        return values
+
+    def _event(self, packet: TelemetryPacket) -> EventRecord:
+        (event_id,) = struct.unpack_from(">H", packet.app_data)
+        definition = self.dictionary.event_by_id.get(event_id)
+        if definition is None:
+            raise ValueError(f"unknown event id 0x{event_id:04x}")
+        values, _ = decode_fields(definition.args, packet.app_data, 2)
+        return EventRecord(definition.name, definition.severity,
+                           {a.name: v for a, v in zip(definition.args, values)},
+                           definition.render(values), packet.time)
+
+    def _parameters(self, data: bytes) -> dict[str, Any]:
+        (count,) = struct.unpack_from(">H", data)
+        offset, values = 2, {}
+        for _ in range(count):
+            (pid,) = struct.unpack_from(">H", data, offset)
+            definition = self.dictionary.parameter_by_id[pid]
+            values[definition.name], offset = definition.field.type.decode(data, offset + 2)
+        return values

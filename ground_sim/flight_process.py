@@ -1,0 +1,79 @@
+"""FlightProcess: start the flight executive as a real separate process and connect a ground.
+
+The flight binds ZeroMQ wildcard ports (``tcp://127.0.0.1:*``) unless told otherwise, and writes
+its actual endpoints to ``flight-ready.json`` in its run directory; this class waits for that
+file, so parallel runs never race for ports. Output goes to ``flight.out`` in the run directory.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from flight.wire.dictionary import Dictionary
+from ground_sim.station import GroundStation
+
+
+class FlightProcess:
+    def __init__(self, run_dir: str | Path, topology: str | Path | None = None,
+                 overrides: Sequence[str] = (), bind_host: str = "127.0.0.1") -> None:
+        self.run_dir = Path(run_dir)
+        self.topology = topology
+        self.overrides = [f"comms.tc_endpoint=\"tcp://{bind_host}:*\"",
+                          f"comms.tm_endpoint=\"tcp://{bind_host}:*\"", *overrides]
+        self.process: subprocess.Popen | None = None
+        self.ready: dict = {}
+
+    def start(self, timeout: float = 60.0) -> dict:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        ready_file = self.run_dir / "flight-ready.json"
+        ready_file.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "flight", "--run-dir", str(self.run_dir)]
+        if self.topology:
+            command += ["--topology", str(self.topology)]
+        for override in self.overrides:
+            command += ["--set", override]
+        self._output = open(self.run_dir / "flight.out", "wb")
+        self.process = subprocess.Popen(command, stdout=self._output, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while not ready_file.exists():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"flight exited with {self.process.returncode} before it was "
+                                   f"ready:\n{self.output_tail()}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"flight not ready after {timeout} s:\n{self.output_tail()}")
+            time.sleep(0.05)
+        self.ready = json.loads(ready_file.read_text())
+        return self.ready
+
+    def connect(self, archive_name: str = "archive.sqlite") -> GroundStation:
+        """A started GroundStation on this flight's endpoints and dictionary."""
+        dictionary = Dictionary.load(self.ready["dictionary"])
+        return GroundStation(dictionary, self.ready["tc_endpoint"], self.ready["tm_endpoint"],
+                             self.run_dir / archive_name).start()
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if hasattr(self, "_output"):
+            self._output.close()
+
+    def output_tail(self, lines: int = 40) -> str:
+        path = self.run_dir / "flight.out"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""

@@ -1,0 +1,59 @@
+"""FlightLink: the ground's ZeroMQ sockets. DEALER -> flight ROUTER for TCs, PULL <- flight PUSH for TM.
+
+A DEALER blocks (never drops) at its high-water mark, so a TC handed to ``send`` reaches the
+flight's socket. The receive thread hands each TM message, with its arrival time, to a callback.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+import zmq
+
+
+class FlightLink:
+    def __init__(self, tc_endpoint: str, tm_endpoint: str,
+                 on_packet: Callable[[bytes, float], None],
+                 context: zmq.Context | None = None) -> None:
+        self.tc_endpoint = tc_endpoint
+        self.tm_endpoint = tm_endpoint
+        self._on_packet = on_packet
+        self._context = context or zmq.Context.instance()
+        self._send_lock = threading.Lock()
+        self._running = threading.Event()
+        self._thread = threading.Thread(target=self._receive_loop, name="ground-rx", daemon=True)
+
+    def start(self) -> None:
+        self._tc = self._context.socket(zmq.DEALER)
+        self._tc.setsockopt(zmq.LINGER, 2000)
+        self._tc.connect(self.tc_endpoint)
+        self._tm = self._context.socket(zmq.PULL)
+        self._tm.setsockopt(zmq.LINGER, 0)
+        self._tm.connect(self.tm_endpoint)
+        self._running.set()
+        self._thread.start()
+
+    def send(self, packet: bytes) -> None:
+        with self._send_lock:
+            self._tc.send(packet)
+
+    def _receive_loop(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self._tm, zmq.POLLIN)
+        while self._running.is_set():
+            if not poller.poll(100):
+                continue
+            while True:
+                try:
+                    packet = self._tm.recv(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                self._on_packet(packet, time.time())
+
+    def close(self) -> None:
+        self._running.clear()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        self._tc.close()
+        self._tm.close()

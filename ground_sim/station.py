@@ -1,0 +1,199 @@
+"""GroundStation: connects to the flight, tracks what it sent and everything that came down.
+
+State, all guarded by one condition variable that is notified on every received packet:
+- ``commands``: every TC sent, with its ST[1] verification (accepted / started / completed, or
+  the failure stage and code), keyed by request id;
+- ``telemetry``: per channel, the history of (mission time, value), and limit violations;
+- ``events``, ``products``, ``parameter_reports``, ``pings``;
+- link accounting: packets and bytes per service, decode errors, and sequence-count gaps per
+  APID (a gap is a lost packet: the flight numbers every TM packet).
+Every raw packet, both ways, goes to the SQLite archive.
+"""
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from flight.wire import services as st
+from flight.wire.dictionary import Dictionary
+from flight.wire.failure import FailureCode
+from flight.wire.pus import AckFlags, Telecommand
+from flight.wire.spacepacket import SEQUENCE_COUNT_MODULO
+from ground_sim.archive import PacketArchive
+from ground_sim.commanding import CommandEncoder
+from ground_sim.decoder import Decoded, EventRecord, TmDecoder
+from ground_sim.link import FlightLink
+
+
+@dataclass
+class CommandRecord:
+    """One TC sent and its verification so far."""
+
+    name: str
+    request_id: bytes
+    ack: AckFlags
+    sent_at: float
+    accepted: bool | None = None
+    started: bool | None = None
+    completed: bool | None = None
+    failure: tuple[st.Stage, int] | None = None
+
+    @property
+    def done(self) -> bool:
+        """True once no further report is expected."""
+        if self.failure is not None:
+            return True
+        if self.ack & AckFlags.COMPLETION:
+            return bool(self.completed)
+        if self.ack & AckFlags.START:
+            return bool(self.started)
+        return bool(self.accepted) or not self.ack
+
+    @property
+    def failure_name(self) -> str | None:
+        if self.failure is None:
+            return None
+        code = self.failure[1]
+        name = FailureCode(code).name if code in FailureCode._value2member_map_ else str(code)
+        return f"{self.failure[0].name} {name}"
+
+    def __str__(self) -> str:
+        state = (self.failure_name and f"failed at {self.failure_name}") or (
+            "completed" if self.completed else "accepted" if self.accepted else "pending")
+        return f"{self.name} [{self.request_id.hex()}] {state}"
+
+
+@dataclass
+class LinkStats:
+    packets: int = 0
+    bytes: int = 0
+    by_service: collections.Counter = field(default_factory=collections.Counter)
+    bytes_by_service: collections.Counter = field(default_factory=collections.Counter)
+    decode_errors: int = 0
+    sequence_gaps: int = 0
+    limit_violations: collections.Counter = field(default_factory=collections.Counter)
+
+
+class GroundStation:
+    def __init__(self, dictionary: Dictionary, tc_endpoint: str, tm_endpoint: str,
+                 archive_path: str | Path) -> None:
+        self.dictionary = dictionary
+        self.encoder = CommandEncoder(dictionary)
+        self.decoder = TmDecoder(dictionary)
+        self.archive = PacketArchive(archive_path)
+        self.link = FlightLink(tc_endpoint, tm_endpoint, self._receive)
+        self.changed = threading.Condition()
+        self.commands: dict[bytes, CommandRecord] = {}
+        self.command_log: list[CommandRecord] = []
+        self.telemetry: dict[str, list[tuple[float, Any]]] = collections.defaultdict(list)
+        self.events: list[EventRecord] = []
+        self.products: list[st.InferenceProduct] = []
+        self.parameter_reports: list[dict[str, Any]] = []
+        self.pings = 0
+        self.stats = LinkStats()
+        self._next_sequence: dict[int, int] = {}
+
+    def start(self) -> "GroundStation":
+        self.link.start()
+        return self
+
+    def close(self) -> None:
+        self.link.close()
+        self.archive.close()
+
+    # --- uplink -------------------------------------------------------------------------------
+    def send(self, tc: Telecommand, name: str) -> CommandRecord:
+        record = CommandRecord(name, tc.request_id, tc.ack, time.time())
+        with self.changed:
+            self.commands[record.request_id] = record
+            self.command_log.append(record)
+        raw = tc.encode()
+        self.archive.record("up", record.sent_at, raw, {"apid": tc.apid,
+                                                        "sequence": tc.sequence_count,
+                                                        "service": tc.service,
+                                                        "subtype": tc.subtype}, {"name": name})
+        self.link.send(raw)
+        return record
+
+    def send_command(self, name: str, args: Sequence[Any] | Mapping[str, Any] | None = None,
+                     ack: AckFlags = AckFlags.ALL, check: bool = True) -> CommandRecord:
+        return self.send(self.encoder.command(name, args, ack, check), name)
+
+    def send_raw(self, raw: bytes, name: str = "raw") -> CommandRecord:
+        """Send bytes as they are (for tools that build their own packets, and for tests)."""
+        record = CommandRecord(name, bytes(raw[:4]).ljust(4, b"\0"), AckFlags.ALL, time.time())
+        with self.changed:
+            self.command_log.append(record)
+            self.commands[record.request_id] = record
+        self.archive.record("up", record.sent_at, raw, None, {"name": name})
+        self.link.send(raw)
+        return record
+
+    # --- downlink -----------------------------------------------------------------------------
+    def _receive(self, raw: bytes, wall_time: float) -> None:
+        try:
+            decoded = self.decoder.decode(raw)
+        except (ValueError, KeyError, IndexError) as error:  # struct.error is a ValueError
+            with self.changed:
+                self.stats.packets += 1
+                self.stats.bytes += len(raw)
+                self.stats.decode_errors += 1
+                self.changed.notify_all()
+            self.archive.record("down", wall_time, raw, None, None, str(error))
+            return
+        packet = decoded.packet
+        self.archive.record("down", wall_time, raw, {
+            "apid": packet.apid, "sequence": packet.sequence_count, "service": packet.service,
+            "subtype": packet.subtype}, decoded.to_json())
+        with self.changed:
+            self._account(decoded, len(raw))
+            self._apply(decoded)
+            self.changed.notify_all()
+
+    def _account(self, decoded: Decoded, size: int) -> None:
+        packet, stats = decoded.packet, self.stats
+        stats.packets += 1
+        stats.bytes += size
+        stats.by_service[packet.service] += 1
+        stats.bytes_by_service[packet.service] += size
+        expected = self._next_sequence.get(packet.apid)
+        if expected is not None and packet.sequence_count != expected:
+            stats.sequence_gaps += (packet.sequence_count - expected) % SEQUENCE_COUNT_MODULO
+        self._next_sequence[packet.apid] = (packet.sequence_count + 1) % SEQUENCE_COUNT_MODULO
+
+    def _apply(self, decoded: Decoded) -> None:
+        value, time_ = decoded.value, decoded.packet.time
+        if decoded.kind == "verification":
+            record = self.commands.get(value.request_id)
+            if record is not None:
+                if not value.success:
+                    record.failure = (value.stage, value.code)
+                elif value.stage is st.Stage.ACCEPTANCE:
+                    record.accepted = True
+                elif value.stage is st.Stage.START:
+                    record.started = True
+                elif value.stage is st.Stage.COMPLETION:
+                    record.completed = True
+        elif decoded.kind == "housekeeping":
+            for name, v in value.items():
+                self.telemetry[name].append((time_, v))
+                limits = self.dictionary.channel_by_name[name].limits
+                if limits is not None and limits.classify(v) != "ok":
+                    self.stats.limit_violations[name] += 1
+        elif decoded.kind == "event":
+            self.events.append(value)
+        elif decoded.kind == "product":
+            self.products.append(value)
+        elif decoded.kind == "parameters":
+            self.parameter_reports.append(value)
+        elif decoded.kind == "ping":
+            self.pings += 1
+
+    def latest(self, channel: str, default: Any = None) -> Any:
+        with self.changed:
+            history = self.telemetry.get(channel)
+            return history[-1][1] if history else default
