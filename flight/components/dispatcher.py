@@ -177,8 +177,9 @@ class CommandDispatcher(Component):
                 raise PacketError(FailureCode.BAD_ARGUMENTS, "TC[20,3] shorter than its count")
             (pid,) = struct.unpack_from(">H", data, offset)
             definition = self._parameter(pid)
-            values, offset = _decode_checked((definition.field,), data, FailureCode.
-                                             PARAMETER_OUT_OF_RANGE, offset=offset, exact=False)
+            values, offset = _decode_checked((definition.field,), data,
+                                             FailureCode.PARAMETER_OUT_OF_RANGE, offset + 2,
+                                             exact=False)
             updates.append((definition, values[0]))
         if offset != len(data):
             raise PacketError(FailureCode.BAD_ARGUMENTS, f"{len(data) - offset} bytes left over")

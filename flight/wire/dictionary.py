@@ -147,7 +147,7 @@ class Dictionary:
             "events": [{"id": e.id, "name": e.name, "severity": e.severity.name,
                         "format": e.format, "args": [a.to_json() for a in e.args]}
                        for e in self.events],
-            "parameters": [{"id": p.id, "name": p.name, **p.field.to_json(), "default": p.default,
+            "parameters": [{**p.field.to_json(), "id": p.id, "name": p.name, "default": p.default,
                             "description": p.description} for p in self.parameters],
             "housekeeping": [{"structure_id": h.structure_id, "component": h.component,
                               "channels": list(h.channels)} for h in self.housekeeping],
