@@ -1,0 +1,142 @@
+"""C backend: thin typed wrappers over the cffi extension ``native._native``.
+
+Requirements (verified in ``tests/test_native.py``):
+- buffers are passed to C without copying (``ffi.from_buffer``), and the GIL
+  is released during each C call (cffi API mode does so by default);
+- ``ORBITFS_NATIVE_PORTABLE=1`` in the environment at import selects the
+  portable C path for every function; :func:`use_tier` switches paths at run
+  time so tests can compare every hardware path with the portable one.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+import numpy as np
+
+from native._common import (
+    BufferLike,
+    VoteMode,
+    VoteResult,
+    WritableBuffer,
+    byte_view,
+    check_chunk_size,
+    check_seed,
+    check_vote_args,
+    chunk_count,
+)
+from native._native import ffi, lib
+
+FUNCTIONS = ("crc16_ccitt_false", "crc32c", "crc32", "vote3")
+PORTABLE_ENV = "ORBITFS_NATIVE_PORTABLE"
+
+lib.ofs_init()
+_tier = 0 if os.environ.get(PORTABLE_ENV, "") not in ("", "0") else lib.ofs_max_tier()
+lib.ofs_set_tier(_tier)
+
+
+def _cbuf(data: BufferLike, name: str = "data"):  # -> cffi "uint8_t[]"
+    if type(data) is bytes or type(data) is bytearray:
+        return ffi.from_buffer(data)
+    return ffi.from_buffer(byte_view(data, name))
+
+
+def crc16_ccitt_false(data: BufferLike, crc: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE of ``data`` continuing from ``crc``."""
+    buf = _cbuf(data)
+    return int(lib.ofs_crc16(buf, len(buf), check_seed(crc, 16)))
+
+
+def crc32c(data: BufferLike, crc: int = 0) -> int:
+    """CRC-32C (Castagnoli) of ``data`` continuing from ``crc``."""
+    buf = _cbuf(data)
+    return int(lib.ofs_crc32c(buf, len(buf), check_seed(crc, 32)))
+
+
+def crc32(data: BufferLike, crc: int = 0) -> int:
+    """zlib's CRC-32 of ``data`` continuing from ``crc``."""
+    buf = _cbuf(data)
+    return int(lib.ofs_crc32(buf, len(buf), check_seed(crc, 32)))
+
+
+def _chunks(func, ctype: str, data: BufferLike, chunk_size: int) -> np.ndarray:
+    buf = _cbuf(data)
+    size = check_chunk_size(chunk_size)
+    out = np.empty(chunk_count(len(buf), size), dtype=np.dtype(ctype.removesuffix("_t")))
+    func(buf, len(buf), size, ffi.from_buffer(f"{ctype}[]", out, require_writable=True))
+    return out
+
+
+def crc16_ccitt_false_chunks(data: BufferLike, chunk_size: int) -> np.ndarray:
+    """CRC-16/CCITT-FALSE of each ``chunk_size`` piece of ``data`` (uint16)."""
+    return _chunks(lib.ofs_crc16_chunks, "uint16_t", data, chunk_size)
+
+
+def crc32c_chunks(data: BufferLike, chunk_size: int) -> np.ndarray:
+    """CRC-32C of each ``chunk_size`` piece of ``data`` (uint32)."""
+    return _chunks(lib.ofs_crc32c_chunks, "uint32_t", data, chunk_size)
+
+
+def crc32_chunks(data: BufferLike, chunk_size: int) -> np.ndarray:
+    """zlib CRC-32 of each ``chunk_size`` piece of ``data`` (uint32)."""
+    return _chunks(lib.ofs_crc32_chunks, "uint32_t", data, chunk_size)
+
+
+def vote3(
+    a: BufferLike,
+    b: BufferLike,
+    c: BufferLike,
+    out: Optional[WritableBuffer] = None,
+    repair: bool = False,
+    *,
+    mode: VoteMode = "bitwise",
+    word_size: int = 1,
+) -> VoteResult:
+    """Majority vote of three equal-length buffers (see ``native.vote3``)."""
+    args = check_vote_args(a, b, c, out, repair, mode, word_size)
+    writable = args.out is None
+    pa, pb, pc = (ffi.from_buffer(v, require_writable=writable) for v in (args.a, args.b, args.c))
+    po = ffi.NULL if args.out is None else ffi.from_buffer(args.out, require_writable=True)
+    st = ffi.new("ofs_vote_stats *")
+    lib.ofs_vote3(pa, pb, pc, po, len(args.a), int(args.word_mode), args.word_size, st)
+    return VoteResult(
+        voted=args.voted,
+        disagreements=(int(st.disagreements[0]), int(st.disagreements[1]), int(st.disagreements[2])),
+        first_offset=None if st.first_offset < 0 else int(st.first_offset),
+        last_offset=None if st.last_offset < 0 else int(st.last_offset),
+        uncorrectable=int(st.uncorrectable),
+    )
+
+
+def implementation() -> dict[str, str]:
+    """Name of the implementation each public function currently uses."""
+    return {name: ffi.string(lib.ofs_impl_name(i)).decode() for i, name in enumerate(FUNCTIONS)}
+
+
+def max_tier() -> int:
+    """Best dispatch tier this CPU supports (0 = portable C only)."""
+    return int(lib.ofs_max_tier())
+
+
+def current_tier() -> int:
+    """Tier limit in force (0 when the portable path is forced)."""
+    return _tier
+
+
+@contextmanager
+def use_tier(tier: int) -> Iterator[None]:
+    """Run the body with every function limited to dispatch tier ``tier``.
+
+    For tests and benchmarks: not synchronised with calls in other threads.
+    """
+    global _tier
+    previous = _tier
+    _tier = min(tier, max_tier())
+    lib.ofs_set_tier(_tier)
+    try:
+        yield
+    finally:
+        _tier = previous
+        lib.ofs_set_tier(previous)
