@@ -1,0 +1,1 @@
+"""Imaging payload: synthetic multispectral scenes and decoding of on-board detections."""
