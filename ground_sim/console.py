@@ -1,0 +1,163 @@
+"""``orbitfs-ground``: an interactive operator console on a running flight.
+
+    orbitfs-ground --tc tcp://HOST:5550 --tm tcp://HOST:5551 --dictionary dictionary.json
+    orbitfs-ground --run-dir runs/flight        # endpoints and dictionary from flight-ready.json
+
+Commands: ``cmd NAME [ARG ...]``, ``ping``, ``prm get NAME ...``, ``prm set NAME VALUE``,
+``tlm [SUBSTRING]``, ``events [N]``, ``commands``, ``raw HEX``, ``list [SUBSTRING]``, ``stats``,
+``quit``. Events are printed as they arrive.
+"""
+from __future__ import annotations
+
+import argparse
+import cmd
+import json
+import shlex
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from flight.types import DataType
+from flight.wire.dictionary import Dictionary
+from ground_sim.api import IntegrationApi
+from ground_sim.station import GroundStation
+
+
+def parse_argument(data_type: DataType, text: str) -> Any:
+    if data_type is DataType.STRING:
+        return text
+    if data_type is DataType.BOOL:
+        return text.lower() in ("1", "true", "yes", "on")
+    return float(text) if data_type.is_float else int(text, 0)
+
+
+class Console(cmd.Cmd):
+    prompt = "orbitfs> "
+
+    def __init__(self, api: IntegrationApi) -> None:
+        super().__init__()
+        self.api = api
+        self.station = api.station
+        self._printed_events = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._print_events, daemon=True).start()
+
+    def _print_events(self) -> None:
+        while not self._stop.is_set():
+            with self.station.changed:
+                self.station.changed.wait(0.5)
+                new = self.station.events[self._printed_events:]
+                self._printed_events += len(new)
+            for event in new:
+                print(f"\n[{event.severity.name}] {event.name}: {event.text}")
+
+    def _report(self, record: Any) -> None:
+        print(self.api.await_verification(record, timeout=10))
+
+    def do_cmd(self, line: str) -> None:
+        """cmd NAME [ARG ...]: send a command by dictionary name."""
+        words = shlex.split(line)
+        if not words:
+            print("usage: cmd NAME [ARG ...]")
+            return
+        definition = self.station.dictionary.command_by_name.get(words[0])
+        if definition is None:
+            print(f"no command {words[0]!r} (try: list)")
+            return
+        try:
+            args = [parse_argument(a.type, w) for a, w in zip(definition.args, words[1:])]
+            self._report(self.station.send_command(words[0], args if len(words) > 1 else []))
+        except (ValueError, AssertionError) as error:
+            print(f"refused: {error}")
+
+    def do_ping(self, line: str) -> None:
+        """ping: TC[17,1] and wait for TM[17,2]."""
+        try:
+            print(self.api.ping(timeout=10))
+        except AssertionError as error:
+            print(error)
+
+    def do_prm(self, line: str) -> None:
+        """prm get NAME ... | prm set NAME VALUE"""
+        words = shlex.split(line)
+        try:
+            if words[:1] == ["get"] and len(words) > 1:
+                print(self.api.get_parameters(words[1:], timeout=10))
+            elif words[:1] == ["set"] and len(words) == 3:
+                field = self.station.dictionary.parameter_by_name[words[1]].field
+                print(self.api.set_parameters({words[1]: parse_argument(field.type, words[2])},
+                                              timeout=10))
+            else:
+                print("usage: prm get NAME ... | prm set NAME VALUE")
+        except (KeyError, ValueError, AssertionError) as error:
+            print(f"refused: {error}")
+
+    def do_tlm(self, line: str) -> None:
+        """tlm [SUBSTRING]: latest value of each channel."""
+        for name in sorted(self.station.telemetry):
+            if line.strip() in name:
+                print(f"  {name:<40} {self.station.latest(name)}")
+
+    def do_events(self, line: str) -> None:
+        """events [N]: the last N events (default 20)."""
+        for event in self.station.events[-int(line or 20):]:
+            print(f"  [{event.severity.name}] {event.name}: {event.text}")
+
+    def do_commands(self, line: str) -> None:
+        """commands: every command sent and its verification."""
+        for record in self.station.command_log:
+            print(f"  {record}")
+
+    def do_raw(self, line: str) -> None:
+        """raw HEX: send packet bytes as they are."""
+        try:
+            self._report(self.station.send_raw(bytes.fromhex(line.replace(" ", ""))))
+        except ValueError as error:
+            print(f"refused: {error}")
+
+    def do_list(self, line: str) -> None:
+        """list [SUBSTRING]: commands with their arguments."""
+        for definition in self.station.dictionary.commands:
+            if line.strip() in definition.name:
+                args = ", ".join(f"{a.name}: {a.type.name}" for a in definition.args)
+                print(f"  {definition.name}({args})  {definition.description}")
+
+    def do_stats(self, line: str) -> None:
+        """stats: link accounting."""
+        print(f"  {self.station.stats}")
+
+    def do_quit(self, line: str) -> bool:
+        """quit: leave the console (the flight keeps running)."""
+        self._stop.set()
+        return True
+
+    do_EOF = do_quit
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orbitfs-ground", description=__doc__.split("\n")[0])
+    parser.add_argument("--run-dir", type=Path, help="a flight run directory (local flight)")
+    parser.add_argument("--tc", help="the flight's TC endpoint, e.g. tcp://10.0.0.2:5550")
+    parser.add_argument("--tm", help="the flight's TM endpoint, e.g. tcp://10.0.0.2:5551")
+    parser.add_argument("--dictionary", type=Path, help="dictionary JSON (orbitfs-dict)")
+    parser.add_argument("--archive", type=Path, default=Path("ground-archive.sqlite"))
+    args = parser.parse_args(argv)
+    if args.run_dir:
+        ready = json.loads((args.run_dir / "flight-ready.json").read_text())
+        args.tc, args.tm = args.tc or ready["tc_endpoint"], args.tm or ready["tm_endpoint"]
+        args.dictionary = args.dictionary or Path(ready["dictionary"])
+    if not (args.tc and args.tm and args.dictionary):
+        parser.error("give --run-dir, or --tc, --tm and --dictionary")
+    station = GroundStation(Dictionary.load(args.dictionary), args.tc, args.tm,
+                            args.archive).start()
+    try:
+        Console(IntegrationApi(station)).cmdloop(f"orbitfs ground console: {args.tc} / {args.tm}"
+                                                 " (help for commands)")
+    finally:
+        station.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Two-process integration tests: a real flight process, a real ground, real ZeroMQ on loopback.
+
+Verifies, through the scenario API (ground_sim.api) and its pytest fixtures (ground_sim.pytest_plugin):
+ping; a parameter set, read back, saved, and restored after a restart; commands the flight must
+refuse, each with its failure code and event, while it keeps serving; hypothesis-generated
+garbage at the command socket; a clean shutdown with every packet archived.
+"""
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hst
+
+from flight.wire import services as st
+from flight.wire.failure import FailureCode
+from flight.wire.pus import Telecommand
+
+
+def test_ping_and_no_op(flight):
+    flight.ping()
+    flight.send_and_assert_command("dispatcher.NO_OP")
+    mark = flight.event_mark()
+    flight.send_and_assert_command("dispatcher.NO_OP_STRING", {"text": "hello orbit"})
+    event = flight.await_event("dispatcher.NoOpString", start=mark)
+    assert event.args == {"text": "hello orbit"}
+
+
+def test_parameter_set_read_back_and_persisted_across_restart(flight_factory, tmp_path):
+    run_dir = tmp_path / "persisted"
+    api = flight_factory(run_dir=run_dir)
+    default = api.get_parameters(["inference.DetectionThreshold"])["inference.DetectionThreshold"]
+    assert default == pytest.approx(0.5)
+    assert api.set_parameters({"inference.DetectionThreshold": 0.7}).completed
+    value = api.get_parameters(["inference.DetectionThreshold"])["inference.DetectionThreshold"]
+    assert value == pytest.approx(0.7, abs=1e-6)
+    api.send_and_assert_command("prmDb.SAVE_FILE")
+    api.send_and_assert_command("executive.SHUTDOWN")
+    assert api.process.wait(20) == 0
+    api.station.close()
+
+    restarted = flight_factory(run_dir=run_dir)
+    restarted.await_event("prmDb.ParamFileLoaded", lambda args: args["count"] >= 1)
+    value = restarted.get_parameters(["inference.DetectionThreshold"])[
+        "inference.DetectionThreshold"]
+    assert value == pytest.approx(0.7, abs=1e-6)
+
+
+def test_refused_commands_get_their_codes_and_events_and_flight_keeps_serving(flight):
+    dictionary = flight.station.dictionary
+    mark = flight.event_mark()
+    flight.send_and_assert_failure("camera.START_IMAGING", [0], FailureCode.ARGUMENT_OUT_OF_RANGE,
+                                   check=False)
+    unknown = Telecommand(dictionary.apid, 100, st.FUNCTION, st.PERFORM_FUNCTION,
+                          struct.pack(">H", 0xFFFF)).encode()
+    flight.send_raw_and_assert_failure(unknown, FailureCode.UNKNOWN_COMMAND)
+    good = Telecommand(dictionary.apid, 101, st.TEST, st.PING).encode()
+    flight.send_raw_and_assert_failure(good[:-1] + bytes([good[-1] ^ 0x01]),
+                                       FailureCode.CRC_MISMATCH)
+    flight.send_raw_and_assert_failure(
+        Telecommand(dictionary.apid + 1, 102, st.TEST, st.PING).encode(), FailureCode.UNKNOWN_APID)
+    flight.send_raw_and_assert_failure(
+        Telecommand(dictionary.apid, 103, 99, 1).encode(), FailureCode.UNKNOWN_SERVICE)
+    flight.send_raw_and_assert_failure(
+        Telecommand(dictionary.apid, 104, st.TEST, 1, bytes(4000)).encode(), FailureCode.OVERSIZED)
+    reasons = {FailureCode.ARGUMENT_OUT_OF_RANGE, FailureCode.UNKNOWN_COMMAND,
+               FailureCode.CRC_MISMATCH, FailureCode.UNKNOWN_APID, FailureCode.UNKNOWN_SERVICE,
+               FailureCode.OVERSIZED}
+    for code in reasons:
+        flight.await_event("dispatcher.CommandRejected", lambda a, c=code: a["code"] == c,
+                           start=mark)
+    flight.await_telemetry("dispatcher.CommandsRejected", lambda v: v >= len(reasons))
+    flight.ping()
+
+
+def test_garbage_at_the_command_socket_never_crashes_the_flight(flight):
+    apid = flight.station.dictionary.apid
+    valid = Telecommand(apid, 7, st.TEST, st.PING).encode()
+    corrupted_valid = hst.tuples(hst.integers(0, len(valid) * 8 - 1)).map(
+        lambda bit: valid[:bit[0] // 8] + bytes([valid[bit[0] // 8] ^ (1 << bit[0] % 8)])
+        + valid[bit[0] // 8 + 1:])
+    header_then_noise = hst.binary(min_size=0, max_size=300).map(
+        lambda body: struct.pack(">HHH", 0x1800 | apid, 0xC000, max(len(body) - 1, 0)) + body)
+    garbage = hst.one_of(hst.binary(max_size=1500), corrupted_valid, header_then_noise)
+
+    @settings(max_examples=120, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(garbage)
+    def send(raw: bytes) -> None:
+        record = flight.await_verification(flight.station.send_raw(raw), timeout=10)
+        assert record.failure is not None, f"garbage {raw.hex()} was accepted"
+        stage, code = record.failure
+        assert stage is st.Stage.ACCEPTANCE and code in set(FailureCode)
+
+    send()
+    assert flight.process.alive()
+    flight.ping()
+    rejected = flight.await_telemetry("dispatcher.CommandsRejected", lambda v: v >= 120)
+    assert rejected >= 120
+
+
+def test_clean_shutdown_archives_every_packet(flight):
+    flight.ping()
+    flight.send_and_assert_command("executive.SHUTDOWN")
+    assert flight.process.wait(20) == 0
+    station = flight.station
+    station.close()
+    up, down = (station.archive.query("SELECT COUNT(*) FROM packets WHERE direction = ?", d)[0][0]
+                for d in ("up", "down"))
+    assert up == len(station.command_log)
+    assert down == station.stats.packets
+    assert station.stats.sequence_gaps == 0 and station.stats.decode_errors == 0
