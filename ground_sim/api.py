@@ -13,7 +13,6 @@ from typing import Any, Callable, Mapping, Sequence
 
 from flight.wire import services as st
 from flight.wire.failure import FailureCode
-from flight.wire.pus import AckFlags
 from ground_sim.decoder import EventRecord
 from ground_sim.station import CommandRecord, GroundStation
 
