@@ -262,6 +262,37 @@ def test_tiers_agree_with_portable(buf: tuple[bytes, object], copies, word_size:
     assert all(r == results[0] for r in results)
 
 
+@pytest.mark.parametrize("size", [3 * 4096 * 3 + 1_000 + 5, 100_003])
+@pytest.mark.parametrize("pad", [0, 3])
+def test_crc_long_buffers_match_reference(impl: ModuleType, size: int, pad: int) -> None:
+    """Long inputs reach the interleaved-stream and wide-fold main loops."""
+    data = np.random.default_rng(size + pad).integers(0, 256, size + pad, dtype=np.uint8)[pad:]
+    raw = data.tobytes()
+    for name in CRC_NAMES:
+        assert getattr(impl, name)(data) == REFERENCES[name](raw), name
+        assert getattr(impl, name)(data[:-7], getattr(impl, name)(b"")) == REFERENCES[name](raw[:-7]), name
+
+
+@pytest.mark.parametrize("mode", ["bitwise", "word"])
+def test_vote_large_buffer_matches_numpy(impl: ModuleType, mode: str) -> None:
+    """A buffer above the streaming-store threshold (8 MiB), misaligned length."""
+    rng = np.random.default_rng(9)
+    n = (9 << 20) + 13
+    a = rng.integers(0, 256, n, dtype=np.uint8)
+    b, c = a.copy(), a.copy()
+    b[rng.integers(0, n, 500)] ^= 0x10
+    c[rng.integers(0, n, 500)] ^= 0x01
+    c[-1] ^= 0xFF
+    out = np.empty(n + 64, dtype=np.uint8)[5 : n + 5]
+    result = impl.vote3(a, b, c, out=out, mode=mode, word_size=8)
+    expected = (a & b) | (b & c) | (a & c)
+    assert np.array_equal(out, expected)
+    assert result.disagreements == tuple(int(np.count_nonzero(x != expected)) for x in (a, b, c))
+    differ = np.flatnonzero((a != b) | (b != c))
+    assert (result.first_offset, result.last_offset) == (differ[0], differ[-1])
+    assert np.array_equal(impl.vote3(a, b, c, out=np.empty_like(a)).voted, expected)
+
+
 @pytest.mark.parametrize("name", CRC_NAMES)
 def test_rejects_bad_crc_arguments(impl: ModuleType, name: str) -> None:
     func, chunks = getattr(impl, name), getattr(impl, f"{name}_chunks")

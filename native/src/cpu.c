@@ -34,4 +34,8 @@ int ofs_cpu_tier(void)
 {
     return 0;
 }
+
+void ofs_hw_init(void)
+{
+}
 #endif

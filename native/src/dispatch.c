@@ -60,6 +60,8 @@ void ofs_set_tier(int tier)
 void ofs_init(void)
 {
     ofs_crc_portable_init();
+    ofs_fold_init();
+    ofs_hw_init();
     cpu_tier = ofs_cpu_tier();
     ofs_set_tier(cpu_tier);
 }

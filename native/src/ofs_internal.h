@@ -36,20 +36,20 @@ void ofs_vote_portable(const ofs_vote_job *job, ofs_vote_stats *st);
 /* Votes bytes [begin, end) of job; begin must be a multiple of 8. */
 void ofs_vote_portable_range(const ofs_vote_job *job, size_t begin, size_t end,
                              ofs_vote_stats *st);
-/* Folds the differences found in one block into st: any_mask has the high
- * bit of byte k set when the copies differ at byte base + k. */
-void ofs_vote_note_span(ofs_vote_stats *st, size_t base, uint64_t any_mask);
+/* Records that the copies differ at bytes first..last of a block (blocks
+ * are noted in increasing order). */
+static inline void ofs_vote_note(ofs_vote_stats *st, size_t first, size_t last)
+{
+    if (st->first_offset < 0)
+        st->first_offset = (int64_t)first;
+    st->last_offset = (int64_t)last;
+}
 
 static inline uint64_t ofs_load64(const uint8_t *p)
 {
     uint64_t v;
     memcpy(&v, p, sizeof v);
     return v;
-}
-
-static inline void ofs_store64(uint8_t *p, uint64_t v)
-{
-    memcpy(p, &v, sizeof v);
 }
 
 #endif

@@ -51,11 +51,12 @@ static inline unsigned last_byte(uint64_t mask)
 #endif
 }
 
-void ofs_vote_note_span(ofs_vote_stats *st, size_t base, uint64_t any_mask)
+static inline void store_bytes(uint8_t *p, uint64_t v, size_t len)
 {
-    if (st->first_offset < 0)
-        st->first_offset = (int64_t)(base + first_byte(any_mask));
-    st->last_offset = (int64_t)(base + last_byte(any_mask));
+    if (len == 8)
+        memcpy(p, &v, 8);
+    else
+        memcpy(p, &v, len);
 }
 
 void ofs_vote_portable_range(const ofs_vote_job *job, size_t begin, size_t end,
@@ -66,9 +67,20 @@ void ofs_vote_portable_range(const ofs_vote_job *job, size_t begin, size_t end,
     for (size_t i = begin; i < end; i += 8) {
         size_t len = end - i < 8 ? end - i : 8;
         uint64_t x = 0, y = 0, z = 0;
-        memcpy(&x, job->a + i, len);
-        memcpy(&y, job->b + i, len);
-        memcpy(&z, job->c + i, len);
+        if (len == 8) {
+            x = ofs_load64(job->a + i);
+            y = ofs_load64(job->b + i);
+            z = ofs_load64(job->c + i);
+        } else {
+            memcpy(&x, job->a + i, len);
+            memcpy(&y, job->b + i, len);
+            memcpy(&z, job->c + i, len);
+        }
+        if (!((x ^ y) | (x ^ z))) { /* the copies agree: the common case */
+            if (job->out)
+                store_bytes(job->out + i, x, len);
+            continue;
+        }
         uint64_t m = (x & y) | (z & (x | y));
         uint64_t ab = lane_nonzero(x ^ y, high);
         uint64_t ac = lane_nonzero(x ^ z, high);
@@ -81,19 +93,17 @@ void ofs_vote_portable_range(const ofs_vote_job *job, size_t begin, size_t end,
             m = (x & ~a_lost) | (y & b_wins) | (m & none);
         }
         uint64_t dx = x ^ m, dy = y ^ m, dz = z ^ m;
-        uint64_t any = dx | dy | dz;
-        if (any) {
-            st->disagreements[0] += (uint64_t)__builtin_popcountll(lane_nonzero(dx, HIGH_BYTES));
-            st->disagreements[1] += (uint64_t)__builtin_popcountll(lane_nonzero(dy, HIGH_BYTES));
-            st->disagreements[2] += (uint64_t)__builtin_popcountll(lane_nonzero(dz, HIGH_BYTES));
-            ofs_vote_note_span(st, i, lane_nonzero(any, HIGH_BYTES));
-        }
+        st->disagreements[0] += (uint64_t)__builtin_popcountll(lane_nonzero(dx, HIGH_BYTES));
+        st->disagreements[1] += (uint64_t)__builtin_popcountll(lane_nonzero(dy, HIGH_BYTES));
+        st->disagreements[2] += (uint64_t)__builtin_popcountll(lane_nonzero(dz, HIGH_BYTES));
+        uint64_t bytes = lane_nonzero(dx | dy | dz, HIGH_BYTES);
+        ofs_vote_note(st, i + first_byte(bytes), i + last_byte(bytes));
         if (job->out) {
-            memcpy(job->out + i, &m, len);
-        } else if (any) {
-            memcpy(job->a + i, &m, len);
-            memcpy(job->b + i, &m, len);
-            memcpy(job->c + i, &m, len);
+            store_bytes(job->out + i, m, len);
+        } else {
+            store_bytes(job->a + i, m, len);
+            store_bytes(job->b + i, m, len);
+            store_bytes(job->c + i, m, len);
         }
     }
 }
