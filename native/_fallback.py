@@ -98,7 +98,8 @@ def crc32_chunks(data: BufferLike, chunk_size: int) -> np.ndarray:
 
 def _words(x: np.ndarray, word_size: int) -> np.ndarray:
     pad = (-len(x)) % word_size
-    return np.concatenate([x, np.zeros(pad, dtype=np.uint8)]).reshape(-1, word_size)
+    padded = np.concatenate([x, np.zeros(pad, dtype=np.uint8)]) if pad else x
+    return padded.reshape(-1, word_size)
 
 
 def vote3(

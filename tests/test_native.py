@@ -360,6 +360,15 @@ def test_c_calls_release_the_gil() -> None:
     assert len(inside) > 100
 
 
+def test_portable_env_var_forces_portable_path() -> None:
+    code = "import native; print(sorted(set(native.implementation().values())), native.BACKEND)"
+    env = dict(os.environ, ORBITFS_NATIVE_PORTABLE="1")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    if native.BACKEND == "c":
+        assert out.stdout.split("]")[0] == "['portable-slice8', 'portable-swar64'"
+    assert sorted(native.implementation()) == ["crc16_ccitt_false", "crc32", "crc32c", "vote3"]
+
+
 def test_fallback_backend_warns_once() -> None:
     code = (
         "import sys, warnings\n"
