@@ -57,8 +57,7 @@ def byte_view(obj: object, name: str, writable: bool = False) -> memoryview:
         view = memoryview(obj)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(
-            f"{name} must be a bytes-like object (bytes, bytearray, memoryview, "
-            f"numpy array), not {type(obj).__name__}"
+            f"{name} must be a bytes-like object (bytes, bytearray, memoryview, numpy array), not {type(obj).__name__}"
         ) from None
     if not view.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous (got a strided memoryview)")

@@ -124,7 +124,11 @@ def vote3(
         words = np.where(~a_lost, wx, np.where(b_wins, wy, _words(voted, args.word_size)))
         voted = words.reshape(-1)[: len(x)]
     differ = np.flatnonzero((x != y) | (x != z))
-    disagreements = (int(np.count_nonzero(x != voted)), int(np.count_nonzero(y != voted)), int(np.count_nonzero(z != voted)))
+    disagreements = (
+        int(np.count_nonzero(x != voted)),
+        int(np.count_nonzero(y != voted)),
+        int(np.count_nonzero(z != voted)),
+    )
     targets = (x, y, z) if args.out is None else (np.frombuffer(args.out, dtype=np.uint8),)
     for target in targets:
         target[...] = voted

@@ -60,9 +60,7 @@ except ImportError:  # extension not built: only the fallback is testable
     _c = None  # type: ignore[assignment]
 
 IMPLS = ["python"] + ([f"c-tier{t}" for t in range(_c.max_tier() + 1)] if _c else [])
-PROPERTY = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(params=IMPLS)
@@ -120,7 +118,9 @@ def test_crc_matches_reference(impl: ModuleType, buf: tuple[bytes, object], seed
 
 
 @PROPERTY
-@given(data=st.binary(max_size=10_000), cuts=st.lists(st.integers(0, 10_000), max_size=6), name=st.sampled_from(CRC_NAMES))
+@given(
+    data=st.binary(max_size=10_000), cuts=st.lists(st.integers(0, 10_000), max_size=6), name=st.sampled_from(CRC_NAMES)
+)
 def test_crc_resumes_in_pieces(impl: ModuleType, data: bytes, cuts: list[int], name: str) -> None:
     func = getattr(impl, name)
     bounds = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
@@ -228,7 +228,10 @@ def test_vote_out_and_repair(impl: ModuleType, copies, mode: str) -> None:
     for x in (a, b, c):
         assert bytes(x) == bytes(expected.voted)
     in_place = impl.vote3(copies[0].copy(), copies[1], copies[2], mode=mode, word_size=4)
-    assert impl.vote3(in_place.voted, copies[1], copies[2], out=in_place.voted, mode=mode, word_size=4).voted is in_place.voted
+    assert (
+        impl.vote3(in_place.voted, copies[1], copies[2], out=in_place.voted, mode=mode, word_size=4).voted
+        is in_place.voted
+    )
 
 
 def test_vote_writes_through_views(impl: ModuleType) -> None:
@@ -391,7 +394,11 @@ def test_setup_survives_missing_compiler(tmp_path: Path) -> None:
     env = dict(os.environ, CC="false", LDSHARED="false")
     proc = subprocess.run(
         [sys.executable, "setup.py", "build_ext", "--build-lib", "out", "--build-temp", "tmp"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert "pure Python fallback" in proc.stderr

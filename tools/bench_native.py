@@ -103,10 +103,36 @@ def run(size_mib: int, chunk_kib: int, repeat: int) -> list[Row]:
     numpy_vote = gbps(size, median_seconds(lambda: (a & b) | (a & c) | (b & c), repeat))
     memcpy = gbps(size, median_seconds(lambda: np.copyto(out, a), repeat))
     best, port = ours_both(lambda: native.vote3(a, b, c, out=out), size, repeat)
-    rows.append(Row("vote3(out=)", big, best, port, "numpy majority", numpy_vote, best / numpy_vote, ">= 2.5x", best >= 2.5 * numpy_vote))
-    rows.append(Row("vote3(out=)", big, best, port, "memcpy (numpy copy)", memcpy, best / memcpy, ">= 0.5x", best >= 0.5 * memcpy))
+    rows.append(
+        Row(
+            "vote3(out=)",
+            big,
+            best,
+            port,
+            "numpy majority",
+            numpy_vote,
+            best / numpy_vote,
+            ">= 2.5x",
+            best >= 2.5 * numpy_vote,
+        )
+    )
+    rows.append(
+        Row(
+            "vote3(out=)",
+            big,
+            best,
+            port,
+            "memcpy (numpy copy)",
+            memcpy,
+            best / memcpy,
+            ">= 0.5x",
+            best >= 0.5 * memcpy,
+        )
+    )
     best, port = ours_both(lambda: native.vote3(a, a, a, repair=True), size, repeat)
-    rows.append(Row("vote3(repair, clean)", big, best, port, "memcpy (numpy copy)", memcpy, best / memcpy, "info", None))
+    rows.append(
+        Row("vote3(repair, clean)", big, best, port, "memcpy (numpy copy)", memcpy, best / memcpy, "info", None)
+    )
 
     data = a
     block = np.ascontiguousarray(a[:chunk])
@@ -114,25 +140,67 @@ def run(size_mib: int, chunk_kib: int, repeat: int) -> list[Row]:
     crcs = [
         ("crc32c", native.crc32c, native.crc32c_chunks, "crcmod crc-32c", crcmod.predefined.mkCrcFun("crc-32c"), 15.0),
         ("crc32", native.crc32, native.crc32_chunks, "zlib.crc32", zlib.crc32, 2.0),
-        ("crc16_ccitt_false", native.crc16_ccitt_false, native.crc16_ccitt_false_chunks,
-         "crcmod crc-ccitt-false", crcmod.predefined.mkCrcFun("crc-ccitt-false"), 4.0),
+        (
+            "crc16_ccitt_false",
+            native.crc16_ccitt_false,
+            native.crc16_ccitt_false_chunks,
+            "crcmod crc-ccitt-false",
+            crcmod.predefined.mkCrcFun("crc-ccitt-false"),
+            4.0,
+        ),
     ]
     for name, ours, ours_chunks, peer_name, peer, needed in crcs:
-        peer_speed = gbps(size, median_seconds(lambda: peer(data), repeat))
-        best, port = ours_both(lambda: ours(data), size, repeat)
+        peer_speed = gbps(size, median_seconds(lambda peer=peer: peer(data), repeat))
+        best, port = ours_both(lambda ours=ours: ours(data), size, repeat)
         goal = " (goal 15x)" if name == "crc16_ccitt_false" else ""
-        rows.append(Row(name, big, best, port, peer_name, peer_speed, best / peer_speed, f">= {needed:g}x{goal}", best >= needed * peer_speed))
+        rows.append(
+            Row(
+                name,
+                big,
+                best,
+                port,
+                peer_name,
+                peer_speed,
+                best / peer_speed,
+                f">= {needed:g}x{goal}",
+                best >= needed * peer_speed,
+            )
+        )
 
         def in_cache(func: Callable[[np.ndarray], object] = ours) -> None:
             for _ in range(calls):
                 func(block)
 
-        peer_cache = gbps(calls * chunk, median_seconds(lambda: in_cache(peer), repeat))
+        peer_cache = gbps(calls * chunk, median_seconds(lambda peer=peer: in_cache(peer), repeat))
         best, port = ours_both(in_cache, calls * chunk, repeat)
         requirement, passed = (">= 20 GB/s", best >= 20.0) if name == "crc32c" else ("info", None)
-        rows.append(Row(name, f"{chunk_kib} KiB x{calls} (in cache)", best, port, peer_name, peer_cache, best / peer_cache, requirement, passed))
-        best, port = ours_both(lambda: ours_chunks(data, chunk), size, repeat)
-        rows.append(Row(f"{name}_chunks", f"{big} / {chunk_kib} KiB", best, port, peer_name, peer_speed, best / peer_speed, "info", None))
+        rows.append(
+            Row(
+                name,
+                f"{chunk_kib} KiB x{calls} (in cache)",
+                best,
+                port,
+                peer_name,
+                peer_cache,
+                best / peer_cache,
+                requirement,
+                passed,
+            )
+        )
+        best, port = ours_both(lambda f=ours_chunks: f(data, chunk), size, repeat)
+        rows.append(
+            Row(
+                f"{name}_chunks",
+                f"{big} / {chunk_kib} KiB",
+                best,
+                port,
+                peer_name,
+                peer_speed,
+                best / peer_speed,
+                "info",
+                None,
+            )
+        )
     rows.extend(fallback_rows(a, b, c, min(size, 1 << 20)))
     return rows
 
@@ -145,26 +213,59 @@ def fallback_rows(a: np.ndarray, b: np.ndarray, c: np.ndarray, size: int) -> lis
     x, y, z = a[:size], b[:size], c[:size]
     numpy_vote = gbps(size, median_seconds(lambda: (x & y) | (x & z) | (y & z), 3))
     speed = gbps(size, median_seconds(lambda: _fallback.vote3(x, y, z, out=np.empty_like(x)), 3))
-    rows.append(Row("fallback vote3", f"{size >> 20} MiB", speed, None, "numpy majority", numpy_vote, speed / numpy_vote, "info", None))
-    peers = {"crc32c": crcmod.predefined.mkCrcFun("crc-32c"), "crc32": zlib.crc32,
-             "crc16_ccitt_false": crcmod.predefined.mkCrcFun("crc-ccitt-false")}
+    rows.append(
+        Row(
+            "fallback vote3",
+            f"{size >> 20} MiB",
+            speed,
+            None,
+            "numpy majority",
+            numpy_vote,
+            speed / numpy_vote,
+            "info",
+            None,
+        )
+    )
+    peers = {
+        "crc32c": crcmod.predefined.mkCrcFun("crc-32c"),
+        "crc32": zlib.crc32,
+        "crc16_ccitt_false": crcmod.predefined.mkCrcFun("crc-ccitt-false"),
+    }
     for name, peer in peers.items():
-        peer_speed = gbps(size, median_seconds(lambda: peer(x), 3))
-        speed = gbps(size, median_seconds(lambda: getattr(_fallback, name)(x), 1))
-        rows.append(Row(f"fallback {name}", f"{size >> 20} MiB", speed, None, "crcmod/zlib", peer_speed, speed / peer_speed, "info", None))
+        peer_speed = gbps(size, median_seconds(lambda peer=peer: peer(x), 3))
+        speed = gbps(size, median_seconds(lambda name=name: getattr(_fallback, name)(x), 1))
+        rows.append(
+            Row(
+                f"fallback {name}",
+                f"{size >> 20} MiB",
+                speed,
+                None,
+                "crcmod/zlib",
+                peer_speed,
+                speed / peer_speed,
+                "info",
+                None,
+            )
+        )
     return rows
 
 
 def print_table(rows: list[Row]) -> None:
     """Human-readable table."""
     print(f"backend={native.BACKEND} implementation={native.implementation()}")
-    header = f"{'function':<28}{'size':<26}{'ours GB/s':>10}{'portable':>10}  {'peer':<24}{'peer GB/s':>10}{'ratio':>9}  requirement"
+    header = (
+        f"{'function':<28}{'size':<26}{'ours GB/s':>10}{'portable':>10}  "
+        f"{'peer':<24}{'peer GB/s':>10}{'ratio':>9}  requirement"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         port = f"{r.portable_gbps:10.2f}" if r.portable_gbps is not None else f"{'-':>10}"
         verdict = "" if r.passed is None else ("PASS" if r.passed else "FAIL")
-        print(f"{r.function:<28}{r.size:<26}{r.ours_gbps:10.2f}{port}  {r.peer:<24}{r.peer_gbps:10.2f}{r.ratio:8.1f}x  {r.requirement} {verdict}")
+        print(
+            f"{r.function:<28}{r.size:<26}{r.ours_gbps:10.2f}{port}  "
+            f"{r.peer:<24}{r.peer_gbps:10.2f}{r.ratio:8.1f}x  {r.requirement} {verdict}"
+        )
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -177,7 +278,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     rows = run(args.size_mib, args.chunk_kib, args.repeat)
     if args.json:
-        print(json.dumps({"backend": native.BACKEND, "implementation": native.implementation(), "rows": [asdict(r) for r in rows]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "backend": native.BACKEND,
+                    "implementation": native.implementation(),
+                    "rows": [asdict(r) for r in rows],
+                },
+                indent=2,
+            )
+        )
     else:
         print_table(rows)
     return 0
