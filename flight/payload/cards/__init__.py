@@ -1,0 +1,1 @@
+"""Multi-card inference: card workers, balancing policies, power and thermal models, voting."""
