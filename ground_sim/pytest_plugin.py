@@ -38,7 +38,7 @@ def flight_factory(tmp_path: Path, demo_model: Path) -> Iterator[Callable[..., I
               run_dir: Path | None = None) -> IntegrationApi:
         run_dir = run_dir or tmp_path / f"flight{len(started)}"
         process = FlightProcess(run_dir, topology,
-                                [f"inference.model=\"{demo_model}\"", *overrides])
+                                [f"cluster.model=\"{demo_model}\"", *overrides])
         process.start()
         api = IntegrationApi(process.connect())
         api.process = process

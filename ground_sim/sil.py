@@ -60,7 +60,7 @@ def run(frames: int, seed: int, run_dir: Path, topology: str | None, overrides: 
     run_dir.mkdir(parents=True)
     write_demo_model(run_dir / "demo_model.onnx")
     flight = FlightProcess(run_dir, topology, [f"mission.seed={seed}",
-                                               'inference.model="demo_model.onnx"', *overrides])
+                                               'cluster.model="demo_model.onnx"', *overrides])
     print(f"orbitfs SIL run: {frames} frames, seed {seed}, run directory {run_dir}")
     began = time.monotonic()
     ready = flight.start()
@@ -72,18 +72,18 @@ def run(frames: int, seed: int, run_dir: Path, topology: str | None, overrides: 
         print(f"dictionary digest {digest:08x} (ground holds {station.dictionary.digest:08x})")
         api.ping()
         api.send_and_assert_command("dispatcher.NO_OP")
-        record = api.set_parameters({"inference.DetectionThreshold": 0.5})
+        record = api.set_parameters({"cluster.DetectionThreshold": 0.5})
         assert record.completed, str(record)
-        print(f"parameters: {api.get_parameters(['inference.DetectionThreshold'])}")
-        refused = api.send_and_assert_failure("camera.START_IMAGING", [0],
+        print(f"parameters: {api.get_parameters(['cluster.DetectionThreshold'])}")
+        refused = api.send_and_assert_failure("camera.START_IMAGING", [0, 0],
                                               FailureCode.ARGUMENT_OUT_OF_RANGE, check=False)
         print(f"refused as it must be: {refused}")
         print(f"imaging {frames} frames ...")
-        api.send_and_assert_command("camera.START_IMAGING", [frames])
+        api.send_and_assert_command("camera.START_IMAGING", [frames, 0])
         _progress(api, frames, stall_timeout=30.0)
         api.await_event("camera.ImagingComplete")
-        hk_mark = api.telemetry_mark("inference.FramesInferred")
-        api.await_telemetry("inference.FramesInferred", lambda v: v >= frames, start=hk_mark)
+        hk_mark = api.telemetry_mark("cluster.FramesDelivered")
+        api.await_telemetry("cluster.FramesDelivered", lambda v: v >= frames, start=hk_mark)
         api.send_and_assert_command("executive.SHUTDOWN")
         exit_code = flight.wait(30)
     finally:
@@ -109,21 +109,25 @@ def summarize(api: IntegrationApi, frames: int, seed: int, exit_code: int,
         total = total + score(detection, scene.truth(product.frame_id))
         classes[TileClass(product.tile_class)] += 1
     latest = station.latest
-    raw = latest("inference.RawBytesProcessed", 0)
+    dictionary = station.dictionary
+    raw = latest("cluster.RawBytesProcessed", 0)
     product_bytes = station.stats.bytes_by_service[st.PRODUCT]
     commands = station.command_log
     completed = sum(1 for c in commands if c.completed)
     failed = sum(1 for c in commands if c.failure)
-    frame_drops = latest("inference.FramesDroppedQueueFull", 0) + latest("inference.InferenceErrors", 0)
+    drops = {name.partition(".Dropped")[2]: latest(name, 0) for name in dictionary.channel_by_name
+             if name.startswith("cluster.Dropped")}
+    frame_drops = sum(drops.values())
     packet_drops = latest("comms.TmDroppedStoreFull", 0)
-    slips = sum(latest(f"{g}.CycleSlips", 0) for g in ("rgFast", "rgSlow")
-                if f"{g}.CycleSlips" in station.dictionary.channel_by_name)
+    slips = sum(latest(name, 0) for name in dictionary.channel_by_name if name.endswith(".CycleSlips"))
     missing = frames - len({p.frame_id for p in station.products})
+    cards = [c for c in dictionary.components if f"{c}.Inferences" in dictionary.channel_by_name]
     print("\n================ SIL summary ================")
     rows = [
         ("wall time", f"{elapsed:.1f} s"),
-        ("frames captured / inferred", f"{latest('camera.FramesCaptured', 0)} / "
-                                       f"{latest('inference.FramesInferred', 0)}"),
+        ("frames captured / delivered", f"{latest('camera.FramesCaptured', 0)} / "
+                                        f"{latest('cluster.FramesDelivered', 0)}  (captures deferred "
+                                        f"by backpressure: {latest('camera.CapturesDeferred', 0)})"),
         ("products downlinked", f"{len(station.products)}  (clear {classes[TileClass.CLEAR]}, "
                                 f"cloudy {classes[TileClass.CLOUDY]}, fire {classes[TileClass.FIRE]})"),
         ("fire cells: precision / recall", f"{total.precision:.4f} / {total.recall:.4f}  "
@@ -138,13 +142,24 @@ def summarize(api: IntegrationApi, frames: int, seed: int, exit_code: int,
                                                "(1 failure expected: the refused command)"),
         ("TM packets dropped", f"{packet_drops} in flight store, {station.stats.sequence_gaps} "
                                f"sequence gaps, {station.stats.decode_errors} undecodable"),
-        ("frames dropped", f"{frame_drops} on board, {missing} without a product"),
+        ("frames dropped by reason", ", ".join(f"{k} {v}" for k, v in drops.items())),
+        ("frames without a product", f"{missing}"),
+        ("cluster mode / votes / disagreements", f"{latest('cluster.Mode', 0)} / "
+                                                 f"{latest('cluster.Votes', 0)} / "
+                                                 f"{latest('cluster.Disagreements', 0)}"),
         ("rate-group slips", f"{slips}"),
         ("limit violations", f"{dict(station.stats.limit_violations) or 'none'}"),
         ("flight exit status", f"{exit_code}"),
     ]
     for name, value in rows:
         print(f"  {name:<36} {value}")
+    print(f"  {'card':<8}{'inferences':>11}{'p50 ms':>9}{'p99 ms':>9}{'util %':>8}{'resets':>8}"
+          f"{'errors':>8}{'temp C':>8}")
+    for card in cards:
+        print(f"  {card:<8}{latest(card + '.Inferences', 0):>11}{latest(card + '.LatencyP50', 0):>9.2f}"
+              f"{latest(card + '.LatencyP99', 0):>9.2f}{latest(card + '.Utilization', 0):>8.1f}"
+              f"{latest(card + '.Resets', 0):>8}{latest(card + '.Errors', 0):>8}"
+              f"{latest(card + '.Temperature', 0):>8.1f}")
     checks = [
         Check("all products", len(station.products) == frames and missing == 0,
               f"{len(station.products)}/{frames}"),

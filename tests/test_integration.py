@@ -30,10 +30,10 @@ def test_ping_and_no_op(flight):
 def test_parameter_set_read_back_and_persisted_across_restart(flight_factory, tmp_path):
     run_dir = tmp_path / "persisted"
     api = flight_factory(run_dir=run_dir)
-    default = api.get_parameters(["inference.DetectionThreshold"])["inference.DetectionThreshold"]
+    default = api.get_parameters(["cluster.DetectionThreshold"])["cluster.DetectionThreshold"]
     assert default == pytest.approx(0.5)
-    assert api.set_parameters({"inference.DetectionThreshold": 0.7}).completed
-    value = api.get_parameters(["inference.DetectionThreshold"])["inference.DetectionThreshold"]
+    assert api.set_parameters({"cluster.DetectionThreshold": 0.7}).completed
+    value = api.get_parameters(["cluster.DetectionThreshold"])["cluster.DetectionThreshold"]
     assert value == pytest.approx(0.7, abs=1e-6)
     api.send_and_assert_command("prmDb.SAVE_FILE")
     api.send_and_assert_command("executive.SHUTDOWN")
@@ -42,15 +42,15 @@ def test_parameter_set_read_back_and_persisted_across_restart(flight_factory, tm
 
     restarted = flight_factory(run_dir=run_dir)
     restarted.await_event("prmDb.ParamFileLoaded", lambda args: args["count"] >= 1)
-    value = restarted.get_parameters(["inference.DetectionThreshold"])[
-        "inference.DetectionThreshold"]
+    value = restarted.get_parameters(["cluster.DetectionThreshold"])[
+        "cluster.DetectionThreshold"]
     assert value == pytest.approx(0.7, abs=1e-6)
 
 
 def test_refused_commands_get_their_codes_and_events_and_flight_keeps_serving(flight):
     dictionary = flight.station.dictionary
     mark = flight.event_mark()
-    flight.send_and_assert_failure("camera.START_IMAGING", [0], FailureCode.ARGUMENT_OUT_OF_RANGE,
+    flight.send_and_assert_failure("camera.START_IMAGING", [0, 0], FailureCode.ARGUMENT_OUT_OF_RANGE,
                                    check=False)
     unknown = Telecommand(dictionary.apid, 100, st.FUNCTION, st.PERFORM_FUNCTION,
                           struct.pack(">H", 0xFFFF)).encode()

@@ -195,7 +195,7 @@ def _rtt_ours(pings: int) -> list[float]:
     run_dir = Path(tempfile.mkdtemp()) / "flight"
     run_dir.mkdir(parents=True)
     write_demo_model(run_dir / "demo_model.onnx")
-    flight = FlightProcess(run_dir, overrides=['inference.model="demo_model.onnx"'])
+    flight = FlightProcess(run_dir, overrides=['cluster.model="demo_model.onnx"'])
     flight.start()
     station = flight.connect()
     times = []

@@ -2,21 +2,32 @@
 
 Tiles come from :class:`flight.payload.scene.SceneGenerator`, fully determined by the seed and
 the frame id, so a run is reproducible and the ground can recompute the truth of any frame. Each
-tile is published on the bus topic ``"tiles"`` (a :class:`flight.payload.scene.Tile`). Frame ids
-increase across imaging sessions.
+is published on the bus topic ``"tiles"`` as a :class:`Capture` (the tile and its priority:
+alert frames overtake bulk frames downstream). Frame ids increase across imaging sessions. While
+the payload reports backpressure (bus topic ``"payload.backpressure"``) the camera defers its
+captures instead of producing frames that would be dropped: nothing is lost, imaging just takes
+longer, and ``CapturesDeferred`` counts it.
 
 | requirement | verified by |
 | START_IMAGING(n) produces exactly n tiles with consecutive frame ids, then ImagingComplete | tests/test_payload_components.py |
 | STOP_IMAGING ends the session early | tests/test_payload_components.py |
+| no capture while the payload reports backpressure | tests/test_payload_components.py |
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flight.component import Channel, Component, Event, command
-from flight.payload.scene import SceneGenerator
+from flight.payload.scene import SceneGenerator, Tile
 from flight.types import DataType, Field
 from flight.wire.dictionary import Severity
+
+
+@dataclass(frozen=True)
+class Capture:
+    tile: Tile
+    priority: int = 0
 
 
 class Camera(Component):
@@ -24,6 +35,7 @@ class Camera(Component):
         "FramesCaptured": Channel(DataType.U32, "frames"),
         "FramesRemaining": Channel(DataType.U32, "frames"),
         "RawBytesCaptured": Channel(DataType.U64, "bytes"),
+        "CapturesDeferred": Channel(DataType.U32, "ticks", description="held by backpressure"),
     }
     EVENTS = {
         "ImagingStarted": Event(Severity.ACTIVITY, "Imaging {count} frames from frame {first}",
@@ -41,10 +53,21 @@ class Camera(Component):
         self._next_frame = 0
         self._remaining = 0
         self._session_frames = 0
+        self._priority = 0
+        self._held = False
 
-    @command(Field("count", DataType.U32, 1, 1_000_000), description="Capture count frames")
-    def START_IMAGING(self, count: int) -> None:
+    def start(self) -> None:
+        self.ports.bus.subscribe("payload.backpressure", self._backpressure)
+
+    def _backpressure(self, held: bool) -> None:
+        self._held = held
+
+    @command(Field("count", DataType.U32, 1, 1_000_000),
+             Field("priority", DataType.U8, 0, 7, "0 bulk ... 7 most urgent"),
+             description="Capture count frames at a priority")
+    def START_IMAGING(self, count: int, priority: int) -> None:
         self._remaining = count
+        self._priority = priority
         self._session_frames = 0
         self.tlm("FramesRemaining", count)
         self.event("ImagingStarted", count=count, first=self._next_frame & 0xFFFFFFFF)
@@ -62,6 +85,9 @@ class Camera(Component):
     def tick(self, tick: int, now: float) -> None:
         if not self._remaining or tick % self.frame_divider:
             return
+        if self._held:
+            self.tlm("CapturesDeferred", self.telemetry["CapturesDeferred"] + 1)
+            return
         tile = self.scene.tile(self._next_frame)
         self._next_frame += 1
         self._remaining -= 1
@@ -69,6 +95,6 @@ class Camera(Component):
         self.tlm("FramesCaptured", (self.telemetry["FramesCaptured"] + 1) & 0xFFFFFFFF)
         self.tlm("FramesRemaining", self._remaining)
         self.tlm("RawBytesCaptured", self.telemetry["RawBytesCaptured"] + tile.pixels.nbytes)
-        self.ports.bus.publish("tiles", tile)
+        self.ports.bus.publish("tiles", Capture(tile, self._priority))
         if not self._remaining:
             self._finish()

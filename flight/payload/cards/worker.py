@@ -1,0 +1,133 @@
+"""A card worker: one process, one ONNX Runtime session, like one accelerator board.
+
+Started by the cluster as ``python -m flight.payload.cards.worker --config JSON``. It attaches
+the flight's shared-memory slots, loads the model and says HELLO with the model's CRC-32C (the
+cluster refuses a card whose model does not match), then serves INFER requests: it computes
+directly on views of the slots (a batch of one is zero-copy; a larger batch is stacked), and
+answers RESULT with its compute time. A heartbeat thread, on its own socket, sends HEARTBEAT
+every ``heartbeat_s`` so that a stopped or frozen process is noticed even when idle.
+
+Faults on command (FAULT), for tests and fault-injection campaigns: ``slow`` (each inference
+takes ``factor`` times as long), ``hang`` (the process stops itself with SIGSTOP, like a wedged
+board: no results, no heartbeats), ``crash`` (exits at once), ``wrong`` (flips one bit of every
+result), ``clear``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+import onnxruntime as ort
+import zmq
+
+from flight.payload.cards import protocol as msg
+from flight.payload.cards.slots import SlotPool
+from native import crc32c
+
+
+class CardWorker:
+    def __init__(self, config: dict) -> None:
+        self.config = config
+        self.name = config["name"]
+        self.slots = SlotPool(config["slot_count"], tuple(config["slot_shape"]), config["slot_dtype"],
+                              name=config["shm_name"])
+        model_bytes = open(config["model"], "rb").read()
+        self.model_crc = crc32c(model_bytes)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(config.get("threads", 1))
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = [p if isinstance(p, str) else tuple(p) for p in config["providers"]]
+        self.session = ort.InferenceSession(model_bytes, options, providers=providers)
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.slow_factor = 1.0
+        self.wrong = False
+        self.context = zmq.Context()
+
+    def _socket(self, identity: str) -> zmq.Socket:
+        socket = self.context.socket(zmq.DEALER)
+        socket.setsockopt_string(zmq.IDENTITY, identity)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.connect(self.config["endpoint"])
+        return socket
+
+    def _heartbeat(self) -> None:
+        socket = self._socket(self.name + "/hb")
+        count = 0
+        while True:
+            socket.send_multipart([msg.HEARTBEAT, count.to_bytes(8, "big")])
+            count += 1
+            time.sleep(self.config.get("heartbeat_s", 0.2))
+
+    def _infer(self, slots: list[int]) -> tuple[bytes, int]:
+        if len(slots) == 1:
+            batch = self.slots.view(slots[0])[None]
+        else:
+            batch = np.stack([self.slots.view(s) for s in slots])
+        began = time.perf_counter_ns()
+        outputs = self.session.run(self.output_names, {self.input_name: batch})
+        compute_ns = time.perf_counter_ns() - began
+        if self.slow_factor > 1.0:
+            time.sleep(compute_ns * (self.slow_factor - 1.0) / 1e9)
+            compute_ns = time.perf_counter_ns() - began
+        records = b"".join(b"".join(np.ascontiguousarray(o[i], np.float32).tobytes() for o in outputs)
+                           for i in range(len(slots)))
+        if self.wrong:  # flip the lowest bit of the first byte of the first output, every frame
+            records = bytes([records[0] ^ 1]) + records[1:]
+        return records, compute_ns
+
+    def _fault(self, fault: dict) -> None:
+        kind = fault["kind"]
+        if kind == "clear":
+            self.slow_factor, self.wrong = 1.0, False
+        elif kind == "slow":
+            self.slow_factor = max(1.0, float(fault.get("factor", 4.0)))
+        elif kind == "wrong":
+            self.wrong = True
+        elif kind == "hang":
+            os.kill(os.getpid(), signal.SIGSTOP)
+        elif kind == "crash":
+            os._exit(70)
+
+    def serve(self) -> None:
+        socket = self._socket(self.name)
+        socket.send_multipart([msg.HELLO, json.dumps({
+            "name": self.name, "pid": os.getpid(), "model_crc32c": self.model_crc,
+            "providers": self.session.get_providers(),
+            "threads": int(self.config.get("threads", 1))}).encode()])
+        threading.Thread(target=self._heartbeat, daemon=True).start()
+        while True:
+            frames = socket.recv_multipart()
+            kind = frames[0]
+            if kind == msg.INFER:
+                request_id, slots = msg.unpack_infer(frames)
+                try:
+                    records, compute_ns = self._infer(slots)
+                except Exception as error:  # report it; the cluster decides what it means
+                    socket.send_multipart([msg.ERROR, request_id.to_bytes(8, "big"),
+                                           repr(error).encode()[:500]])
+                    continue
+                socket.send_multipart(msg.pack_result(request_id, compute_ns, records))
+            elif kind == msg.FAULT:
+                self._fault(json.loads(frames[1]))
+            elif kind == msg.STOP:
+                return
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="orbitfs card worker (started by the cluster)")
+    parser.add_argument("--config", required=True, help="JSON configuration")
+    args = parser.parse_args(argv)
+    CardWorker(json.loads(args.config)).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

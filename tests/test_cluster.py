@@ -1,0 +1,236 @@
+"""The multi-card cluster engine with real card worker processes (flight.payload.cluster).
+
+Verifies the requirements table of flight/payload/cluster.py: accounting of every frame (also
+when a card is SIGKILLed mid-run), quarantine / reset / probe / readmission of hung, crashed and
+lying cards, switching a card off after repeated failures, TMR and DMR voting, priorities,
+frame deadlines, and parking under power and thermal limits.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from flight.payload.cards.card import CardSpec, CardState
+from flight.payload.cards.power import Battery, OrbitModel, PowerSystem
+from flight.payload.cluster import Cluster, ClusterConfig, DropReason, Mode
+from flight.payload.scene import SceneGenerator
+
+SCENE = SceneGenerator(11)
+TILES = [SCENE.tile(i) for i in range(40)]
+
+
+class Harness:
+    def __init__(self, model: Path, cards: list[CardSpec], power: PowerSystem | None = None,
+                 **config) -> None:
+        self.products: list[tuple[int, bytes, list[str]]] = []
+        self.events: list[tuple[str, dict]] = []
+        self.lock = threading.Condition()
+        self.cluster = Cluster(ClusterConfig(model, **config), cards, self._product, self._event, power)
+
+    def _product(self, frame, output, cards):
+        with self.lock:
+            self.products.append((frame.frame_id, output, cards))
+            self.lock.notify_all()
+
+    def _event(self, kind, args):
+        with self.lock:
+            self.events.append((kind, args))
+            self.lock.notify_all()
+
+    def wait(self, condition, timeout: float = 30.0):
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while not condition():
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"timed out; events: {self.events[-8:]}"
+                self.lock.wait(min(remaining, 0.05))
+
+    def count(self, kind: str, **match) -> int:
+        with self.lock:
+            return sum(1 for k, a in self.events if k == kind and all(a.get(x) == v for x, v in match.items()))
+
+    def start(self) -> "Harness":
+        self.cluster.start()
+        self.wait(lambda: self.count("card_ready") >= len(self.cluster.cards))
+        return self
+
+    def submit_all(self, tiles, priority: int = 0) -> None:
+        for tile in tiles:
+            while not self.cluster.submit(tile.frame_id, tile.pixels, priority):
+                time.sleep(0.002)  # a refusal is counted as QUEUE_FULL; retry like a sensor would
+
+    def settle(self, timeout: float = 60.0) -> None:
+        self.wait(lambda: self.cluster.pending == 0, timeout)
+
+    def assert_accounted(self) -> None:
+        c = self.cluster
+        assert c.submitted == c.delivered + sum(c.dropped.values()) + c.pending
+
+
+@pytest.fixture
+def harness(demo_model):
+    made: list[Harness] = []
+
+    def make(cards: int | list[CardSpec] = 3, **config) -> Harness:
+        specs = [CardSpec(f"card{i}") for i in range(cards)] if isinstance(cards, int) else cards
+        h = Harness(demo_model, specs, **config)
+        made.append(h)
+        return h.start()
+
+    yield make
+    for h in made:
+        h.cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """Each test tile's output record from a plain in-process ONNX Runtime session."""
+    from tools.build_model import write_demo_model
+
+    path = write_demo_model(tmp_path_factory.mktemp("m") / "model.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {"tiles": np.stack([t.pixels for t in TILES])})
+    return {t.frame_id: b"".join(np.ascontiguousarray(o[i], np.float32).tobytes() for o in outputs)
+            for i, t in enumerate(TILES)}
+
+
+def _decisions_match(h: Harness, reference: dict[int, bytes]) -> None:
+    for frame_id, output, _ in h.products:
+        assert h.cluster.decisions(output) == h.cluster.decisions(reference[frame_id]), frame_id
+        assert np.allclose(np.frombuffer(output, np.float32),
+                           np.frombuffer(reference[frame_id], np.float32), atol=1e-4)
+
+
+def test_throughput_mode_delivers_every_frame_correctly_across_cards(harness, reference):
+    h = harness(3)
+    h.submit_all(TILES)
+    h.settle()
+    assert sorted(f for f, _, _ in h.products) == [t.frame_id for t in TILES]
+    assert all(len(cards) == 1 for _, _, cards in h.products)
+    assert sum(c.inferences for c in h.cluster.cards.values()) == len(TILES)
+    _decisions_match(h, reference)
+    h.assert_accounted()
+
+
+def test_sigkill_of_a_card_mid_run_loses_no_frame_and_the_card_comes_back(harness, reference):
+    h = harness(3)
+    victim = h.cluster.cards["card1"]
+    h.submit_all(TILES[:10])
+    os.kill(victim.pid, signal.SIGKILL)
+    h.submit_all(TILES[10:])
+    h.settle()
+    h.wait(lambda: h.count("card_ready", card="card1", resets=1) == 1)
+    assert h.count("card_quarantined", card="card1") == 1
+    assert sorted(f for f, _, _ in h.products) == [t.frame_id for t in TILES]
+    assert sum(h.cluster.dropped.values()) - h.cluster.dropped[DropReason.QUEUE_FULL] == 0
+    _decisions_match(h, reference)
+    h.assert_accounted()
+
+
+def test_a_hung_card_is_quarantined_reset_probed_and_readmitted(harness):
+    h = harness(2, heartbeat_timeout_s=0.6)
+    h.cluster.call(lambda: h.cluster.inject_fault("card0", "hang"))
+    h.wait(lambda: h.count("card_quarantined", card="card0") == 1)
+    reason = next(a["reason"] for k, a in h.events if k == "card_quarantined")
+    assert reason in ("heartbeat lost", "inference late")
+    h.wait(lambda: h.count("card_ready", card="card0", resets=1) == 1)
+    h.submit_all(TILES[:10])
+    h.settle()
+    assert len(h.products) == 10
+
+
+def test_tmr_votes_a_lying_card_away_then_quarantines_it(harness, reference):
+    h = harness(3, mode=Mode.TMR, disagreement_limit=3)
+    h.cluster.call(lambda: h.cluster.inject_fault("card2", "wrong"))
+    h.submit_all(TILES[:12])
+    h.settle()
+    assert len(h.products) == 12
+    _decisions_match(h, reference)
+    for frame_id, output, _ in h.products:  # voted bit-exactly to the honest cards' output
+        assert output == reference[frame_id] or np.allclose(
+            np.frombuffer(output, np.float32), np.frombuffer(reference[frame_id], np.float32), atol=1e-6)
+    assert h.cluster.disagreements >= 3
+    assert h.count("card_disagreed", card="card2") >= 3
+    assert h.count("card_quarantined", card="card2") >= 1
+    assert h.count("card_disagreed", card="card0") == h.count("card_disagreed", card="card1") == 0
+
+
+def test_dmr_asks_a_third_card_when_the_two_disagree(harness, reference):
+    h = harness([CardSpec("card0"), CardSpec("card1"), CardSpec("card2")], mode=Mode.DMR,
+                disagreement_limit=100)
+    h.cluster.call(lambda: h.cluster.inject_fault("card0", "wrong"))
+    h.submit_all(TILES[:9])
+    h.settle()
+    assert len(h.products) == 9
+    _decisions_match(h, reference)
+    three = [cards for _, _, cards in h.products if len(cards) == 3]
+    assert three and all("card0" in cards for cards in three)  # a third was asked only with card0
+
+
+def test_repeated_failures_switch_a_card_off_and_the_others_carry_on(harness):
+    h = harness(2, max_failures=2)
+    for expected_resets in (1, 2):
+        h.cluster.call(lambda: h.cluster.inject_fault("card0", "crash"))
+        if expected_resets == 1:
+            h.wait(lambda: h.count("card_ready", card="card0", resets=1) == 1)
+    h.wait(lambda: h.count("card_off", card="card0") == 1)
+    assert h.cluster.cards["card0"].state is CardState.OFF
+    h.submit_all(TILES[:8])
+    h.settle()
+    assert len(h.products) == 8 and {c[0] for _, _, c in h.products} == {"card1"}
+
+
+def test_all_cards_off_drops_frames_as_no_card(harness):
+    h = harness(1)
+    h.cluster.call(lambda: h.cluster.power_off("card0"))
+    h.wait(lambda: h.cluster.cards["card0"].state is CardState.OFF)
+    h.submit_all(TILES[:3])
+    h.settle()
+    assert h.cluster.dropped[DropReason.NO_CARD] == 3 and not h.products
+    h.assert_accounted()
+
+
+def test_an_alert_frame_overtakes_queued_bulk_frames(harness):
+    h = harness([CardSpec("card0", capacity=1)], slots=32)
+    h.cluster.call(lambda: h.cluster.inject_fault("card0", "slow", 10.0))
+    h.submit_all(TILES[:12])
+    h.submit_all(TILES[12:13], priority=5)
+    h.settle()
+    order = [f for f, _, _ in h.products]
+    assert order.index(12) <= 2  # at most the frames already in flight go before it
+
+
+def test_frames_too_old_are_dropped_as_deadline_and_counted(harness):
+    h = harness([CardSpec("card0", capacity=1)], slots=32, frame_deadline_s=0.05)
+    h.cluster.call(lambda: h.cluster.inject_fault("card0", "slow", 20.0))
+    h.submit_all(TILES[:15])
+    h.settle()
+    dropped = h.cluster.dropped[DropReason.DEADLINE]
+    assert dropped > 0 and len(h.products) + dropped == 15
+    h.assert_accounted()
+
+
+def test_cards_are_parked_within_the_power_budget_and_when_hot(harness):
+    orbit = OrbitModel(eclipse_fraction=0.35, eclipse_start_phase=0.5)
+    power = PowerSystem(orbit, Battery(), solar_w=40.0 + 30.0, platform_load_w=40.0)  # 30 W for cards
+    h = harness([CardSpec(f"card{i}", active_w=25.0, idle_w=5.0) for i in range(3)], power=power)
+    h.cluster.call(lambda: h.cluster.step_power(0.0, 1.0, 1.0))
+    h.wait(lambda: h.count("card_parked") == 2)
+    assert sum(c.state is CardState.READY for c in h.cluster.cards.values()) == 1
+    h.submit_all(TILES[:6])
+    h.settle()
+    assert len(h.products) == 6 and len({c[0] for _, _, c in h.products}) == 1
+
+    ready = next(c for c in h.cluster.cards.values() if c.state is CardState.READY)
+    power.solar_w = 1000.0
+    ready.thermal.temperature_c = ready.thermal.limit_c + 1
+    h.cluster.call(lambda: h.cluster.step_power(1.0, 0.001, 1.0))
+    h.wait(lambda: h.count("card_parked", card=ready.name, reason="hot") == 1)
+    h.wait(lambda: h.count("card_unparked") == 2)
