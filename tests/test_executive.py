@@ -1,0 +1,241 @@
+"""Tests of the simulated clock and of the Executive driving rate groups from an in-code topology.
+
+The topology has no Comms component: the executive then finds no ``send_tm`` and drops every
+downlink silently. To observe ST[5] reports the tests fly ``Recorder``, a stand-in that offers
+``send_tm`` (the executive recognises comms by that method) and records what it is given.
+"""
+from __future__ import annotations
+
+import calendar
+import signal
+import struct
+import time
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from flight.clock import SimulatedClock, parse_epoch
+from flight.component import Channel, Component, Event
+from flight.executive import Executive
+from flight.topology import parse_topology
+from flight.types import DataType, Field
+from flight.wire.dictionary import Severity
+from support import kind_of
+
+EPOCH = "2026-01-01T00:00:00Z"
+EPOCH_SECONDS = calendar.timegm((2026, 1, 1, 0, 0, 0))
+
+
+class TickLog(Component):
+    """Appends (name, tick, mission time) to the list given in its config as ``log``."""
+
+    CHANNELS = {"Ticks": Channel(DataType.U32)}
+
+    def tick(self, tick, now):
+        self.config["log"].append((self.name, tick, now))
+        self.tlm("Ticks", self.telemetry["Ticks"] + 1)
+        if self.config.get("sleep"):
+            time.sleep(self.config["sleep"])
+
+
+class Talker(Component):
+    EVENTS = {
+        "Said": Event(Severity.WARNING_HI, "{text} at {tick} ({value})",
+                      (Field("text", DataType.STRING), Field("tick", DataType.U32),
+                       Field("value", DataType.F64), Field("flag", DataType.BOOL))),
+        "Hello": Event(Severity.ACTIVITY, "hello"),
+    }
+
+    def tick(self, tick, now):
+        if tick == 2:
+            self.event("Hello")
+            self.event("Said", text="héllo", tick=tick, value=now, flag=True)
+
+
+class Recorder(Component):
+    """Stands in for comms: records every downlink as (service, subtype, app_data).
+
+    The executive also reads ``tc_endpoint`` and ``tm_endpoint`` of the comms it found.
+    """
+
+    tc_endpoint = tm_endpoint = "none"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sent: list[tuple[int, int, bytes]] = []
+
+    def send_tm(self, service, subtype, app_data):
+        self.sent.append((service, subtype, bytes(app_data)))
+        return True
+
+
+@pytest.fixture(autouse=True)
+def keep_signal_handlers():
+    """Executive.run installs SIGTERM/SIGINT handlers in the main thread: put pytest's back."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+
+
+def topology(components, rate_groups, base=10, speedup=0.0, **clock):
+    return parse_topology({
+        "mission": {"name": "exec-test", "apid": 5},
+        "clock": {"kind": "simulated", "base_rate_hz": base, "speedup": speedup,
+                  "epoch": EPOCH, **clock},
+        "components": components, "rate_groups": rate_groups})
+
+
+# --- simulated clock ---------------------------------------------------------------------------
+def test_parse_epoch():
+    assert parse_epoch(EPOCH) == EPOCH_SECONDS
+    assert parse_epoch("2026-01-01T01:00:00+01:00") == EPOCH_SECONDS
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10**9), st.sampled_from([0.001, 0.1, 0.25, 1.0]),
+       st.sampled_from([0.0, 0.5, 2.0, 100.0]))
+def test_simulated_mission_time_depends_only_on_the_tick(tick, period, speedup):
+    first = SimulatedClock(period, EPOCH_SECONDS, speedup)
+    second = SimulatedClock(period, EPOCH_SECONDS, 0.0 if speedup else 3.0)
+    second.start()
+    assert first.mission_time(tick) == second.mission_time(tick)
+    assert first.mission_time(tick) == pytest.approx(EPOCH_SECONDS + tick * period, abs=1e-6)
+    assert first.simulated
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from([0.01, 0.1, 1.0]),
+       st.sampled_from([0.5, 1.0, 2.0, 100.0]))
+def test_deadlines_are_spaced_by_period_over_speedup(tick, period, speedup):
+    clock = SimulatedClock(period, 0.0, speedup)
+    clock.start()
+    assert clock.deadline(tick + 1) - clock.deadline(tick) == pytest.approx(period / speedup)
+    assert clock.deadline(tick) - clock.deadline(0) == pytest.approx(tick * period / speedup)
+
+
+def test_speedup_zero_never_waits():
+    clock = SimulatedClock(0.1, 0.0, 0.0)
+    clock.start()
+    assert all(clock.deadline(k) <= time.monotonic() for k in (0, 1, 10**6, 10**12))
+
+
+def test_negative_speedup_is_refused():
+    with pytest.raises(ValueError):
+        SimulatedClock(0.1, 0.0, -1.0)
+
+
+# --- rate groups -------------------------------------------------------------------------------
+def test_rate_groups_run_at_their_dividers(tmp_path):
+    log: list[tuple[str, int, float]] = []
+    entry = lambda name: {"name": name, "kind": kind_of(TickLog), "log": log}  # noqa: E731
+    topo = topology([entry("a"), entry("b"), entry("c"), entry("d")],
+                    [{"name": "fast", "rate_hz": 10, "members": ["b", "a"]},
+                     {"name": "mid", "rate_hz": 2, "members": ["c"]},
+                     {"name": "slow", "rate_hz": 1, "members": ["d"]}])
+    executive = Executive(topo, tmp_path)
+    assert executive.comms is None
+    assert executive.run(max_ticks=25) == 0
+    assert executive.tick_count == 25
+    expected = []
+    for k in range(25):  # groups in topology order, members in configured order
+        expected += [("b", k), ("a", k)]
+        if k % 5 == 0:
+            expected.append(("c", k))
+        if k % 10 == 0:
+            expected.append(("d", k))
+    assert [(name, k) for name, k, _ in log] == expected
+    for _, k, now in log:
+        assert now == pytest.approx(EPOCH_SECONDS + k * 0.1, abs=1e-6)
+    cycles = {g.name: g.telemetry["Cycles"] for g in executive.rate_groups}
+    assert cycles == {"fast": 25, "mid": 5, "slow": 3}
+    assert all(g.telemetry["CycleSlips"] == 0 for g in executive.rate_groups)
+    assert (tmp_path / "dictionary.json").exists()
+    assert not (tmp_path / "flight-ready.json").exists()  # removed at stop
+
+
+def test_a_slow_member_makes_its_group_slip(tmp_path):
+    log: list = []
+    # base 10 Hz at speedup 10: one base tick every 10 ms of wall time. The member sleeps 30 ms,
+    # so every cycle ends after the next cycle's deadline, whatever the speed of the host.
+    topo = topology([{"name": "recorder", "kind": kind_of(Recorder)},
+                     {"name": "sleepy", "kind": kind_of(TickLog), "log": log, "sleep": 0.03}],
+                    [{"name": "rg", "rate_hz": 10, "members": ["sleepy"]}],
+                    speedup=10.0)
+    executive = Executive(topo, tmp_path)
+    executive.run(max_ticks=4)
+    groups = {g.name: g for g in executive.rate_groups}
+    assert groups["rg"].telemetry["CycleSlips"] == 4
+    assert groups["rg"].telemetry["Cycles"] == 4
+    assert groups["rg"].telemetry["MaxCycleTime"] >= 0.03
+    # each slip became a CycleSlip event: TM[5,3] with id, cycle (U32), slips so far (U32)
+    slip_id = executive.dictionary.event_by_name["rg.CycleSlip"].id
+    slips = [struct.unpack(">HII", data) for service, subtype, data
+             in executive.comms.sent if (service, subtype) == (5, 3)]
+    assert slips == [(slip_id, cycle, cycle) for cycle in (1, 2, 3, 4)]
+    assert slip_id == 3 << 8 | 1  # rg is the 3rd component: after the two declared ones
+    assert [k for name, k, _ in log if name == "sleepy"] == [0, 1, 2, 3]
+
+
+def test_without_wall_deadlines_nothing_slips(tmp_path):
+    log: list = []
+    topo = topology([{"name": "sleepy", "kind": kind_of(TickLog), "log": log, "sleep": 0.01}],
+                    [{"name": "rg", "rate_hz": 10, "members": ["sleepy"]}], speedup=0.0)
+    executive = Executive(topo, tmp_path)
+    executive.run(max_ticks=3)
+    assert executive.rate_groups[0].telemetry["CycleSlips"] == 0
+    assert executive.rate_groups[0].telemetry["Cycles"] == 3
+
+
+def test_slip_event_is_throttled_at_ten(tmp_path):
+    topo = topology([{"name": "recorder", "kind": kind_of(Recorder)}],
+                    [{"name": "rg", "rate_hz": 10, "members": []}])
+    executive = Executive(topo, tmp_path)
+    group = executive.rate_groups[0]
+    for cycle in range(1, 15):
+        group.record_slips(1, cycle)
+    assert group.telemetry["CycleSlips"] == 14
+    assert len([s for s in executive.comms.sent if s[:2] == (5, 3)]) == 10
+
+
+# --- events become ST[5] reports ---------------------------------------------------------------
+def test_events_become_st5_reports(tmp_path):
+    topo = topology([{"name": "recorder", "kind": kind_of(Recorder)},
+                     {"name": "talker", "kind": kind_of(Talker)}],
+                    [{"name": "rg", "rate_hz": 10, "members": ["talker"]}])
+    executive = Executive(topo, tmp_path)
+    executive.run(max_ticks=4)
+    reports = [s for s in executive.comms.sent if s[0] == 5]
+    assert [(service, subtype) for service, subtype, _ in reports] == [(5, 1), (5, 3)]
+    hello, said = reports[0][2], reports[1][2]
+    # talker is component 2: Said is its event 1 (0x0201), Hello its event 2 (0x0202)
+    assert hello == struct.pack(">H", 0x0202)
+    event_id, length = struct.unpack_from(">HB", said)
+    text = said[3:3 + length].decode("utf-8")
+    tick, value, flag = struct.unpack_from(">Id?", said, 3 + length)
+    assert (event_id, text, tick, flag) == (0x0201, "héllo", 2, True)
+    assert value == EPOCH_SECONDS + 2 * 0.1
+    assert len(said) == 3 + length + 4 + 8 + 1
+    assert executive.dictionary.event_by_id[event_id].name == "talker.Said"
+
+
+def test_without_comms_downlinks_are_dropped_but_the_flight_runs(tmp_path):
+    topo = topology([{"name": "talker", "kind": kind_of(Talker)}],
+                    [{"name": "rg", "rate_hz": 10, "members": ["talker"]}])
+    executive = Executive(topo, tmp_path)
+    assert executive.comms is None
+    assert executive.run(max_ticks=4) == 0 and executive.tick_count == 4
+
+
+class Stopper(Component):
+    def tick(self, tick, now):
+        if tick == 3:
+            self.ports.bus.publish("executive.shutdown", "test")
+
+
+def test_shutdown_request_on_the_bus_stops_the_loop(tmp_path):
+    topo = topology([{"name": "stopper", "kind": kind_of(Stopper)}],
+                    [{"name": "rg", "rate_hz": 10, "members": ["stopper"]}])
+    executive = Executive(topo, tmp_path)
+    assert executive.run(max_ticks=100) == 0
+    assert executive.tick_count == 4  # tick 3 completed, then the loop stopped
