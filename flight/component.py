@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
-from flight.types import DataType, Field
+from flight.types import DataType, Field, clip_utf8
 from flight.wire.dictionary import Limits, Severity
 
 if TYPE_CHECKING:
@@ -124,14 +124,17 @@ class Component:
             raise KeyError(f"{self.name} declares no channel {channel!r}")
         self.telemetry[channel] = value
 
-    def event(self, name: str, **values: Any) -> bool:
-        """Emit a declared event; return False if its throttle suppressed it."""
+    def event(self, name: str, /, **values: Any) -> bool:
+        """Emit a declared event; return False if its throttle suppressed it. String arguments
+        longer than the wire allows are clipped, so no text can make an event unencodable."""
         declared = self.EVENTS[name]
         count = self._event_counts.get(name, 0)
         if declared.throttle and count >= declared.throttle:
             return False
         self._event_counts[name] = count + 1
-        self.ports.emit_event(self.name, name, [values[a.name] for a in declared.args])
+        self.ports.emit_event(self.name, name, [
+            clip_utf8(str(values[a.name])) if a.type is DataType.STRING else values[a.name]
+            for a in declared.args])
         return True
 
     def reset_throttle(self, name: str) -> None:
@@ -164,9 +167,10 @@ class Component:
         """Called by the component's rate group each cycle; ``now`` is mission time."""
 
     # --- liveness -----------------------------------------------------------------------------
-    def request_ping(self, key: int) -> None:
-        """Ask for a ping answer; a passive component answers at once."""
+    def request_ping(self, key: int) -> bool:
+        """Ask for a ping answer; a passive component answers at once. False: not delivered."""
         self.last_pong = key
+        return True
 
 
 class ActiveComponent(Component):
@@ -201,8 +205,8 @@ class ActiveComponent(Component):
     def queue_depth(self) -> int:
         return self._queue.qsize()
 
-    def request_ping(self, key: int) -> None:
-        self.post(self._answer_ping, key)
+    def request_ping(self, key: int) -> bool:
+        return self.post(self._answer_ping, key)
 
     def _answer_ping(self, key: int) -> None:
         self.last_pong = key

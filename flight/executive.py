@@ -66,6 +66,8 @@ class Executive:
             self.components[spec.name] = spec.cls(spec.name, self.ports, dict(spec.config))
         self.rate_groups = [c for c in self.components.values() if isinstance(c, RateGroup)]
         self.comms = next((c for c in self.components.values() if hasattr(c, "send_tm")), None)
+        if self.comms is None:
+            log.warning("no comms component in the topology: telemetry and events go nowhere")
         self.bus.subscribe("executive.shutdown", lambda source: self.request_stop())
 
     # --- ports ------------------------------------------------------------------------------------
@@ -111,16 +113,21 @@ class Executive:
 
     def run(self, max_ticks: int | None = None) -> int:
         """Start, run until stopped (or ``max_ticks``), stop. Returns the exit status."""
+        previous = {}
         for signum in (signal.SIGTERM, signal.SIGINT):
             try:
-                signal.signal(signum, lambda *_: self.request_stop())
+                previous[signum] = signal.signal(signum, lambda *_: self.request_stop())
             except ValueError:  # not the main thread (tests): the caller stops us
                 pass
-        self.start()
         try:
-            self._loop(max_ticks)
+            self.start()
+            try:
+                self._loop(max_ticks)
+            finally:
+                self.stop()
         finally:
-            self.stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         return 0
 
     def _loop(self, max_ticks: int | None) -> None:
@@ -135,7 +142,9 @@ class Executive:
             deadline = self.clock.deadline(self.tick_count)
             while True:  # serve the sockets until the tick is due (at least once per tick)
                 timeout_ms = max(0, int((deadline - time.monotonic()) * 1000))
-                for socket, _ in poller.poll(timeout_ms):
+                if not handlers:  # nothing to serve: just wait for the tick
+                    time.sleep(timeout_ms / 1000)
+                for socket, _ in poller.poll(timeout_ms) if handlers else ():
                     handlers[socket]()
                 if self._stop_requested or time.monotonic() >= deadline:
                     break

@@ -146,8 +146,13 @@ def parse_topology(doc: dict[str, Any]) -> Topology:
     groups_doc = doc.get("rate_groups", [])
     if not groups_doc:
         raise TopologyError("a topology needs at least one rate group")
+    for g in groups_doc:
+        if "name" not in g or not isinstance(g.get("rate_hz"), (int, float)):
+            raise TopologyError(f"rate group entry {g} needs a name and a numeric rate_hz")
     clock = dict(doc.get("clock", {}))
     base = float(clock.get("base_rate_hz", max(float(g["rate_hz"]) for g in groups_doc)))
+    if base <= 0:
+        raise TopologyError(f"base rate {base} Hz must be positive")
     groups = []
     for g in groups_doc:
         rate = float(g["rate_hz"])

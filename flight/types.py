@@ -16,6 +16,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
+
 
 class ValueRejected(ValueError):
     """A value that does not fit its declared type or range."""
@@ -72,7 +74,9 @@ class DataType(enum.Enum):
                 raise ValueRejected(f"expected a bool, got {value!r}")
             return bool(value)
         if self.is_integer:
-            if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, (bool, np.bool_)):
+                raise ValueRejected(f"expected an integer, got the bool {value!r}")
+            if not isinstance(value, int):
                 if isinstance(value, float) and value.is_integer():
                     value = int(value)
                 elif hasattr(value, "__index__"):
@@ -116,6 +120,12 @@ class DataType(enum.Enum):
         if self is DataType.BOOL and data[offset] > 1:
             raise ValueRejected(f"bool byte is {data[offset]}, not 0 or 1")
         return value, offset + size
+
+
+def clip_utf8(text: str, max_bytes: int = 255) -> str:
+    """``text`` cut to at most ``max_bytes`` of UTF-8, never inside a character."""
+    raw = text.encode("utf-8")
+    return text if len(raw) <= max_bytes else raw[:max_bytes].decode("utf-8", "ignore")
 
 
 @dataclass(frozen=True)

@@ -49,11 +49,6 @@ def test_json_round_trip_is_lossless(dictionary, tmp_path):
         dictionary.mission, dictionary.apid, dictionary.components)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG (minor): a parameter's Field is named with the short "
-                   "name on the flight (Field('PingTimeoutCycles')) but the JSON carries only the "
-                   "full name, so from_json gives Field('health.PingTimeoutCycles'): the loaded "
-                   "ParameterDef differs from the flight's")
 def test_parameter_definitions_survive_the_round_trip(dictionary):
     loaded = Dictionary.from_json(json.loads(dictionary.dumps()))
     assert loaded.parameters == dictionary.parameters

@@ -114,12 +114,6 @@ def test_a_slow_answer_within_the_timeout_is_not_reported(h):
     assert strokes(h) == 8
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="BUG: health.py tick() pings a "
-                   "component only after it answered the previous ping; when the ping is dropped "
-                   "because the active component's queue is full (post() returns False, ignored by "
-                   "ActiveComponent.request_ping), it is never re-sent: a component that was only "
-                   "busy for a moment stays 'unresponsive' forever and the watchdog is never "
-                   "stroked again")
 def test_a_ping_lost_to_a_full_queue_does_not_make_a_live_component_dead_forever(h):
     release = block(h)
     worker = h.components["worker"]

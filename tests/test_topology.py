@@ -104,10 +104,6 @@ def test_base_rate_defaults_to_the_fastest_group():
     assert "slow" in refused(d)
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="BUG: a base rate of 0 or below is accepted: every group "
-                   "gets divider 0 (or negative), and the executive later fails with "
-                   "ZeroDivisionError in make_clock / tick % divider instead of a TopologyError")
 @pytest.mark.parametrize("base", [0, -10])
 def test_non_positive_base_rate_is_refused(base):
     d = doc(clock={"kind": "simulated", "base_rate_hz": base})
@@ -115,10 +111,6 @@ def test_non_positive_base_rate_is_refused(base):
     refused(d)
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError,
-                   reason="BUG: a rate group without rate_hz (or name) raises "
-                   "KeyError from parse_topology, not a TopologyError naming the group; "
-                   "orbitfs-flight then dies with a traceback instead of its exit status 2")
 @pytest.mark.parametrize("missing", ["rate_hz", "name"])
 def test_rate_group_missing_a_key_is_refused(missing):
     d = doc()

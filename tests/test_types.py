@@ -135,10 +135,6 @@ def test_wrong_python_type_is_refused_not_out_of_range(data_type, value):
     assert not caught.value.out_of_range
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: DataType.check accepts a bool for an integer type "
-                   "through the __index__ branch (U8.check(True) == 1), although it refuses "
-                   "bool for the float types and singles bool out in its first test")
 def test_bool_is_not_an_integer():
     accepted = []
     for data_type in INTEGER_SIZES:

@@ -9,7 +9,7 @@ captures instead of producing frames that would be dropped: nothing is lost, ima
 longer, and ``CapturesDeferred`` counts it.
 
 | requirement | verified by |
-| START_IMAGING(n) produces exactly n tiles with consecutive frame ids, then ImagingComplete | tests/test_payload_components.py |
+| START_IMAGING(n) gives n tiles, consecutive ids, then ImagingComplete | tests/test_payload_components.py |
 | STOP_IMAGING ends the session early | tests/test_payload_components.py |
 | no capture while the payload reports backpressure | tests/test_payload_components.py |
 """

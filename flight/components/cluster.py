@@ -9,7 +9,7 @@ a card's temperature limit, and switches to TMR over the South Atlantic Anomaly 
 ``AutoTmrInSaa`` is set. All of it is telemetry; every card and frame event is an event.
 
 | requirement | verified by |
-| every tile becomes a product or a counted drop; drops by reason are telemetry | tests/test_cluster_components.py, tests/test_sil.py |
+| every tile: a product or a counted drop (by reason, in telemetry) | tests/test_cluster_components.py, test_sil.py |
 | mode, policy and auto-TMR are commandable; card commands reach the cluster | tests/test_cluster_components.py |
 """
 from __future__ import annotations
@@ -125,9 +125,10 @@ class InferenceCluster(Component):
     def stop(self) -> None:
         self.engine.stop()
 
-    def request_ping(self, key: int) -> None:
+    def request_ping(self, key: int) -> bool:
         """Answered by the cluster thread, so a wedged cluster stops answering."""
         self.engine.call(lambda: setattr(self, "last_pong", key))
+        return True
 
     # --- frames -------------------------------------------------------------------------------
     def accept(self, capture: Any) -> None:

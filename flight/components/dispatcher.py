@@ -10,7 +10,8 @@ Services: ST[8,1] component commands, ST[17,1] ping, ST[20,1] report and ST[20,3
 (all-or-nothing: every pair is checked before any is applied).
 
 | requirement | verified by |
-| every malformed or unknown TC gets TM[1,2] with a distinct code and an event | tests/test_dispatcher.py, tests/test_integration.py (hypothesis garbage over ZeroMQ) |
+| every malformed or unknown TC gets TM[1,2] with a distinct code and an event | tests/test_dispatcher.py, |
+|   | tests/test_integration.py (hypothesis garbage over ZeroMQ) |
 | a command handler that raises gives TM[1,8] EXECUTION_FAILED, never a crash | tests/test_dispatcher.py |
 | success reports follow the ack flags | tests/test_dispatcher.py |
 """
@@ -92,7 +93,7 @@ class CommandDispatcher(Component):
         except PacketError as error:
             self._reject(request_id_of(raw), error)
             return
-        request_id = tc.request_id
+        request_id = request_id_of(raw)
         if tc.ack & AckFlags.ACCEPTANCE:
             self._report(st.Stage.ACCEPTANCE, request_id)
         if tc.ack & AckFlags.START:
@@ -104,7 +105,7 @@ class CommandDispatcher(Component):
             self._count("CommandsFailed")
             self.tlm("LastFailureCode", int(FailureCode.EXECUTION_FAILED))
             self._report(st.Stage.COMPLETION, request_id, FailureCode.EXECUTION_FAILED)
-            self.event("CommandFailed", command=label, detail=detail[:200])
+            self.event("CommandFailed", command=label, detail=detail)
             return
         self._count("CommandsCompleted")
         if tc.ack & AckFlags.COMPLETION:
@@ -115,7 +116,7 @@ class CommandDispatcher(Component):
         self.tlm("LastFailureCode", int(error.code))
         self._report(st.Stage.ACCEPTANCE, request_id, error.code)
         self.event("CommandRejected", code=int(error.code), reason=error.code.name,
-                   detail=error.message[:200])
+                   detail=error.message)
 
     def _report(self, stage: st.Stage, request_id: bytes, code: FailureCode | None = None) -> None:
         report = st.VerificationReport(stage, code is None, request_id, int(code or 0))

@@ -1,7 +1,8 @@
 """Health: pings every component each cycle and strokes the watchdog only when all answer.
 
 Each cycle, a component that has answered its last ping gets a new one (a passive component
-answers at once; an active one answers from its own thread, through its queue). A component that
+answers at once; an active one answers from its own thread, through its queue); a ping that could
+not be delivered (the component's queue was full) is offered again next cycle. A component that
 has not answered within ``PingTimeoutCycles`` cycles is reported once with ComponentUnresponsive
 (WARNING_HI) and again with ComponentRecovered when it answers. The watchdog stroke count is
 telemetry; a hardware-in-the-loop build connects it to the board's watchdog.
@@ -39,6 +40,7 @@ class Health(Component):
     def __init__(self, name: str, ports: Any, config: dict[str, Any] | None = None) -> None:
         super().__init__(name, ports, config)
         self._outstanding: dict[str, tuple[int, int]] = {}  # component -> (key, cycles waited)
+        self._undelivered: set[str] = set()
         self._unresponsive: set[str] = set()
         self._key = 0
 
@@ -54,9 +56,10 @@ class Health(Component):
                     self.event("ComponentRecovered", component=name)
                 self._key = (self._key + 1) & 0x7FFFFFFF
                 self._outstanding[name] = (self._key, 0)
-                component.request_ping(self._key)
-                self.tlm("PingsSent", (self.telemetry["PingsSent"] + 1) & 0xFFFFFFFF)
+                self._ping(name, component, self._key)
                 continue
+            if name in self._undelivered:
+                self._ping(name, component, key)
             waited += 1
             self._outstanding[name] = (key, waited)
             if waited >= timeout and name not in self._unresponsive:
@@ -65,3 +68,10 @@ class Health(Component):
         self.tlm("UnresponsiveComponents", len(self._unresponsive))
         if not self._unresponsive:
             self.tlm("WatchdogStrokes", (self.telemetry["WatchdogStrokes"] + 1) & 0xFFFFFFFF)
+
+    def _ping(self, name: str, component: Any, key: int) -> None:
+        if component.request_ping(key):
+            self._undelivered.discard(name)
+            self.tlm("PingsSent", (self.telemetry["PingsSent"] + 1) & 0xFFFFFFFF)
+        else:
+            self._undelivered.add(name)

@@ -9,7 +9,7 @@ PRM_SAVE_FILE: a set by ST[20,3] alone is not persisted.
 
 | requirement | verified by |
 | saved values are restored at the next start | tests/test_parameters.py, tests/test_integration.py |
-| a corrupted file (any single flipped bit) gives defaults and ParamFileCorrupt | tests/test_parameters.py (hypothesis) |
+| a corrupted file (any single flipped bit) is never applied silently | tests/test_parameters.py (hypothesis) |
 | out-of-range values in a valid file are refused one by one | tests/test_parameters.py |
 """
 from __future__ import annotations
@@ -80,7 +80,7 @@ class ParameterDb(Component):
             self.event("ParamFileMissing", path=where)
             return 0
         except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError too
-            self.event("ParamFileCorrupt", path=where, reason=f"unreadable: {error}"[:200])
+            self.event("ParamFileCorrupt", path=where, reason=f"unreadable: {error}")
             return 0
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             self.event("ParamFileCorrupt", path=where, reason="not an orbitfs parameter file")
@@ -92,14 +92,14 @@ class ParameterDb(Component):
         applied = 0
         for full_name, value in values.items():
             if full_name not in self.ports.dictionary.parameter_by_name:
-                self.event("ParamRejected", name=full_name[:100], reason="unknown parameter")
+                self.event("ParamRejected", name=full_name, reason="unknown parameter")
                 continue
             component, name = self._owner(full_name)
             try:
                 component.apply_parameter(name, value)
                 applied += 1
             except ValueRejected as error:
-                self.event("ParamRejected", name=full_name, reason=str(error)[:200])
+                self.event("ParamRejected", name=full_name, reason=str(error))
         self.tlm("ParametersLoaded", applied)
         self.event("ParamFileLoaded", count=applied, path=where)
         return applied

@@ -25,7 +25,8 @@ sum(dropped) + pending`` at all times.
 
 | requirement | verified by |
 | every frame is delivered or dropped with a counted reason; SIGKILL of a card loses none | tests/test_cluster.py |
-| a hung, crashed or lying card is quarantined, reset, probed and readmitted; switched off after repeated failures | tests/test_cluster.py |
+| a hung, crashed or lying card is quarantined, reset, probed, readmitted | tests/test_cluster.py |
+| a card failing repeatedly is switched off | tests/test_cluster.py |
 | TMR votes a wrong card away and counts its disagreement | tests/test_cluster.py |
 | priorities overtake bulk frames; expired frames are dropped as DEADLINE | tests/test_cluster.py |
 | cards are parked rather than exceed the power budget or their temperature limit | tests/test_cluster.py |

@@ -167,7 +167,9 @@ class Dictionary:
                                  c["description"]) for c in doc["channels"]],
             events=[EventDef(e["id"], e["name"], Severity[e["severity"]], e["format"],
                              tuple(Field.from_json(a) for a in e["args"])) for e in doc["events"]],
-            parameters=[ParameterDef(p["id"], p["name"], Field.from_json(p), p["default"],
+            parameters=[ParameterDef(p["id"], p["name"],
+                                     Field.from_json({**p, "name": p["name"].partition(".")[2]}),
+                                     p["default"],
                                      p["description"]) for p in doc["parameters"]],
             housekeeping=[HousekeepingDef(h["structure_id"], h["component"], tuple(h["channels"]))
                           for h in doc["housekeeping"]],

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from native import crc16_ccitt_false
 
 from flight.wire.failure import FailureCode, PacketError
-from flight.wire.spacepacket import PRIMARY_HEADER_SIZE, PacketType, PrimaryHeader
+from flight.wire.spacepacket import PRIMARY_HEADER_SIZE, UNSEGMENTED, PacketType, PrimaryHeader
 
 PUS_VERSION = 2
 TC_SECONDARY_HEADER_SIZE = 5
@@ -112,6 +112,9 @@ class Telecommand:
     @classmethod
     def decode(cls, raw: bytes, max_size: int = MAX_PACKET_SIZE) -> "Telecommand":
         header = _open(raw, PacketType.TC, TC_SECONDARY_HEADER_SIZE, max_size)
+        if header.sequence_flags != UNSEGMENTED:
+            raise PacketError(FailureCode.BAD_HEADER, f"sequence flags {header.sequence_flags:02b}: "
+                              "a telecommand is one unsegmented packet")
         flags, service, subtype, source_id = struct.unpack_from(">BBBH", raw, PRIMARY_HEADER_SIZE)
         return cls(header.apid, header.sequence_count, service, subtype,
                    bytes(raw[PRIMARY_HEADER_SIZE + TC_SECONDARY_HEADER_SIZE:-CRC_SIZE]),
