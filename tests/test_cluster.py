@@ -234,3 +234,43 @@ def test_cards_are_parked_within_the_power_budget_and_when_hot(harness):
     h.cluster.call(lambda: h.cluster.step_power(1.0, 0.001, 1.0))
     h.wait(lambda: h.count("card_parked", card=ready.name, reason="hot") == 1)
     h.wait(lambda: h.count("card_unparked") == 2)
+
+
+def test_an_unavailable_provider_falls_back_to_cpu_with_an_event(harness):
+    h = harness([CardSpec("card0", providers=(("NoSuchExecutionProvider", {"device_id": 1}),
+                                              "CPUExecutionProvider"))])
+    assert h.count("provider_unavailable", card="card0", provider="NoSuchExecutionProvider") == 1
+    assert h.cluster.cards["card0"].providers == ["CPUExecutionProvider"]
+    h.submit_all(TILES[:3])
+    h.settle()
+    assert len(h.products) == 3
+
+
+def test_dynamic_batching_sends_several_frames_per_request_and_all_come_back_right(harness, reference):
+    h = harness([CardSpec("card0", capacity=1, max_batch=4)], slots=32, max_queue_delay_s=0.05)
+    sent = []
+    original = h.cluster._send
+    h.cluster._send = lambda card, frames, now: (sent.append(len(frames)), original(card, frames, now))
+    h.cluster.call(lambda: h.cluster.inject_fault("card0", "slow", 5.0))  # let a queue build up
+    h.submit_all(TILES[:16])
+    h.settle()
+    assert sorted(f for f, _, _ in h.products) == list(range(16))
+    assert max(sent) > 1 and sum(sent) == 16
+    _decisions_match(h, reference)
+
+
+def test_a_card_whose_model_does_not_match_is_refused_and_switched_off(harness, tmp_path, demo_model):
+    model = tmp_path / "model.onnx"
+    model.write_bytes(demo_model.read_bytes())
+    h = Harness(model, [CardSpec("card0"), CardSpec("card1")], max_failures=2)
+    h.start()
+    try:
+        model.write_bytes(model.read_bytes()[:-1] + bytes([model.read_bytes()[-1] ^ 1]))  # flight's
+        h.cluster.call(lambda: h.cluster.inject_fault("card0", "crash"))             # copy on disk rots
+        h.wait(lambda: h.count("card_off", card="card0") == 1)
+        assert h.count("model_crc_mismatch", card="card0") >= 1
+        h.submit_all(TILES[:4])
+        h.settle()
+        assert {c[0] for _, _, c in h.products} == {"card1"}
+    finally:
+        h.cluster.stop()

@@ -234,6 +234,7 @@ class InferenceCluster(Component):
                 "State": int(card.state), "Inferences": card.inferences & 0xFFFFFFFF,
                 "Errors": card.errors & 0xFFFFFFFF, "Resets": card.resets & 0xFFFFFFFF,
                 "LatencyP50": p50 * 1e3, "LatencyP99": p99 * 1e3,
-                "Utilization": 100.0 * card.utilization, "Outstanding": card.outstanding,
+                "Utilization": 100.0 * card.utilization, "BusyTime": card.busy_s,
+                "Outstanding": card.outstanding,
                 "Power": card.power_w, "Temperature": card.thermal.temperature_c, "Pid": card.pid})
         self.tlm("PayloadPower", payload_w)
