@@ -1,0 +1,1 @@
+"""Radiation protection: protected memory regions, scrubbing, SEU injection."""
