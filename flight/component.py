@@ -100,12 +100,18 @@ class Component:
         self.ports = ports
         self.config = dict(config or {})
         self.log = logging.getLogger(f"flight.{name}")
-        self.telemetry: dict[str, Any] = {n: zero_of(c.type) for n, c in self.CHANNELS.items()}
-        self._parameters: dict[str, Any] = {n: p.default for n, p in self.PARAMETERS.items()}
+        self.channels = type(self).channels_for(self.config)
+        self.telemetry: dict[str, Any] = {n: zero_of(c.type) for n, c in self.channels.items()}
         self._event_counts: dict[str, int] = {}
         self.last_pong = -1
 
     # --- declarations -------------------------------------------------------------------------
+    @classmethod
+    def channels_for(cls, config: dict[str, Any]) -> dict[str, Channel]:
+        """The channels of an instance with this configuration: ``CHANNELS``, unless a class
+        declares some per configured item (e.g. one set of counters per protected region)."""
+        return cls.CHANNELS
+
     @classmethod
     def command_specs(cls) -> dict[str, CommandSpec]:
         """Command handlers in declaration order, base classes first."""
@@ -120,7 +126,7 @@ class Component:
     # --- what a component does ----------------------------------------------------------------
     def tlm(self, channel: str, value: Any) -> None:
         """Write one of this component's telemetry channels."""
-        if channel not in self.CHANNELS:
+        if channel not in self.channels:
             raise KeyError(f"{self.name} declares no channel {channel!r}")
         self.telemetry[channel] = value
 
@@ -141,12 +147,15 @@ class Component:
         self._event_counts.pop(name, None)
 
     def param(self, name: str) -> Any:
-        return self._parameters[name]
+        """The parameter's value, read through the TMR parameter store (voted)."""
+        if name not in self.PARAMETERS:
+            raise KeyError(f"{self.name} declares no parameter {name!r}")
+        return self.ports.parameters.get(f"{self.name}.{name}")
 
     def apply_parameter(self, name: str, value: Any) -> Any:
         """Check ``value`` against the declaration, apply it, and tell ``on_parameter``."""
         value = self.PARAMETERS[name].field(name).check(value)
-        self._parameters[name] = value
+        self.ports.parameters.set(f"{self.name}.{name}", value)
         self.on_parameter(name, value)
         return value
 

@@ -1,4 +1,5 @@
-"""What the executive hands each component: the bus, the clock's time, the downlink, events.
+"""What the executive hands each component: the bus, the clock's time, the downlink, events,
+the registry of protected memory regions, and the TMR parameter store.
 
 The only doors out of a component. Implemented by the executive; tests build their own.
 """
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from flight.bus import Bus
+from flight.protection.parameter_store import ParameterStore
+from flight.protection.regions import RegionRegistry
 from flight.wire.dictionary import Dictionary
 
 
@@ -23,3 +26,10 @@ class Ports:
     run_dir: Path
     seed: int = 0
     tick: Callable[[], int] = field(default=lambda: 0)
+    regions: RegionRegistry = field(default_factory=RegionRegistry)
+    parameters: ParameterStore | None = None
+
+    def __post_init__(self) -> None:
+        if self.parameters is None:
+            self.parameters = ParameterStore(self.dictionary)
+            self.regions.add(self.parameters.region)

@@ -187,7 +187,7 @@ def build_dictionary(topology: Topology) -> Dictionary:
             dictionary.commands.append(CommandDef(base | i, prefix + name, cmd.args,
                                                   cmd.description))
         channel_ids = []
-        for i, (name, ch) in enumerate(cls.CHANNELS.items(), start=1):
+        for i, (name, ch) in enumerate(cls.channels_for(spec.config).items(), start=1):
             dictionary.channels.append(ChannelDef(base | i, prefix + name, ch.type, ch.units,
                                                   ch.limits, ch.description))
             channel_ids.append(base | i)

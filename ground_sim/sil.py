@@ -2,11 +2,14 @@
 
 The ground builds the demo model, starts the flight executive as its own process, connects over
 ZeroMQ on loopback, checks the dictionary digest, pings, exercises commands and parameters
-(including one command the flight must refuse), images N frames, receives one product per frame,
-shuts the flight down, and prints a summary: frames processed, products downlinked,
-precision/recall against the scene's ground truth (recomputed on the ground from the seed),
-raw vs downlinked bytes, commands sent and verified, packets and frames dropped (must be 0),
-and rate-group slips. Exit status 0 only if every check passes.
+(including one command the flight must refuse), images N frames with the cluster in TMR while
+the SEU injector flips bits in the protected memory (the TMR parameter store, each card's live
+weights and their golden copy) at an accelerated rate, receives one product per frame, shuts the
+flight down, and prints a summary: frames processed, products downlinked, precision/recall
+against the scene's ground truth (recomputed on the ground from the seed), wrong products
+delivered (must be 0), upsets injected / detected / repaired / uncorrectable, raw vs downlinked
+bytes, commands sent and verified, packets and frames dropped (must be 0), per-card figures, and
+rate-group slips. Exit status 0 only if every check passes.
 """
 from __future__ import annotations
 
@@ -52,14 +55,15 @@ def _progress(api: IntegrationApi, frames: int, stall_timeout: float) -> None:
             raise AssertionError(f"no product for {stall_timeout} s ({count}/{frames})")
 
 
-def run(frames: int, seed: int, run_dir: Path, topology: str | None, overrides: list[str]) -> int:
+def run(frames: int, seed: int, run_dir: Path, topology: str | None, overrides: list[str],
+        mode: str, acceleration: float) -> int:
     from tools.build_model import write_demo_model
 
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
     write_demo_model(run_dir / "demo_model.onnx")
-    flight = FlightProcess(run_dir, topology, [f"mission.seed={seed}",
+    flight = FlightProcess(run_dir, topology, [f"mission.seed={seed}", f'cluster.mode="{mode}"',
                                                'cluster.model="demo_model.onnx"', *overrides])
     print(f"orbitfs SIL run: {frames} frames, seed {seed}, run directory {run_dir}")
     began = time.monotonic()
@@ -78,6 +82,8 @@ def run(frames: int, seed: int, run_dir: Path, topology: str | None, overrides: 
         refused = api.send_and_assert_failure("camera.START_IMAGING", [0, 0],
                                               FailureCode.ARGUMENT_OUT_OF_RANGE, check=False)
         print(f"refused as it must be: {refused}")
+        api.set_parameters({"seu.Acceleration": acceleration})
+        print(f"SEU rate model accelerated {acceleration:g}x; cluster mode {mode}")
         print(f"imaging {frames} frames ...")
         api.send_and_assert_command("camera.START_IMAGING", [frames, 0])
         imaging_began = time.monotonic()
@@ -105,10 +111,14 @@ def summarize(api: IntegrationApi, frames: int, seed: int, exit_code: int,
     scene = SceneGenerator(seed)
     total = DetectionScore(0, 0, 0, 0, 0)
     classes = {c: 0 for c in TileClass}
+    wrong = 0
     for product in station.products:
         detection = Detection(TileClass(product.tile_class), product.confidence,
                               product.fire_cells, product.cloud_fraction)
-        total = total + score(detection, scene.truth(product.frame_id))
+        frame_score = score(detection, scene.truth(product.frame_id))
+        total = total + frame_score
+        wrong += frame_score.false_positive_cells + frame_score.false_negative_cells > 0 or (
+            frame_score.class_correct == 0)
         classes[TileClass(product.tile_class)] += 1
     latest = station.latest
     dictionary = station.dictionary
@@ -137,6 +147,11 @@ def summarize(api: IntegrationApi, frames: int, seed: int, exit_code: int,
                                            f"{total.false_positive_cells}, FN "
                                            f"{total.false_negative_cells})"),
         ("tile class accuracy", f"{total.class_accuracy:.4f}"),
+        ("wrong products delivered", f"{wrong}"),
+        ("upsets injected / bits flipped", f"{latest('seu.Injected', 0)} / {latest('seu.BitsFlipped', 0)}"),
+        ("upsets detected / repaired / uncorr.", f"{latest('scrubber.Detected', 0)} / "
+                                                 f"{latest('scrubber.Repaired', 0)} / "
+                                                 f"{latest('scrubber.Uncorrectable', 0)}"),
         ("raw bytes processed on board", f"{raw:,}"),
         ("product bytes downlinked", f"{product_bytes:,}  (ratio 1:{raw / max(product_bytes, 1):,.0f})"),
         ("all TM downlinked", f"{station.stats.packets:,} packets, {station.stats.bytes:,} bytes"),
@@ -168,8 +183,12 @@ def summarize(api: IntegrationApi, frames: int, seed: int, exit_code: int,
               f"{len(station.products)}/{frames}"),
         Check("zero drops", packet_drops + station.stats.sequence_gaps
               + station.stats.decode_errors + frame_drops == 0, "packets and frames"),
-        Check("detections agree with truth", total.precision == 1.0 and total.recall == 1.0
+        Check("no wrong product", wrong == 0 and total.precision == 1.0 and total.recall == 1.0
               and total.class_accuracy == 1.0, "precision, recall, class accuracy all 1.0"),
+        Check("every upset repaired or recovered", latest("scrubber.Detected", 0)
+              == latest("scrubber.Repaired", 0) + latest("scrubber.Uncorrectable", 0)
+              and latest("scrubber.Uncorrectable", 0) == latest("scrubber.Recoveries", 0),
+              "detected = repaired + uncorrectable, each uncorrectable recovered"),
         Check("commands verified", completed + failed == len(commands) and failed == 1,
               f"{completed} completed, {failed} failed"),
         Check("clean shutdown", exit_code == 0, f"exit {exit_code}"),
@@ -187,8 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topology", help="flight topology TOML (default: the packaged one)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE", help="override a flight topology setting")
+    parser.add_argument("--mode", default="TMR", choices=["THROUGHPUT", "TMR", "DMR"],
+                        help="cluster redundancy mode during imaging")
+    parser.add_argument("--seu-acceleration", type=float, default=3e7,
+                        help="multiplies the SEU rate model (0: no upsets)")
     args = parser.parse_args(argv)
-    return run(args.frames, args.seed, args.run_dir, args.topology, args.overrides)
+    return run(args.frames, args.seed, args.run_dir, args.topology, args.overrides, args.mode,
+               args.seu_acceleration)
 
 
 if __name__ == "__main__":

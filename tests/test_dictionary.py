@@ -79,19 +79,20 @@ def test_ids_follow_the_component_index_scheme(dictionary, topology):
     assert dictionary.components == {name: k for k, name in enumerate(names, start=1)}
     for k, spec in enumerate(topology.all_components(), start=1):
         cls = spec.cls
+        channels = cls.channels_for(spec.config)
         declared = [
             (dictionary.command_by_name, list(cls.command_specs()), "opcode"),
-            (dictionary.channel_by_name, list(cls.CHANNELS), "id"),
+            (dictionary.channel_by_name, list(channels), "id"),
             (dictionary.event_by_name, list(cls.EVENTS), "id"),
             (dictionary.parameter_by_name, list(cls.PARAMETERS), "id"),
         ]
         for by_name, items, attr in declared:
             for i, item in enumerate(items, start=1):
                 assert getattr(by_name[f"{spec.name}.{item}"], attr) == k * 256 + i
-        if cls.CHANNELS:
+        if channels:
             h = dictionary.housekeeping_by_id[k]
             assert h.component == spec.name
-            assert list(h.channels) == [k * 256 + i for i in range(1, len(cls.CHANNELS) + 1)]
+            assert list(h.channels) == [k * 256 + i for i in range(1, len(channels) + 1)]
         else:
             assert k not in dictionary.housekeeping_by_id
     # a few by hand: opcode = index of the component in default.toml * 256 + item number

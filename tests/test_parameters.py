@@ -205,7 +205,8 @@ def files(draw, bad_entries=True):
                      | st.text(max_size=5)
                      | st.floats(5.5, 99.5).filter(lambda f: not f.is_integer())),
         "tgt.Offset": (st.integers(-2**31, 2**31 - 1), st.integers(2**31, 2**40) | st.none()),
-        "tgt.Level": (st.floats(-2.0, 2.0), st.floats(2.001, 1e30) | st.booleans()),
+        "tgt.Level": (st.floats(-2.0, 2.0, width=32),  # F32: a stored value is a float32
+                      st.floats(2.001, 1e30) | st.booleans()),
         "tgt.Label": (st.text(max_size=20), st.integers() | st.lists(st.integers(), max_size=2)),
         "tgt.Enabled": (st.booleans(), st.integers(2, 100) | st.text(max_size=3)),
     }

@@ -6,7 +6,9 @@ product per frame. It tells the sensor to wait when the cluster is saturated (bu
 ``"payload.backpressure"``), steps the power and thermal models each cycle with mission time
 (orbit: sunlit or eclipse; battery state of charge), parks cards rather than exceed the budget or
 a card's temperature limit, and switches to TMR over the South Atlantic Anomaly when
-``AutoTmrInSaa`` is set. All of it is telemetry; every card and frame event is an event.
+``AutoTmrInSaa`` is set. With ``weights = "live"`` each card's weights are a protected region
+(``<card>_weights``) in the registry, whose recovery reloads them from the model file and resets
+the card. All of it is telemetry; every card and frame event is an event.
 
 | requirement | verified by |
 | every tile: a product or a counted drop (by reason, in telemetry) | tests/test_cluster_components.py, test_sil.py |
@@ -111,7 +113,8 @@ class InferenceCluster(Component):
         self.grid = grid
         keys = ("slots", "policy", "vote", "endpoint", "heartbeat_s", "heartbeat_timeout_s",
                 "deadline_factor", "min_deadline_s", "max_failures", "failure_window_s",
-                "disagreement_limit", "max_queue_delay_s", "frame_deadline_s")
+                "disagreement_limit", "max_queue_delay_s", "frame_deadline_s", "weights", "refresh_s",
+                "weights_chunk")
         engine_config = ClusterConfig(self.model_path, (4, size, size), mode=self.base_mode,
                                       seed=self.ports.seed, **{k: config[k] for k in keys if k in config})
         power = PowerSystem(OrbitModel(**config.get("orbit", {})), Battery(**config.get("battery", {})),
@@ -121,8 +124,23 @@ class InferenceCluster(Component):
         self.ports.bus.subscribe("tiles", self.accept)
         self.ports.bus.subscribe("cluster.card_command", self._card_command)
         self.engine.start()
+        if self.engine.weights is not None:  # each card's live weights, for the scrubber
+            for card, region in self.engine.weights.regions.items():
+                region.recover = self._weights_recovery(card)
+                self.ports.regions.add(region)
+
+    def _weights_recovery(self, card: str) -> Any:
+        def recover() -> None:
+            """reload the weights from the model file and reset the card"""
+            self.engine.weights.reload(card)
+            self.engine.call(lambda: self.engine.reset_card(card, "weights reloaded"))
+
+        return recover
 
     def stop(self) -> None:
+        if self.engine.weights is not None:
+            for region in self.engine.weights.regions.values():
+                self.ports.regions.remove(region.name)
         self.engine.stop()
 
     def request_ping(self, key: int) -> bool:

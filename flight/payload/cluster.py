@@ -54,6 +54,7 @@ from flight.payload.cards.policies import make_policy
 from flight.payload.cards.power import CardPower, PowerSystem, plan_active_cards
 from flight.payload.cards.slots import SlotPool
 from flight.payload.cards.voting import VoteOutcome, vote_bitwise, vote_tolerance
+from flight.payload.cards.weights import WeightStore
 from flight.payload.providers import choose_providers
 from flight.payload.scene import SceneGenerator
 from native import crc32c
@@ -116,6 +117,9 @@ class ClusterConfig:
     max_queue_delay_s: float = 0.005    # dynamic batching: how long a partial batch may wait
     frame_deadline_s: float = 0.0       # 0: frames never expire in the queue
     backpressure_free_slots: int = 2    # below this many free slots the sensor is told to wait
+    weights: str = "live"               # "live": cards compute from scrubbed shared memory; "optimized"
+    refresh_s: float = 0.0              # optimized: rebuild each card's session this often (0: never)
+    weights_chunk: int = 4096           # bytes per CRC chunk of the live weights
     seed: int = 0
 
 
@@ -172,6 +176,12 @@ class Cluster:
         self.endpoint = self.router.getsockopt_string(zmq.LAST_ENDPOINT)
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
+        if config.weights not in ("live", "optimized"):
+            raise ValueError(f"weights {config.weights!r} is neither live nor optimized")
+        self.weights = (WeightStore(Path(config.model), self.model_crc, list(self.cards),
+                                    config.weights_chunk) if config.weights == "live" else None)
+        self._last_refresh = time.monotonic()
+        self.refreshes = 0
         self.worker_config = {"endpoint": self.endpoint, "model": str(Path(config.model).resolve()),
                               "shm_name": self.slots.name, "slot_count": self.slots.count,
                               "slot_shape": list(config.tile_shape), "slot_dtype": config.tile_dtype,
@@ -181,8 +191,12 @@ class Cluster:
             card.providers, missing = choose_providers(list(card.spec.providers))
             for provider in missing:
                 self.on_event("provider_unavailable", {"card": card.name, "provider": provider})
-            card.spawn(self.worker_config, now)
+            self._spawn(card, now)
         self._thread.start()
+
+    def _spawn(self, card: Card, now: float) -> None:
+        weights = {"weights": self.weights.worker_config(card.name)} if self.weights else {}
+        card.spawn({**self.worker_config, **weights}, now)
 
     def stop(self) -> None:
         self.call(self._begin_stop)
@@ -194,6 +208,8 @@ class Cluster:
         os.close(self._wake_read)
         os.close(self._wake_write)
         self.slots.close()
+        if self.weights is not None:
+            self.weights.close()
 
     def _begin_stop(self) -> None:
         self._stopping = True
@@ -253,6 +269,15 @@ class Cluster:
             self._check_cards(now)
             self._expire(now)
             self._dispatch(now)
+            if self.config.refresh_s and now - self._last_refresh > self.config.refresh_s:
+                self._refresh_sessions(now)
+
+    def _refresh_sessions(self, now: float) -> None:
+        """Optimized weights: every card rebuilds its session from the model file."""
+        self._last_refresh = now
+        for card in self._ready_cards():
+            self.router.send_multipart([card.name.encode(), msg.REFRESH], zmq.NOBLOCK)
+            self.refreshes += 1
 
     def _timeout_ms(self) -> int:
         return 20 if self._queue else 50
@@ -277,8 +302,9 @@ class Cluster:
                 self._result(card, *msg.unpack_result(body), now)
             elif kind == msg.ERROR:
                 card.errors += 1
-                if int.from_bytes(body[1], "big") in card.requests:
-                    self._fail(card, f"inference error: {body[2].decode(errors='replace')}", now)
+                request_id = int.from_bytes(body[1], "big")
+                if request_id in card.requests or request_id == 0:  # 0: a failed refresh
+                    self._fail(card, f"error: {body[2].decode(errors='replace')}", now)
 
     def _hello(self, card: Card, hello: dict[str, Any], now: float) -> None:
         if card.state is not CardState.STARTING:
@@ -418,7 +444,7 @@ class Cluster:
             self.on_event("card_off", {"card": card.name, "failures": len(card.failures)})
             return
         card.resets += 1
-        card.spawn(self.worker_config, now)
+        self._spawn(card, now)
 
     # --- dispatch -------------------------------------------------------------------------------
     def _ready_cards(self, exclude: Any = ()) -> list[Card]:
@@ -544,7 +570,7 @@ class Cluster:
         card = self.cards[card_name]
         card.failures = []
         if card.state is CardState.OFF:
-            card.spawn(self.worker_config, time.monotonic())
+            self._spawn(card, time.monotonic())
         else:
             self._fail(card, reason, time.monotonic())
 

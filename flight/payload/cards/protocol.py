@@ -10,14 +10,15 @@ Each message is a ZeroMQ multipart message whose first frame is its kind:
 | ERROR     | card -> flight | >Q request id; UTF-8 text                                     |
 | HEARTBEAT | card -> flight | >Q count (sent by the card's heartbeat thread, own socket)    |
 | FAULT     | flight -> card | JSON: kind (slow, hang, crash, wrong, clear), factor          |
+| REFRESH   | flight -> card | (none): rebuild the session from the model file (optimized)   |
 | STOP      | flight -> card | (none)                                                        |
 """
 from __future__ import annotations
 
 import struct
 
-HELLO, INFER, RESULT, ERROR, HEARTBEAT, FAULT, STOP = (
-    b"HELLO", b"INFER", b"RESULT", b"ERROR", b"HEARTBEAT", b"FAULT", b"STOP")
+HELLO, INFER, RESULT, ERROR, HEARTBEAT, FAULT, REFRESH, STOP = (
+    b"HELLO", b"INFER", b"RESULT", b"ERROR", b"HEARTBEAT", b"FAULT", b"REFRESH", b"STOP")
 
 FAULT_KINDS = ("clear", "slow", "hang", "crash", "wrong")
 

@@ -11,6 +11,11 @@ Faults on command (FAULT), for tests and fault-injection campaigns: ``slow`` (ea
 takes ``factor`` times as long), ``hang`` (the process stops itself with SIGSTOP, like a wedged
 board: no results, no heartbeats), ``crash`` (exits at once), ``wrong`` (flips one bit of every
 result), ``clear``.
+
+Weights: with ``weights`` in its configuration (live mode) the worker computes from the flight's
+shared-memory copy of the weights in place (see flight.payload.cards.weights); without it
+(optimized mode) ONNX Runtime optimizes fully and keeps private weights, which REFRESH rebuilds
+from the model file after checking its CRC-32C.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+from multiprocessing import resource_tracker, shared_memory
 
 import numpy as np
 import onnxruntime as ort
@@ -28,6 +34,7 @@ import zmq
 
 from flight.payload.cards import protocol as msg
 from flight.payload.cards.slots import SlotPool
+from flight.payload.cards.weights import weight_views
 from native import crc32c
 
 
@@ -39,17 +46,43 @@ class CardWorker:
                               name=config["shm_name"])
         model_bytes = open(config["model"], "rb").read()
         self.model_crc = crc32c(model_bytes)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(config.get("threads", 1))
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        providers = [p if isinstance(p, str) else tuple(p) for p in config["providers"]]
-        self.session = ort.InferenceSession(model_bytes, options, providers=providers)
+        self.weights = self._attach_weights(config.get("weights"))
+        self.session = self._session(model_bytes)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.slow_factor = 1.0
         self.wrong = False
         self.context = zmq.Context()
+
+    def _attach_weights(self, weights: dict | None) -> dict[str, ort.OrtValue]:
+        """OrtValues over the live weights in the flight's shared memory (none: optimized mode)."""
+        if not weights:
+            return {}
+        self._weights_block = shared_memory.SharedMemory(name=weights["shm_name"])
+        resource_tracker.unregister(self._weights_block._name, "shared_memory")  # the flight's
+        views = weight_views(self._weights_block.buf, weights["layout"])
+        return {name: ort.OrtValue.ortvalue_from_numpy(view) for name, view in views.items()}
+
+    def _session(self, model_bytes: bytes) -> ort.InferenceSession:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(self.config.get("threads", 1))
+        options.inter_op_num_threads = 1
+        if self.weights:  # live weights: compute in place from the flight's scrubbed copy
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+            options.add_session_config_entry("session.disable_prepacking", "1")
+            for name, value in self.weights.items():
+                options.add_initializer(name, value)
+        else:  # optimized: private weights, protected by refresh from the model file and voting
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = [p if isinstance(p, str) else tuple(p) for p in self.config["providers"]]
+        return ort.InferenceSession(model_bytes, options, providers=providers)
+
+    def _refresh(self) -> None:
+        """Rebuild the session from the model file, if it still has the CRC-32C loaded at start."""
+        model_bytes = open(self.config["model"], "rb").read()
+        if crc32c(model_bytes) != self.model_crc:
+            raise RuntimeError("model file CRC changed: refresh refused")
+        self.session = self._session(model_bytes)
 
     def _socket(self, identity: str) -> zmq.Socket:
         socket = self.context.socket(zmq.DEALER)
@@ -117,6 +150,11 @@ class CardWorker:
                 socket.send_multipart(msg.pack_result(request_id, compute_ns, records))
             elif kind == msg.FAULT:
                 self._fault(json.loads(frames[1]))
+            elif kind == msg.REFRESH:
+                try:
+                    self._refresh()
+                except Exception as error:  # reported as an error of request 0: the cluster resets us
+                    socket.send_multipart([msg.ERROR, (0).to_bytes(8, "big"), repr(error).encode()])
             elif kind == msg.STOP:
                 return
 

@@ -1,0 +1,145 @@
+"""SeuInjector: flips bits on purpose, reproducibly, and logs the ground truth of every flip.
+
+Targets: any registered protected region (and, within it, any copy: a TMR copy, a live buffer or
+its golden copy), chosen by name. Kinds: a single-bit flip; a multi-bit upset (2 to 4 adjacent
+bits of one byte); a random byte (every bit of one byte drawn anew). Schedules:
+- a plan in the topology (``plan = [{tick, region, target, offset, bit, kind}]``), by tick number;
+- on command from the ground (INJECT: region, target, offset, bit; INJECT_RANDOM: count upsets);
+- a rate model: Poisson upsets at ``rate_per_bit_day`` (LEO SRAM: about 4e-7 to 8e-7
+  upsets/bit/day) over the bits of the targeted regions, times ``saa_factor`` inside the South
+  Atlantic Anomaly of the ``orbit``, times the ``Acceleration`` parameter (for tests and SIL).
+All random draws come from one generator seeded with ``seed`` (default: the mission seed) and
+are made once per tick, so the same seed and configuration give the same upsets at the same ticks.
+
+Every injection is appended to ``injections.jsonl`` in the run directory (tick, mission time,
+region, target, offset, bit mask, old and new byte) and reported as an UpsetInjected event, so a
+campaign can classify each outcome.
+
+| requirement | verified by |
+| the same seed gives the same upsets at the same ticks; another seed different ones | tests/test_protection_components.py |
+| planned and commanded injections flip exactly the named bits and are logged | tests/test_protection_components.py |
+| the rate model's mean matches rate x bits x time x factors | tests/test_protection_components.py |
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flight.component import Channel, CommandError, Component, Event, Parameter, command
+from flight.payload.cards.power import OrbitModel
+from flight.types import DataType, Field
+from flight.wire.dictionary import Severity
+
+SECONDS_PER_DAY = 86400.0
+KINDS = ("single", "multi", "byte")
+
+
+class SeuInjector(Component):
+    CHANNELS = {
+        "Injected": Channel(DataType.U32, "upsets"),
+        "BitsFlipped": Channel(DataType.U32, "bits"),
+        "InSaa": Channel(DataType.BOOL),
+    }
+    EVENTS = {
+        "UpsetInjected": Event(Severity.ACTIVITY, "Injected {kind} upset in {region} ({target}) at "
+                               "{offset}: {old:02x} -> {new:02x}",
+                               (Field("kind", DataType.STRING), Field("region", DataType.STRING),
+                                Field("target", DataType.STRING), Field("offset", DataType.U64),
+                                Field("old", DataType.U8), Field("new", DataType.U8))),
+    }
+    PARAMETERS = {
+        "Acceleration": Parameter(DataType.F64, 1.0, 0.0, 1e18, "multiplies the upset rate"),
+    }
+
+    def __init__(self, name: str, ports: Any, config: dict[str, Any] | None = None) -> None:
+        super().__init__(name, ports, config)
+        self.rng = np.random.default_rng([int(self.config.get("seed", ports.seed)), 0x5E0])
+        self.rate = float(self.config.get("rate_per_bit_day", 6e-7))
+        self.saa_factor = float(self.config.get("saa_factor", 50.0))
+        self.orbit = OrbitModel(**self.config.get("orbit", {}))
+        self.targets = list(self.config.get("targets", []))  # region names; empty = every region
+        self.kind_weights = np.array(self.config.get("kind_weights", [0.9, 0.08, 0.02]), float)
+        self.plan = sorted(self.config.get("plan", []), key=lambda p: p["tick"])
+        self.log_path = Path(ports.run_dir) / str(self.config.get("log", "injections.jsonl"))
+        self._last_now: float | None = None
+
+    # --- the three schedules ------------------------------------------------------------------
+    def tick(self, tick: int, now: float) -> None:
+        while self.plan and self.plan[0]["tick"] <= tick:
+            step = self.plan.pop(0)
+            self.inject(step["region"], step.get("target", ""), int(step["offset"]),
+                        1 << int(step.get("bit", 0)), step.get("kind", "single"), tick, now)
+        in_saa = self.orbit.in_saa(now)
+        self.tlm("InSaa", in_saa)
+        if self._last_now is not None and now > self._last_now:
+            regions = self._regions()
+            bits = 8 * sum(r.size for r in regions)
+            mean = (bits * self.rate / SECONDS_PER_DAY * (now - self._last_now)
+                    * self.param("Acceleration") * (self.saa_factor if in_saa else 1.0))
+            for _ in range(int(self.rng.poisson(mean)) if regions else 0):
+                self._random_upset(regions, tick, now)
+        self._last_now = now
+
+    @command(Field("region", DataType.STRING), Field("target", DataType.STRING),
+             Field("offset", DataType.U64), Field("bit", DataType.U8, 0, 7),
+             description="Flip one bit now (target: a copy of the region, empty for its default)")
+    def INJECT(self, region: str, target: str, offset: int, bit: int) -> None:
+        self.inject(region, target, offset, 1 << bit, "single", self.ports.tick(), self.ports.now())
+
+    @command(Field("count", DataType.U32, 1, 1_000_000),
+             description="Inject count random upsets now, drawn like the rate model's")
+    def INJECT_RANDOM(self, count: int) -> None:
+        regions = self._regions()
+        if not regions:
+            raise CommandError("no protected region to inject into")
+        for _ in range(count):
+            self._random_upset(regions, self.ports.tick(), self.ports.now())
+
+    # --- the flips ----------------------------------------------------------------------------
+    def _regions(self) -> list[Any]:
+        regions = self.ports.regions.regions()
+        return [r for r in regions if not self.targets or r.name in self.targets]
+
+    def _random_upset(self, regions: list[Any], tick: int, now: float) -> None:
+        sizes = np.array([r.size for r in regions], float)
+        region = regions[int(self.rng.choice(len(regions), p=sizes / sizes.sum()))]
+        targets = region.targets()
+        target = targets[int(self.rng.integers(len(targets)))]
+        offset = int(self.rng.integers(region.size))
+        kind = KINDS[int(self.rng.choice(len(KINDS), p=self.kind_weights / self.kind_weights.sum()))]
+        if kind == "single":
+            mask = 1 << int(self.rng.integers(8))
+        elif kind == "multi":
+            width = int(self.rng.integers(2, 5))
+            mask = ((1 << width) - 1) << int(self.rng.integers(0, 9 - width))
+        else:
+            mask = int(self.rng.integers(1, 256))
+        self.inject(region.name, target, offset, mask, kind, tick, now)
+
+    def inject(self, region_name: str, target: str, offset: int, mask: int, kind: str, tick: int,
+               now: float) -> None:
+        """Flip the bits of ``mask`` in one byte of a region's copy, log and report it."""
+        try:
+            region = self.ports.regions.get(region_name)
+        except KeyError:
+            raise CommandError(f"no protected region {region_name!r}") from None
+        target = target or region.targets()[0]
+        if target not in region.targets() or not 0 <= offset < region.size:
+            raise CommandError(f"{region_name}: no byte {offset} in target {target!r}")
+        old = new = None
+        for bit in range(8):
+            if mask >> bit & 1:
+                before, new = region.flip(offset, bit, target)
+                old = before if old is None else old
+        flipped = bin(mask).count("1")
+        self.tlm("Injected", (self.telemetry["Injected"] + 1) & 0xFFFFFFFF)
+        self.tlm("BitsFlipped", (self.telemetry["BitsFlipped"] + flipped) & 0xFFFFFFFF)
+        with self.log_path.open("a") as log:
+            log.write(json.dumps({"tick": tick, "time": now, "region": region_name, "target": target,
+                                  "offset": offset, "mask": mask, "kind": kind, "old": old,
+                                  "new": new}) + "\n")
+        self.event("UpsetInjected", kind=kind, region=region_name, target=target, offset=offset,
+                   old=old, new=new)
