@@ -16,7 +16,7 @@ region, target, offset, bit mask, old and new byte) and reported as an UpsetInje
 campaign can classify each outcome.
 
 | requirement | verified by |
-| the same seed gives the same upsets at the same ticks; another seed different ones | tests/test_protection_components.py |
+| one seed gives the same upsets at the same ticks; another seed others | tests/test_protection_components.py |
 | planned and commanded injections flip exactly the named bits and are logged | tests/test_protection_components.py |
 | the rate model's mean matches rate x bits x time x factors | tests/test_protection_components.py |
 """

@@ -11,7 +11,7 @@ only one live copy), with reference chunk CRCs kept in TMR. Recovery from an unc
 reloads the weights from the model file, after checking its CRC-32C.
 
 | requirement | verified by |
-| a worker computes from the live copy: an upset there changes its output; a repair restores it | tests/test_protection_components.py |
+| a session computes from the live copy: upsets there reach it; repairs too | tests/test_protection_components.py |
 | recovery reloads the golden and live copies from the model file | tests/test_protection_components.py |
 """
 from __future__ import annotations
