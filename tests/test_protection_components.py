@@ -21,7 +21,7 @@ from flight.payload.scene import SceneGenerator
 from flight.protection.regions import LiveGoldenRegion, TmrRegion
 from flight.types import DataType
 from native import crc32c
-from tests.support import harness, kind_of
+from support import harness, kind_of
 
 
 class Tunable(Component):
@@ -162,7 +162,7 @@ def _injections(tmp_path, seed: int, ticks: int = 40) -> list[dict]:
     h = harness(tmp_path, [{**SEU, "seed": seed}])
     h.ports.regions.add(TmrRegion("state", 4096))
     seu = h.components["seu"]
-    seu.apply_parameter("Acceleration", 2e9)
+    seu.apply_parameter("Acceleration", 2e7)
     for tick in range(ticks):
         h.time = float(tick)
         seu.tick(tick, float(tick))
