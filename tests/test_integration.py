@@ -3,7 +3,8 @@
 Verifies, through the scenario API (ground_sim.api) and its pytest fixtures (ground_sim.pytest_plugin):
 ping; a parameter set, read back, saved, and restored after a restart; commands the flight must
 refuse, each with its failure code and event, while it keeps serving; hypothesis-generated
-garbage at the command socket; a clean shutdown with every packet archived.
+garbage at the command socket; a clean shutdown with every packet archived; an upset commanded
+from the ground into a card's weights, repaired by the scrubber, with products still correct.
 """
 from __future__ import annotations
 
@@ -111,3 +112,25 @@ def test_clean_shutdown_archives_every_packet(flight):
     assert up == len(station.command_log)
     assert down == station.stats.packets
     assert station.stats.sequence_gaps == 0 and station.stats.decode_errors == 0
+
+
+def test_an_upset_commanded_into_the_weights_is_repaired_and_products_stay_correct(flight):
+    from flight.payload.scene import SceneGenerator
+    from flight.topology import load_topology
+
+    flight.await_event("cluster.CardReady", lambda a: a["card"] == "card0")
+    mark = flight.event_mark()
+    flight.send_and_assert_command("seu.INJECT", {"region": "card0_weights", "target": "live",
+                                                  "offset": 100, "bit": 7})
+    flight.await_event("seu.UpsetInjected", lambda a: a["region"] == "card0_weights", start=mark)
+    repaired = flight.await_event("scrubber.UpsetRepaired",
+                                  lambda a: a["region"] == "card0_weights", start=mark)
+    assert repaired.args["offset"] == 100 and repaired.args["bits"] == 1
+    assert repaired.args["copy"] == "live"
+    flight.send_and_assert_command("camera.START_IMAGING", {"count": 8, "priority": 0})
+    products = flight.await_products(8, timeout=60)
+    scene = SceneGenerator(load_topology().seed)  # the fixture flies the default topology
+    for product in products:
+        truth = scene.truth(product.frame_id)
+        assert product.tile_class == int(truth.tile_class)
+        assert (product.fire_cells == truth.fire_cells).all()
