@@ -1,5 +1,6 @@
 """What the executive hands each component: the bus, the clock's time, the downlink, events,
-the registry of protected memory regions, and the TMR parameter store.
+the registries of protected memory regions and of unprotected buffers, and the TMR parameter
+store.
 
 The only doors out of a component. Implemented by the executive; tests build their own.
 """
@@ -26,7 +27,8 @@ class Ports:
     run_dir: Path
     seed: int = 0
     tick: Callable[[], int] = field(default=lambda: 0)
-    regions: RegionRegistry = field(default_factory=RegionRegistry)
+    regions: RegionRegistry = field(default_factory=RegionRegistry)   # protected, scrubbed
+    buffers: RegionRegistry = field(default_factory=RegionRegistry)   # unprotected, injectable
     parameters: ParameterStore | None = None
 
     def __post_init__(self) -> None:

@@ -262,3 +262,37 @@ def test_recovery_reloads_golden_and_live_from_the_model_file(demo_model):
         assert region.scrub(0, region.size).findings == []
     finally:
         store.close()
+
+
+def test_unprotected_buffers_can_be_hit_and_a_hit_packet_fails_its_crc(tmp_path):
+    import collections
+    import threading
+
+    from flight.protection.buffers import ByteBuffer, PacketStore
+    from flight.wire.failure import PacketError
+    from flight.wire.pus import TelemetryPacket
+
+    h = harness(tmp_path, [SEU])
+    packets = collections.deque(TelemetryPacket(1, n, 3, 25, bytes(10), 0.0).encode() for n in range(3))
+    originals = list(packets)
+    h.ports.buffers.add(PacketStore("tm_store", packets, threading.Lock()))
+    slots = np.zeros((2, 16), np.uint16)
+    h.ports.buffers.add(ByteBuffer("frame_slots", slots))
+    seu = h.components["seu"]
+    seu.INJECT("tm_store", "", len(originals[0]) + 5, 2)  # the second packet, byte 5
+    seu.INJECT("frame_slots", "", 33, 0)                   # slot 1, first pixel, high byte
+    assert list(packets)[0] == originals[0] and list(packets)[2] == originals[2]
+    with pytest.raises(PacketError):
+        TelemetryPacket.decode(list(packets)[1])
+    assert slots[1, 0] == 1 << 8 and int(slots.sum()) == 1 << 8  # little-endian uint16
+
+
+def test_a_planned_card_fault_reaches_the_cluster_and_is_logged(tmp_path):
+    h = harness(tmp_path, [{**SEU, "plan": [{"tick": 3, "card": "card1", "fault": "hang"}]}])
+    asked = []
+    h.ports.bus.subscribe("cluster.card_command", asked.append)
+    for tick in range(5):
+        h.components["seu"].tick(tick, float(tick))
+    assert asked == [{"card": "card1", "action": "fault", "kind": "hang", "factor": 4.0}]
+    log = [json.loads(line) for line in (tmp_path / "injections.jsonl").read_text().splitlines()]
+    assert log == [{"tick": 3, "time": 3.0, "card": "card1", "fault": "hang", "factor": 4.0}]

@@ -25,6 +25,7 @@ from flight.payload.cards.policies import POLICIES, make_policy
 from flight.payload.cards.power import Battery, OrbitModel, PowerSystem
 from flight.payload.cluster import Cluster, ClusterConfig, DropReason, Frame, Mode
 from flight.payload.detection import decode_outputs
+from flight.protection.buffers import ByteBuffer
 from flight.types import DataType, Field
 from flight.wire import services as st
 from flight.wire.dictionary import Limits, Severity
@@ -128,6 +129,7 @@ class InferenceCluster(Component):
             for card, region in self.engine.weights.regions.items():
                 region.recover = self._weights_recovery(card)
                 self.ports.regions.add(region)
+        self.ports.buffers.add(ByteBuffer("frame_slots", self.engine.slots.array))  # the inputs
 
     def _weights_recovery(self, card: str) -> Any:
         def recover() -> None:
@@ -141,6 +143,7 @@ class InferenceCluster(Component):
         if self.engine.weights is not None:
             for region in self.engine.weights.regions.values():
                 self.ports.regions.remove(region.name)
+        self.ports.buffers.remove("frame_slots")
         self.engine.stop()
 
     def request_ping(self, key: int) -> bool:

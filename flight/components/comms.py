@@ -28,6 +28,7 @@ from typing import Any, Callable
 import zmq
 
 from flight.component import Channel, Component
+from flight.protection.buffers import PacketStore
 from flight.types import DataType
 from flight.wire.pus import TelemetryPacket
 from flight.wire.spacepacket import SequenceCounter
@@ -77,6 +78,7 @@ class Comms(Component):
         self.tm_endpoint = self._tm_socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._running = True
         self._downlink.start()
+        self.ports.buffers.add(PacketStore("tm_store", self._store, self._lock))
 
     def stop(self) -> None:
         deadline = time.monotonic() + self.flush_timeout

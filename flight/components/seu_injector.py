@@ -1,12 +1,16 @@
 """SeuInjector: flips bits on purpose, reproducibly, and logs the ground truth of every flip.
 
 Targets: any registered protected region (and, within it, any copy: a TMR copy, a live buffer or
-its golden copy), chosen by name. Kinds: a single-bit flip; a multi-bit upset (2 to 4 adjacent
-bits of one byte); a random byte (every bit of one byte drawn anew). Schedules:
-- a plan in the topology (``plan = [{tick, region, target, offset, bit, kind}]``), by tick number;
+its golden copy), or unprotected buffer (``frame_slots``: the input tiles; ``tm_store``: packets
+waiting to go down), chosen by name; and the cards themselves (hang, crash, slow, wrong output,
+through the cluster). Kinds of upset: a single-bit flip; a multi-bit upset (2 to 4 adjacent bits
+of one byte); a random byte (every bit of one byte drawn anew). Schedules:
+- a plan in the topology, by tick number: ``{tick, region, target, offset, bit}`` for an upset,
+  ``{tick, card, fault, factor}`` for a card fault;
 - on command from the ground (INJECT: region, target, offset, bit; INJECT_RANDOM: count upsets);
 - a rate model: Poisson upsets at ``rate_per_bit_day`` (LEO SRAM: about 4e-7 to 8e-7
-  upsets/bit/day) over the bits of the targeted regions, times ``saa_factor`` inside the South
+  upsets/bit/day) over the bits of the ``targets`` (default: every protected region; name
+  buffers there to include them), times ``saa_factor`` inside the South
   Atlantic Anomaly of the ``orbit``, times the ``Acceleration`` parameter (for tests and SIL).
 All random draws come from one generator seeded with ``seed`` (default: the mission seed) and
 are made once per tick, so the same seed and configuration give the same upsets at the same ticks.
@@ -49,6 +53,8 @@ class SeuInjector(Component):
                                (Field("kind", DataType.STRING), Field("region", DataType.STRING),
                                 Field("target", DataType.STRING), Field("offset", DataType.U64),
                                 Field("old", DataType.U8), Field("new", DataType.U8))),
+        "CardFaultInjected": Event(Severity.ACTIVITY, "Injected fault {fault} into {card}",
+                                   (Field("card", DataType.STRING), Field("fault", DataType.STRING))),
     }
     PARAMETERS = {
         "Acceleration": Parameter(DataType.F64, 1.0, 0.0, 1e18, "multiplies the upset rate"),
@@ -70,8 +76,11 @@ class SeuInjector(Component):
     def tick(self, tick: int, now: float) -> None:
         while self.plan and self.plan[0]["tick"] <= tick:
             step = self.plan.pop(0)
-            self.inject(step["region"], step.get("target", ""), int(step["offset"]),
-                        1 << int(step.get("bit", 0)), step.get("kind", "single"), tick, now)
+            if "card" in step:
+                self.card_fault(step["card"], step["fault"], float(step.get("factor", 4.0)), tick, now)
+            else:
+                self.inject(step["region"], step.get("target", ""), int(step["offset"]),
+                            1 << int(step.get("bit", 0)), step.get("kind", "single"), tick, now)
         in_saa = self.orbit.in_saa(now)
         self.tlm("InSaa", in_saa)
         if self._last_now is not None and now > self._last_now:
@@ -98,10 +107,39 @@ class SeuInjector(Component):
         for _ in range(count):
             self._random_upset(regions, self.ports.tick(), self.ports.now())
 
+    @command(Field("card", DataType.STRING), Field("fault", DataType.STRING),
+             Field("factor", DataType.F32, 1.0, 100.0),
+             description="Inject a card fault now: hang, crash, slow (by factor) or wrong")
+    def INJECT_CARD_FAULT(self, card: str, fault: str, factor: float) -> None:
+        self.card_fault(card, fault, factor, self.ports.tick(), self.ports.now())
+
     # --- the flips ----------------------------------------------------------------------------
     def _regions(self) -> list[Any]:
-        regions = self.ports.regions.regions()
-        return [r for r in regions if not self.targets or r.name in self.targets]
+        if not self.targets:
+            return self.ports.regions.regions()
+        everything = self.ports.regions.regions() + self.ports.buffers.regions()
+        return [r for r in everything if r.name in self.targets and r.size > 0]
+
+    def _lookup(self, name: str) -> Any:
+        for registry in (self.ports.regions, self.ports.buffers):
+            try:
+                return registry.get(name)
+            except KeyError:
+                continue
+        raise CommandError(f"no region or buffer {name!r}")
+
+    def card_fault(self, card: str, fault: str, factor: float, tick: int, now: float) -> None:
+        if fault not in ("hang", "crash", "slow", "wrong"):
+            raise CommandError(f"no card fault {fault!r}")
+        if not self.ports.bus.publish("cluster.card_command", {"card": card, "action": "fault",
+                                                                "kind": fault, "factor": factor}):
+            raise CommandError("no cluster to send a card fault to")
+        self._log({"tick": tick, "time": now, "card": card, "fault": fault, "factor": factor})
+        self.event("CardFaultInjected", card=card, fault=fault)
+
+    def _log(self, record: dict[str, Any]) -> None:
+        with self.log_path.open("a") as log:
+            log.write(json.dumps(record) + "\n")
 
     def _random_upset(self, regions: list[Any], tick: int, now: float) -> None:
         sizes = np.array([r.size for r in regions], float)
@@ -122,10 +160,7 @@ class SeuInjector(Component):
     def inject(self, region_name: str, target: str, offset: int, mask: int, kind: str, tick: int,
                now: float) -> None:
         """Flip the bits of ``mask`` in one byte of a region's copy, log and report it."""
-        try:
-            region = self.ports.regions.get(region_name)
-        except KeyError:
-            raise CommandError(f"no protected region {region_name!r}") from None
+        region = self._lookup(region_name)
         target = target or region.targets()[0]
         if target not in region.targets() or not 0 <= offset < region.size:
             raise CommandError(f"{region_name}: no byte {offset} in target {target!r}")
@@ -137,9 +172,7 @@ class SeuInjector(Component):
         flipped = bin(mask).count("1")
         self.tlm("Injected", (self.telemetry["Injected"] + 1) & 0xFFFFFFFF)
         self.tlm("BitsFlipped", (self.telemetry["BitsFlipped"] + flipped) & 0xFFFFFFFF)
-        with self.log_path.open("a") as log:
-            log.write(json.dumps({"tick": tick, "time": now, "region": region_name, "target": target,
-                                  "offset": offset, "mask": mask, "kind": kind, "old": old,
-                                  "new": new}) + "\n")
+        self._log({"tick": tick, "time": now, "region": region_name, "target": target,
+                   "offset": offset, "mask": mask, "kind": kind, "old": old, "new": new})
         self.event("UpsetInjected", kind=kind, region=region_name, target=target, offset=offset,
                    old=old, new=new)
