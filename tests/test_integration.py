@@ -134,3 +134,26 @@ def test_an_upset_commanded_into_the_weights_is_repaired_and_products_stay_corre
         truth = scene.truth(product.frame_id)
         assert product.tile_class == int(truth.tile_class)
         assert (product.fire_cells == truth.fire_cells).all()
+
+
+def test_card_workers_do_not_outlive_a_killed_flight(flight):
+    import os
+    import signal
+    import time
+
+    flight.await_event("cluster.CardReady", lambda a: a["card"] == "card2")
+    pids = [flight.await_telemetry(f"card{i}.Pid", lambda v: v > 0) for i in range(3)]
+    os.kill(flight.process.process.pid, signal.SIGKILL)
+    flight.process.process.wait()
+
+    def running(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().split()[2] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while any(running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(running(p) for p in pids)

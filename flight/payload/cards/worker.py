@@ -92,9 +92,13 @@ class CardWorker:
         return socket
 
     def _heartbeat(self) -> None:
+        """Heartbeats; and if the flight process is gone (this card was orphaned), exit."""
         socket = self._socket(self.name + "/hb")
+        parent = os.getppid()
         count = 0
         while True:
+            if os.getppid() != parent:
+                os._exit(0)
             socket.send_multipart([msg.HEARTBEAT, count.to_bytes(8, "big")])
             count += 1
             time.sleep(self.config.get("heartbeat_s", 0.2))
