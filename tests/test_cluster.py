@@ -274,3 +274,26 @@ def test_a_card_whose_model_does_not_match_is_refused_and_switched_off(harness, 
         assert {c[0] for _, _, c in h.products} == {"card1"}
     finally:
         h.cluster.stop()
+
+
+def test_optimized_weights_are_refreshed_and_a_refresh_from_a_changed_file_is_refused(
+        harness, tmp_path, demo_model, reference):
+    model = tmp_path / "model.onnx"
+    model.write_bytes(demo_model.read_bytes())
+    h = Harness(model, [CardSpec("card0"), CardSpec("card1")], weights="optimized", refresh_s=0.2)
+    h.start()
+    try:
+        assert h.cluster.weights is None  # no shared-memory weights in optimized mode
+        h.submit_all(TILES[:10])
+        h.settle()
+        h.wait(lambda: h.cluster.refreshes >= 4)
+        h.submit_all(TILES[10:20])
+        h.settle()
+        _decisions_match(h, reference)
+        refused = lambda: sum(1 for k, a in h.events  # noqa: E731
+                              if k == "card_quarantined" and "refresh refused" in a["reason"])
+        assert len(h.products) == 20 and refused() == 0
+        model.write_bytes(model.read_bytes() + b"\0")  # the file no longer matches: refuse to load it
+        h.wait(lambda: refused() >= 1)
+    finally:
+        h.cluster.stop()
