@@ -290,8 +290,9 @@ def test_optimized_weights_are_refreshed_and_a_refresh_from_a_changed_file_is_re
         h.submit_all(TILES[10:20])
         h.settle()
         _decisions_match(h, reference)
-        refused = lambda: sum(1 for k, a in h.events  # noqa: E731
-                              if k == "card_quarantined" and "refresh refused" in a["reason"])
+        def refused() -> int:
+            return sum(1 for k, a in h.events if k == "card_quarantined" and "refresh refused" in a["reason"])
+
         assert len(h.products) == 20 and refused() == 0
         model.write_bytes(model.read_bytes() + b"\0")  # the file no longer matches: refuse to load it
         h.wait(lambda: refused() >= 1)
