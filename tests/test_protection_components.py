@@ -296,3 +296,20 @@ def test_a_planned_card_fault_reaches_the_cluster_and_is_logged(tmp_path):
     assert asked == [{"card": "card1", "action": "fault", "kind": "hang", "factor": 4.0}]
     log = [json.loads(line) for line in (tmp_path / "injections.jsonl").read_text().splitlines()]
     assert log == [{"tick": 3, "time": 3.0, "card": "card1", "fault": "hang", "factor": 4.0}]
+
+
+def test_an_uncorrectable_parameter_store_is_restored_from_defaults_and_the_file(tmp_path):
+    h = _harness(tmp_path, {"name": "prmDb", "kind": "flight.components.parameters:ParameterDb"})
+    prm, tgt, scrubber = h.components["prmDb"], h.components["tgt"], h.components["scrubber"]
+    prm.start()
+    tgt.apply_parameter("Gain", 321)
+    prm.SAVE_FILE()
+    tgt.apply_parameter("Gain", 999)     # set but not saved: the file says 321
+    tgt.apply_parameter("Level", 1.5)    # not saved either: back to its default 0.25
+    region = h.ports.regions.get("parameters")
+    region.flip(0, 4, "0")
+    region.flip(0, 4, "2")               # two copies, same bit: the vote is wrong
+    scrubber.tick(0, 0.0)
+    assert scrubber.telemetry["Uncorrectable"] == 1 and scrubber.telemetry["Recoveries"] == 1
+    assert tgt.param("Gain") == 321 and tgt.param("Level") == 0.25
+    assert region.scrub(0, region.size).findings == []

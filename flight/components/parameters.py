@@ -5,12 +5,15 @@ where N is the CRC-32C of the canonical JSON of ``parameters``. At start the fil
 is missing, defaults stand (ParamFileMissing); if it is unreadable or its CRC does not match,
 defaults stand and ParamFileCorrupt says why; a single unknown or out-of-range entry is skipped
 with ParamRejected. ``SAVE_FILE`` writes atomically (temporary file, then rename), as F Prime's
-PRM_SAVE_FILE: a set by ST[20,3] alone is not persisted.
+PRM_SAVE_FILE: a set by ST[20,3] alone is not persisted. The values themselves live in the TMR
+parameter store; if the scrubber finds it uncorrectable, this component's ``restore`` is its
+recovery: every parameter back to its default, then the file applied again.
 
 | requirement | verified by |
 | saved values are restored at the next start | tests/test_parameters.py, tests/test_integration.py |
 | a corrupted file (any single flipped bit) is never applied silently | tests/test_parameters.py (hypothesis) |
 | out-of-range values in a valid file are refused one by one | tests/test_parameters.py |
+| an uncorrectable parameter store is restored from defaults and the file | tests/test_protection_components.py |
 """
 from __future__ import annotations
 
@@ -57,6 +60,15 @@ class ParameterDb(Component):
         self.path = Path(ports.run_dir) / str(self.config.get("file", "parameters.json"))
 
     def start(self) -> None:
+        self.ports.parameters.region.recover = self.restore
+        self.load()
+
+    def restore(self) -> None:
+        """restore every parameter: defaults, then the parameter file"""
+        self.ports.parameters.reset()
+        for definition in self.ports.dictionary.parameters:
+            component, name = self._owner(definition.name)
+            component.on_parameter(name, definition.default)
         self.load()
 
     def _owner(self, full_name: str) -> tuple[Component, str]:

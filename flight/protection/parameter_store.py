@@ -33,8 +33,18 @@ class ParameterStore:
             self._layout[definition.name] = (offset, definition.field)
             offset += _slot_size(definition.field)
         self.region = TmrRegion("parameters", max(offset, 1))
-        for definition in dictionary.parameters:
-            self.set(definition.name, definition.default)
+        self._defaults = {d.name: d.default for d in dictionary.parameters}
+        self.reset()
+
+    def reset(self) -> None:
+        """Every parameter to its default, in one write of the whole region (which also gives
+        every chunk a fresh reference CRC: the recovery from an uncorrectable error)."""
+        image = bytearray(self.region.size)
+        for name, value in self._defaults.items():
+            offset, field = self._layout[name]
+            encoded = field.type.encode(value)
+            image[offset:offset + len(encoded)] = encoded
+        self.region.write(bytes(image))
 
     def get(self, name: str) -> Any:
         offset, field = self._layout[name]
