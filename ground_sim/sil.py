@@ -161,11 +161,11 @@ def summarize(api: IntegrationApi, frames: int, seed: int, exit_code: int,
                                f"sequence gaps, {station.stats.decode_errors} undecodable"),
         ("frames dropped by reason", ", ".join(f"{k} {v}" for k, v in drops.items())),
         ("frames without a product", f"{missing}"),
-        ("cluster mode / votes / disagreements", f"{latest('cluster.Mode', 0)} / "
+        ("cluster mode / votes / disagreements", f"{('THROUGHPUT', 'TMR', 'DMR')[latest('cluster.Mode', 0)]} / "
                                                  f"{latest('cluster.Votes', 0)} / "
                                                  f"{latest('cluster.Disagreements', 0)}"),
         ("rate-group slips", f"{slips}"),
-        ("limit violations", f"{dict(station.stats.limit_violations) or 'none'}"),
+        ("limit excursions", f"{dict(station.stats.limit_violations) or 'none'}"),
         ("flight exit status", f"{exit_code}"),
     ]
     for name, value in rows:

@@ -6,7 +6,9 @@ State, all guarded by one condition variable that is notified on every received 
 - ``telemetry``: per channel, the history of (mission time, value), and limit violations;
 - ``events``, ``products``, ``parameter_reports``, ``pings``;
 - link accounting: packets and bytes per service, decode errors, and sequence-count gaps per
-  APID (a gap is a lost packet: the flight numbers every TM packet).
+  APID (a gap is a lost packet: the flight numbers every TM packet);
+- limit checking of every channel with limits: its current state (ok, yellow, red) and how many
+  times it went out of limits.
 Every raw packet, both ways, goes to the SQLite archive.
 """
 from __future__ import annotations
@@ -75,7 +77,8 @@ class LinkStats:
     bytes_by_service: collections.Counter = field(default_factory=collections.Counter)
     decode_errors: int = 0
     sequence_gaps: int = 0
-    limit_violations: collections.Counter = field(default_factory=collections.Counter)
+    limit_violations: collections.Counter = field(default_factory=collections.Counter)  # entries
+    limit_states: dict[str, str] = field(default_factory=dict)  # channel -> ok / yellow / red
 
 
 class GroundStation:
@@ -182,8 +185,11 @@ class GroundStation:
             for name, v in value.items():
                 self.telemetry[name].append((time_, v))
                 limits = self.dictionary.channel_by_name[name].limits
-                if limits is not None and limits.classify(v) != "ok":
-                    self.stats.limit_violations[name] += 1
+                if limits is not None:
+                    state = limits.classify(v)
+                    if state != "ok" and self.stats.limit_states.get(name, "ok") == "ok":
+                        self.stats.limit_violations[name] += 1  # counted once per excursion
+                    self.stats.limit_states[name] = state
         elif decoded.kind == "event":
             self.events.append(value)
         elif decoded.kind == "product":
