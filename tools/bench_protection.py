@@ -5,7 +5,8 @@ Everything runs the real code: regions (``flight/protection/regions.py``), the S
 SeuInjector components, the TMR ParameterStore (created by ``Ports``), and the real
 InferenceCluster + AcceleratorCard components with one worker process per card, built in process
 from the default topology's settings for those components (``flight/topologies/default.toml``:
-three cards, ``weights_chunk = 64``, ...) with a recorded downlink and event log, as in
+three cards, ``weights_chunk = 64``, ...; with its ParameterDb, whose ``restore`` is the recovery
+of the ``parameters`` region; no parameter file, so defaults stand) with a recorded downlink and event log, as in
 ``tests/test_cluster_components.py``. Model: the demo model (``tools/build_model.py``). GB/s are
 1e9 bytes/s; times are wall clock (``time.perf_counter``).
 
@@ -31,13 +32,14 @@ three cards, ``weights_chunk = 64``, ...) with a recorded downlink and event log
    and a bit uniformly. The same plan runs twice on fresh flights, interleaved with frames: each
    step injects its upset(s) through ``SeuInjector.inject``, submits one tile (cycling a pool of
    64 distinct ``SceneGenerator(7)`` tiles) through ``InferenceCluster.accept`` and waits for its
-   product (or its drop), then, with protection on, runs one Scrubber ``tick`` whose BytesPerTick
-   is the registry's total bytes (one full pass per tick). Before the plan, each flight runs the
-   64 tiles once without upsets (a control: no wrong product allowed); the cluster's counters and
-   events (votes, TMR disagreements, frames degraded or dropped by reason, card quarantines by
-   reason, cards switched off) are reported from after the control. The cluster settings are the
-   default topology's (``disagreement_limit = 3``, ``max_failures = 3`` in ``failure_window_s =
-   600``, ...); the cluster component's own ``tick`` (power, thermal, auto-TMR) is not run.
+   product (or its drop), then, with protection on, runs one Scrubber ``tick``: its default
+   BytesPerTick (1 MiB) covers all the regions (4.2 kB), so a tick is one full pass. Before the
+   plan, each flight runs the 64 tiles once without upsets (a control: no wrong product allowed);
+   the cluster's counters and events (votes, TMR disagreements, frames degraded or dropped by
+   reason, card quarantines by reason, cards switched off) are reported from after the control.
+   The cluster settings are the default topology's (``disagreement_limit = 3``, ``max_failures =
+   3`` in ``failure_window_s = 600``, ...); the cluster component's own ``tick`` (power, thermal,
+   auto-TMR) is not run.
    - Protection on: cluster mode TMR + the scrubber. Per upset it is checked, not assumed, that
      the tick after it emitted exactly one ``UpsetRepaired`` event naming its region, copy, byte
      offset and 1 bit, that the Detected and Repaired counters rose by one and Uncorrectable did
@@ -59,7 +61,8 @@ three cards, ``weights_chunk = 64``, ...) with a recorded downlink and event log
    generator, another seed): several upsets may share a chunk, so findings are counted, not
    matched one to one; an uncorrectable finding (live and golden bad in one chunk, or two TMR
    copies at one bit) triggers the region's recovery (weights: reload from the model file and
-   reset the card) and is counted separately.
+   reset the card; parameters: ParameterDb.restore, defaults then the parameter file) and is
+   counted separately.
 4. Throughput cost of live weights: saturated cluster throughput (THROUGHPUT mode, the same three
    cards) with ``weights = "live"`` vs ``"optimized"``: delivered frames / (last product time -
    first submit time) over ``--frames`` frames after 30 warm-up frames, the next tile submitted
@@ -113,7 +116,7 @@ from flight.wire import services as st
 from tools.build_model import write_demo_model
 
 CARDS = ("card0", "card1", "card2")
-FLIGHT_COMPONENTS = (*CARDS, "cluster", "scrubber", "seu")
+FLIGHT_COMPONENTS = ("prmDb", *CARDS, "cluster", "scrubber", "seu")
 TILE_SEED, TILE_POOL = 7, 64
 LIVE_BYTES, TMR_BYTES = 64 << 20, 16 << 20
 LIVE_CHUNKS = (64, 4096, 65536)
@@ -246,7 +249,8 @@ class Upset:
 
 
 class Flight:
-    """Cards, cluster, scrubber and SEU injector components in this process, with real workers.
+    """Parameter database, cards, cluster, scrubber and SEU injector components in this process,
+    with real card workers.
 
     Their settings are the default topology's, with ``overrides`` for the cluster; the downlink
     and the events are recorded (a product is an InferenceProduct downlinked as TM[200,1]).
@@ -271,7 +275,7 @@ class Flight:
                            self._downlink, self._event, run_dir, seed=spec.seed)
         for s in spec.all_components():
             self.components[s.name] = s.cls(s.name, self.ports, dict(s.config))
-        for name in (*CARDS, "cluster"):
+        for name in ("prmDb", *CARDS, "cluster"):  # prmDb: the parameters region's recovery
             self.components[name].start()
         self.cluster = self.components["cluster"]
         self.engine = self.cluster.engine
@@ -429,7 +433,8 @@ def campaign(flight: Flight, tiles: list[Tile], protection: bool,
         "first_card_off_at_upset": None, "exact": 0, "not_exact": [], "clean_after_scrub": 0,
         "by_target": {}}
     try:
-        scrubber.apply_parameter("BytesPerTick", registry.total_bytes)  # one full pass per tick
+        if scrubber.param("BytesPerTick") < registry.total_bytes:
+            raise RuntimeError("the default BytesPerTick no longer covers every region in a tick")
         references = {r.name: _snapshot(r) for r in registry.regions()}
         control = [flight.frame(tile) for tile in tiles]
         result["control_frames"] = len(control)
