@@ -298,3 +298,20 @@ def test_optimized_weights_are_refreshed_and_a_refresh_from_a_changed_file_is_re
         h.wait(lambda: refused() >= 1)
     finally:
         h.cluster.stop()
+
+
+def test_only_disagreements_in_a_row_quarantine_a_card(harness):
+    h = harness(3, mode=Mode.TMR, disagreement_limit=3)
+
+    def run(frames, fault):
+        h.cluster.call(lambda: h.cluster.inject_fault("card2", fault))
+        h.submit_all(frames)
+        h.settle()
+
+    run(TILES[0:2], "wrong")   # outvoted twice
+    run(TILES[2:4], "clear")   # agrees: the run is broken
+    run(TILES[4:6], "wrong")   # outvoted twice more: four in all, never three in a row
+    assert h.count("card_disagreed", card="card2") == 4
+    assert h.count("card_quarantined", card="card2") == 0
+    run(TILES[6:7], "wrong")   # the third in a row
+    h.wait(lambda: h.count("card_quarantined", card="card2") == 1)

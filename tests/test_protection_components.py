@@ -136,7 +136,7 @@ def test_the_walk_resumes_across_ticks_and_covers_every_byte(tmp_path):
         assert spans[-1][0] + spans[-1][1] == region.size
         assert all(n % region.chunk_size == 0 for _, n in spans[:-1])
     assert [name for name, _, _ in calls][:len(first_pass)] != [] and tick <= -(-total // 777) + 1
-    assert scrubber.telemetry["DetectionLatency"] == pytest.approx(total / 777 * 0.1, rel=1e-6)
+    assert scrubber.telemetry["DetectionLatency"] == pytest.approx(-(-total // 777) * 0.1, rel=1e-6)
 
 
 def test_an_uncorrectable_error_is_reported_and_triggers_the_recovery(tmp_path):
@@ -313,3 +313,10 @@ def test_an_uncorrectable_parameter_store_is_restored_from_defaults_and_the_file
     assert scrubber.telemetry["Uncorrectable"] == 1 and scrubber.telemetry["Recoveries"] == 1
     assert tgt.param("Gain") == 321 and tgt.param("Level") == 0.25
     assert region.scrub(0, region.size).findings == []
+
+
+def test_detection_latency_is_at_least_one_tick_when_a_pass_fits_in_one(tmp_path):
+    h, scrubber, state, live, weights = _with_regions(tmp_path, 1 << 30)
+    scrubber.tick(0, 0.0)
+    scrubber.tick(1, 0.25)
+    assert scrubber.telemetry["DetectionLatency"] == pytest.approx(0.25)

@@ -74,8 +74,8 @@ class Scrubber(Component):
         total = sum(r.size for r in regions)
         budget = self.param("BytesPerTick")
         self.tlm("ProtectedBytes", total)
-        if self._last_now is not None and now > self._last_now:
-            self.tlm("DetectionLatency", total / budget * (now - self._last_now))
+        if self._last_now is not None and now > self._last_now:  # a pass takes whole ticks
+            self.tlm("DetectionLatency", max(1, -(-total // budget)) * (now - self._last_now))
         self._last_now = now
         remaining = min(budget, total)  # at most one full pass per tick
         while remaining > 0:

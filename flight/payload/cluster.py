@@ -13,7 +13,8 @@ there are (counted as degraded).
 
 Health: a card is quarantined when a request passes its deadline (``deadline_factor`` x its
 latency x the frames ahead of it, at least ``min_deadline_s``), its process exits, its heartbeats
-stop, it reports an error, or it is outvoted ``disagreement_limit`` times. Its frames in flight go
+stop, it reports an error, or it is outvoted ``disagreement_limit`` times in a row (a vote it wins
+resets the count). Its frames in flight go
 back to the head of the queue; it is power-cycled (SIGKILL, restart), must say HELLO with the
 model's CRC-32C, then pass a probe (a known tile whose reference output the flight computed at
 start), and is readmitted. After ``max_failures`` failures within ``failure_window_s`` it is
@@ -364,6 +365,9 @@ class Cluster:
                                 else vote_tolerance(frame.results, self.decisions))
         for name in outcome.disagreeing:
             self._disagreed(self.cards[name], frame, now)
+        if outcome.output is not None and len(frame.results) > 1:
+            for name in set(frame.results) - outcome.disagreeing:  # agreed: the run is broken
+                self._disagreement_counts[name] = 0
         if outcome.output is not None:
             self._deliver(frame, outcome.output)
         elif len(frame.results) == 2 and self._ready_cards(exclude=frame.results):
