@@ -63,3 +63,21 @@ def test_protocol_messages_round_trip():
     assert frames[0] == protocol.INFER
     assert protocol.unpack_infer(frames) == (2**40 + 3, [0, 7, 65536])
     assert protocol.unpack_result(protocol.pack_result(5, 123456789, b"xyz")) == (5, 123456789, b"xyz")
+
+
+def test_slots_come_in_ring_order_and_a_consecutive_batch_is_a_view():
+    pool = SlotPool(6, (2, 2))
+    try:
+        taken = [pool.acquire() for _ in range(4)]
+        assert taken == [0, 1, 2, 3]
+        for slot in taken:
+            pool.write(slot, np.full((2, 2), slot, np.uint16))
+        pool.release(1)
+        assert pool.acquire() == 4  # the ring goes on rather than reusing the slot just freed
+        batch = pool.batch([2, 3, 4])
+        assert np.shares_memory(batch, pool.array) and batch.shape == (3, 2, 2)
+        scattered = pool.batch([3, 0])
+        assert not np.shares_memory(scattered, pool.array)
+        assert [int(t[0, 0]) for t in scattered] == [3, 0]
+    finally:
+        pool.close()

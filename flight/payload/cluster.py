@@ -125,6 +125,8 @@ class ClusterConfig:
 
 
 class Cluster:
+    HEALTH_PERIOD_S = 0.01
+
     def __init__(self, config: ClusterConfig, cards: list[CardSpec],
                  on_product: Callable[[Frame, bytes, list[str]], None],
                  on_event: Callable[[str, dict[str, Any]], None],
@@ -154,6 +156,7 @@ class Cluster:
         self._pending: set[Frame] = set()
         self._disagreement_counts: dict[str, int] = {}
         self._stopping = False
+        self._next_check = 0.0
         self._thread = threading.Thread(target=self._run, name="cluster", daemon=True)
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -267,8 +270,10 @@ class Cluster:
             for item in work:
                 item()
             now = time.monotonic()
-            self._check_cards(now)
-            self._expire(now)
+            if now >= self._next_check:  # health and expiry: every HEALTH_PERIOD_S, not per message
+                self._next_check = now + self.HEALTH_PERIOD_S
+                self._check_cards(now)
+                self._expire(now)
             self._dispatch(now)
             if self.config.refresh_s and now - self._last_refresh > self.config.refresh_s:
                 self._refresh_sessions(now)

@@ -9,6 +9,7 @@ resource tracker, so a worker that exits never destroys the flight's block).
 | requirement | verified by |
 | a slot written by the flight is read bit-exactly by another process | tests/test_cards.py |
 | acquire/release never hands out a slot twice; a full pool says so | tests/test_cards.py |
+| consecutive slots give a zero-copy batch | tests/test_cards.py |
 """
 from __future__ import annotations
 
@@ -33,26 +34,47 @@ class SlotPool:
             resource_tracker.unregister(self._shm._name, "shared_memory")  # type: ignore[attr-defined]
         self.name = self._shm.name
         self.array = np.ndarray((count, *self.shape), self.dtype, buffer=self._shm.buf)
-        self._free = list(range(count - 1, -1, -1))
+        self._in_use = [False] * count
+        self._free = count
+        self._next = 0
 
     def acquire(self) -> int | None:
-        """A free slot, or None when all are in use."""
-        return self._free.pop() if self._free else None
+        """A free slot, or None when all are in use. Slots are handed out in ring order, so
+        frames admitted one after another mostly sit in consecutive slots, and a batch of them
+        can be computed from one view without stacking."""
+        if not self._free:
+            return None
+        while self._in_use[self._next]:
+            self._next = (self._next + 1) % self.count
+        slot = self._next
+        self._in_use[slot] = True
+        self._free -= 1
+        self._next = (slot + 1) % self.count
+        return slot
 
     def release(self, slot: int) -> None:
-        if slot in self._free or not 0 <= slot < self.count:
+        if not 0 <= slot < self.count or not self._in_use[slot]:
             raise ValueError(f"slot {slot} is not in use")
-        self._free.append(slot)
+        self._in_use[slot] = False
+        self._free += 1
 
     @property
     def free(self) -> int:
-        return len(self._free)
+        return self._free
 
     def write(self, slot: int, pixels: np.ndarray) -> None:
         self.array[slot] = pixels
 
     def view(self, slot: int) -> np.ndarray:
         return self.array[slot]
+
+    def batch(self, slots: list[int]) -> np.ndarray:
+        """The tiles of ``slots`` as one [N, ...] array: a view when the slots are consecutive
+        and ascending, else a stacked copy."""
+        first = slots[0]
+        if slots == list(range(first, first + len(slots))):
+            return self.array[first:first + len(slots)]
+        return np.stack([self.array[s] for s in slots])
 
     def close(self) -> None:
         del self.array

@@ -3,7 +3,8 @@
 Started by the cluster as ``python -m flight.payload.cards.worker --config JSON``. It attaches
 the flight's shared-memory slots, loads the model and says HELLO with the model's CRC-32C (the
 cluster refuses a card whose model does not match), then serves INFER requests: it computes
-directly on views of the slots (a batch of one is zero-copy; a larger batch is stacked), and
+directly on views of the slots (zero-copy when the batch's slots are consecutive, as they
+mostly are; otherwise the batch is stacked), and
 answers RESULT with its compute time. A heartbeat thread, on its own socket, sends HEARTBEAT
 every ``heartbeat_s`` so that a stopped or frozen process is noticed even when idle.
 
@@ -104,10 +105,7 @@ class CardWorker:
             time.sleep(self.config.get("heartbeat_s", 0.2))
 
     def _infer(self, slots: list[int]) -> tuple[bytes, int]:
-        if len(slots) == 1:
-            batch = self.slots.view(slots[0])[None]
-        else:
-            batch = np.stack([self.slots.view(s) for s in slots])
+        batch = self.slots.batch(slots)
         began = time.perf_counter_ns()
         outputs = self.session.run(self.output_names, {self.input_name: batch})
         compute_ns = time.perf_counter_ns() - began
