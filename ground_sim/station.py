@@ -9,7 +9,8 @@ State, all guarded by one condition variable that is notified on every received 
   APID (a gap is a lost packet: the flight numbers every TM packet);
 - limit checking of every channel with limits: its current state (ok, yellow, red) and how many
   times it went out of limits.
-Every raw packet, both ways, goes to the SQLite archive.
+Every raw packet, both ways, goes to the SQLite archive, including those that cannot be decoded
+(with the reason): a bad packet is counted and kept, and never stops the receiving thread.
 """
 from __future__ import annotations
 
@@ -140,7 +141,7 @@ class GroundStation:
     def _receive(self, raw: bytes, wall_time: float) -> None:
         try:
             decoded = self.decoder.decode(raw)
-        except (ValueError, KeyError, IndexError) as error:  # struct.error is a ValueError
+        except Exception as error:  # bad CRC, bad layout, unknown ids: counted, never fatal  # struct.error is a ValueError
             with self.changed:
                 self.stats.packets += 1
                 self.stats.bytes += len(raw)
