@@ -141,7 +141,7 @@ class GroundStation:
     def _receive(self, raw: bytes, wall_time: float) -> None:
         try:
             decoded = self.decoder.decode(raw)
-        except Exception as error:  # bad CRC, bad layout, unknown ids: counted, never fatal  # struct.error is a ValueError
+        except Exception as error:  # bad CRC, bad layout, unknown ids: counted, never fatal
             with self.changed:
                 self.stats.packets += 1
                 self.stats.bytes += len(raw)
