@@ -145,7 +145,10 @@ class Executive:
                 if not handlers:  # nothing to serve: just wait for the tick
                     time.sleep(timeout_ms / 1000)
                 for socket, _ in poller.poll(timeout_ms) if handlers else ():
-                    handlers[socket]()
+                    try:
+                        handlers[socket]()
+                    except Exception:  # a bug in a handler must not stop the flight: log it
+                        log.exception("handling %s", socket)
                 if self._stop_requested or time.monotonic() >= deadline:
                     break
             if self._stop_requested:

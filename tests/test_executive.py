@@ -20,7 +20,7 @@ from flight.executive import Executive
 from flight.topology import parse_topology
 from flight.types import DataType, Field
 from flight.wire.dictionary import Severity
-from support import kind_of
+from support import harness, kind_of
 
 EPOCH = "2026-01-01T00:00:00Z"
 EPOCH_SECONDS = calendar.timegm((2026, 1, 1, 0, 0, 0))
@@ -239,3 +239,29 @@ def test_shutdown_request_on_the_bus_stops_the_loop(tmp_path):
     executive = Executive(topo, tmp_path)
     assert executive.run(max_ticks=100) == 0
     assert executive.tick_count == 4  # tick 3 completed, then the loop stopped
+
+
+
+class Faulty(Component):
+    def tick(self, tick, now):
+        raise RuntimeError("boom")
+
+
+class Counting(Component):
+    ticks = 0
+
+    def tick(self, tick, now):
+        self.ticks += 1
+
+
+def test_a_member_that_raises_is_reported_and_the_others_still_run(tmp_path):
+    h = harness(tmp_path, [{"name": "faulty", "kind": kind_of(Faulty)},
+                           {"name": "counter", "kind": kind_of(Counting)}],
+                rate_groups=[{"name": "rg", "rate_hz": 1, "members": ["faulty", "counter"]}])
+    group = h.components["rg"]
+    group.start()
+    for tick in range(3):
+        group.run_cycle(tick, 0.0, 0.0)
+    assert h.components["counter"].ticks == 3
+    assert group.telemetry["MemberFailures"] == 3
+    assert h.events_named("MemberFailed")[0][2] == ["faulty", "RuntimeError('boom')"]

@@ -6,6 +6,7 @@ ActiveRateGroup notion). Slips are telemetry and a throttled WARNING_HI event.
 | requirement | verified by |
 | members are ticked in configured order, once per cycle | tests/test_executive.py |
 | an overrunning cycle counts a slip and emits CycleSlip | tests/test_executive.py |
+| a member that raises is reported (MemberFailed) and the others still run | tests/test_executive.py |
 """
 from __future__ import annotations
 
@@ -22,12 +23,16 @@ class RateGroup(Component):
         "CycleSlips": Channel(DataType.U32, "cycles", description="cycles that overran"),
         "MaxCycleTime": Channel(DataType.F32, "s", description="longest cycle, wall time"),
         "LastCycleTime": Channel(DataType.F32, "s"),
+        "MemberFailures": Channel(DataType.U32, "cycles", description="member ticks that raised"),
     }
     EVENTS = {
         "CycleSlip": Event(Severity.WARNING_HI,
                            "Rate group slipped at cycle {cycle}: {slips} slips so far",
                            (Field("cycle", DataType.U32), Field("slips", DataType.U32)),
                            throttle=10),
+        "MemberFailed": Event(Severity.WARNING_HI, "{component} raised in its cycle: {detail}",
+                              (Field("component", DataType.STRING), Field("detail", DataType.STRING)),
+                              throttle=20),
     }
 
     def start(self) -> None:
@@ -37,7 +42,12 @@ class RateGroup(Component):
     def run_cycle(self, tick: int, now: float, next_deadline: float) -> None:
         began = time.monotonic()
         for member in self.members:
-            member.tick(tick, now)
+            try:
+                member.tick(tick, now)
+            except Exception as error:  # one faulty member must not stop the others or the flight
+                self.log.exception("%s failed in its cycle", member.name)
+                self.tlm("MemberFailures", self.telemetry["MemberFailures"] + 1)
+                self.event("MemberFailed", component=member.name, detail=repr(error))
         finished = time.monotonic()
         cycles = self.telemetry["Cycles"] + 1
         self.tlm("Cycles", cycles)
