@@ -58,11 +58,14 @@ def test_acquire_and_release_never_hand_out_a_slot_twice():
         pool.close()
 
 
-def test_protocol_messages_round_trip():
-    frames = protocol.pack_infer(2**40 + 3, [0, 7, 65536])
-    assert frames[0] == protocol.INFER
-    assert protocol.unpack_infer(frames) == (2**40 + 3, [0, 7, 65536])
-    assert protocol.unpack_result(protocol.pack_result(5, 123456789, b"xyz")) == (5, 123456789, b"xyz")
+def test_protocol_messages_are_one_frame_and_round_trip():
+    kind, body = protocol.split(protocol.pack_infer(2**40 + 3, [0, 7, 65536]))
+    assert kind == protocol.INFER
+    assert protocol.unpack_infer(body) == (2**40 + 3, [0, 7, 65536])
+    kind, body = protocol.split(protocol.pack_result(5, 123456789, b"xyz"))
+    assert kind == protocol.RESULT and protocol.unpack_result(body) == (5, 123456789, b"xyz")
+    kind, body = protocol.split(protocol.pack_error(9, "bad \u2603"))
+    assert kind == protocol.ERROR and protocol.unpack_error(body) == (9, "bad \u2603")
 
 
 def test_slots_come_in_ring_order_and_a_consecutive_batch_is_a_view():

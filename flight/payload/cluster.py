@@ -294,8 +294,9 @@ class Cluster:
                 frames = self.router.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            identity, kind, body = frames[0].decode(), frames[1], frames[1:]
-            name, _, channel = identity.partition("/")
+            identity = frames[0].decode()
+            kind, body = msg.split(frames[1])
+            name = identity.partition("/")[0]
             card = self.cards.get(name)
             if card is None:
                 continue
@@ -303,14 +304,14 @@ class Cluster:
             if kind == msg.HEARTBEAT:
                 card.last_heartbeat = now
             elif kind == msg.HELLO:
-                self._hello(card, json.loads(body[1]), now)
+                self._hello(card, json.loads(body), now)
             elif kind == msg.RESULT:
                 self._result(card, *msg.unpack_result(body), now)
             elif kind == msg.ERROR:
                 card.errors += 1
-                request_id = int.from_bytes(body[1], "big")
+                request_id, text = msg.unpack_error(body)
                 if request_id in card.requests or request_id == 0:  # 0: a failed refresh
-                    self._fail(card, f"error: {body[2].decode(errors='replace')}", now)
+                    self._fail(card, f"error: {text}", now)
 
     def _hello(self, card: Card, hello: dict[str, Any], now: float) -> None:
         if card.state is not CardState.STARTING:
@@ -561,7 +562,7 @@ class Cluster:
             if frame is not PROBE:
                 frame.dispatched.add(card.name)
         try:
-            self.router.send_multipart([card.name.encode(), *msg.pack_infer(request_id, slots)],
+            self.router.send_multipart([card.name.encode(), msg.pack_infer(request_id, slots)],
                                        zmq.NOBLOCK)
         except zmq.ZMQError as error:  # the card is not connected (any more)
             self._fail(card, f"unreachable: {error}", now)
@@ -571,8 +572,8 @@ class Cluster:
         card = self.cards[card_name]
         if card.process is None:
             raise ValueError(f"{card_name} has no process")
-        self.router.send_multipart([card_name.encode(), msg.FAULT,
-                                    json.dumps({"kind": kind, "factor": factor}).encode()],
+        self.router.send_multipart([card_name.encode(),
+                                    msg.pack_json(msg.FAULT, {"kind": kind, "factor": factor})],
                                    zmq.NOBLOCK)
 
     def reset_card(self, card_name: str, reason: str = "reset by command") -> None:

@@ -100,7 +100,7 @@ class CardWorker:
         while True:
             if os.getppid() != parent:
                 os._exit(0)
-            socket.send_multipart([msg.HEARTBEAT, count.to_bytes(8, "big")])
+            socket.send(msg.HEARTBEAT + count.to_bytes(8, "big"))
             count += 1
             time.sleep(self.config.get("heartbeat_s", 0.2))
 
@@ -133,30 +133,28 @@ class CardWorker:
 
     def serve(self) -> None:
         socket = self._socket(self.name)
-        socket.send_multipart([msg.HELLO, json.dumps({
+        socket.send(msg.pack_json(msg.HELLO, {
             "name": self.name, "pid": os.getpid(), "model_crc32c": self.model_crc,
             "providers": self.session.get_providers(),
-            "threads": int(self.config.get("threads", 1))}).encode()])
+            "threads": int(self.config.get("threads", 1))}))
         threading.Thread(target=self._heartbeat, daemon=True).start()
         while True:
-            frames = socket.recv_multipart()
-            kind = frames[0]
+            kind, body = msg.split(socket.recv())
             if kind == msg.INFER:
-                request_id, slots = msg.unpack_infer(frames)
+                request_id, slots = msg.unpack_infer(body)
                 try:
                     records, compute_ns = self._infer(slots)
                 except Exception as error:  # report it; the cluster decides what it means
-                    socket.send_multipart([msg.ERROR, request_id.to_bytes(8, "big"),
-                                           repr(error).encode()[:500]])
+                    socket.send(msg.pack_error(request_id, repr(error)))
                     continue
-                socket.send_multipart(msg.pack_result(request_id, compute_ns, records))
+                socket.send(msg.pack_result(request_id, compute_ns, records))
             elif kind == msg.FAULT:
-                self._fault(json.loads(frames[1]))
+                self._fault(json.loads(body))
             elif kind == msg.REFRESH:
                 try:
                     self._refresh()
                 except Exception as error:  # reported as an error of request 0: the cluster resets us
-                    socket.send_multipart([msg.ERROR, (0).to_bytes(8, "big"), repr(error).encode()])
+                    socket.send(msg.pack_error(0, repr(error)))
             elif kind == msg.STOP:
                 return
 
