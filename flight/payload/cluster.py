@@ -103,7 +103,7 @@ class ClusterConfig:
     tile_shape: tuple[int, ...] = (4, 256, 256)
     tile_dtype: str = "uint16"
     slots: int = 32
-    policy: str = "earliest-finish"
+    policy: str = "least-outstanding"  # the best in tools/bench_inference.py (figures 3, 4)
     mode: Mode = Mode.THROUGHPUT
     vote: str = "bitwise"               # or "tolerance" for mixed providers
     endpoint: str = "tcp://127.0.0.1:*"
@@ -157,6 +157,7 @@ class Cluster:
         self._disagreement_counts: dict[str, int] = {}
         self._stopping = False
         self._next_check = 0.0
+        self._batching = any(spec.max_batch > 1 for spec in cards)
         self._thread = threading.Thread(target=self._run, name="cluster", daemon=True)
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -289,11 +290,8 @@ class Cluster:
         return 20 if self._queue else 50
 
     def _receive(self) -> None:
-        while True:
-            try:
-                frames = self.router.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while self.router.getsockopt(zmq.EVENTS) & zmq.POLLIN:  # no exception to end the loop
+            frames = self.router.recv_multipart()
             identity = frames[0].decode()
             kind, body = msg.split(frames[1])
             name = identity.partition("/")[0]
@@ -488,13 +486,18 @@ class Cluster:
             if frame.finished:
                 heapq.heappop(self._queue)
                 continue
-            if all(c.state is CardState.OFF for c in self.cards.values()):
+            ready = self._ready_cards()
+            if not ready:
+                if any(c.state is not CardState.OFF for c in self.cards.values()):
+                    return  # wait for a card to come back
                 heapq.heappop(self._queue)
                 frame.queued = False
                 self._drop(frame, DropReason.NO_CARD)
                 continue
+            if not any(c.outstanding < c.capacity for c in ready):
+                return  # every card is full: nothing to do until a result comes back
             used = set(frame.results) | frame.dispatched
-            candidates = self._ready_cards(exclude=used)
+            candidates = [c for c in ready if c.name not in used]
             if frame.copies and not candidates and not self._may_come_back(used):
                 heapq.heappop(self._queue)  # no other card will ever answer: settle with what we have
                 frame.queued = False
@@ -505,16 +508,16 @@ class Cluster:
             if not frame.copies:
                 if not candidates:
                     return
-                frame.copies = self._copies_for(len(self._ready_cards()))
+                frame.copies = self._copies_for(len(ready))
             needed = frame.copies - len(used)
             if needed > len(candidates):
-                if len(self._ready_cards()) < frame.copies and candidates:
+                if len(ready) < frame.copies and candidates:
                     frame.copies = len(used) + len(candidates)  # fewer cards than the mode asks
                     self.degraded += 1
                     needed = len(candidates)
                 else:
                     return  # wait for cards to come back
-            if self._should_wait_for_batch(frame, now):
+            if self._batching and self._should_wait_for_batch(frame, now, ready):
                 return
             chosen = []
             for _ in range(needed):
@@ -530,8 +533,8 @@ class Cluster:
             for card in chosen:
                 self._send(card, batch, now)
 
-    def _should_wait_for_batch(self, frame: Frame, now: float) -> bool:
-        best = max((c.spec.max_batch for c in self._ready_cards()), default=1)
+    def _should_wait_for_batch(self, frame: Frame, now: float, ready: list[Card]) -> bool:
+        best = max((c.spec.max_batch for c in ready), default=1)
         return (best > 1 and frame.copies == 1 and len(self._queue) < best
                 and now - frame.admitted < self.config.max_queue_delay_s)
 
