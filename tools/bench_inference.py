@@ -25,7 +25,7 @@ ratio bounds the throughput ratio.
    the worker sleeps 3x its compute time after each inference, like a slower accelerator that
    leaves the host CPU free). Ideal capacity = card0's rate alone + slowed card1's rate alone,
    each measured as a one-card cluster in the same repeat. Every policy's rate on the two-card
-   cluster is reported against it; the default (``ClusterConfig.policy``, least-outstanding) must
+   cluster is reported against it; the default (``ClusterConfig.policy``, earliest-finish) must
    reach >= 0.90 of it and beat round-robin by >= 1.4x.
 4. Latency on the cluster of figure 3 under open-loop Poisson arrivals (exponential gaps from a
    numpy Generator seeded with 4, the same schedule for every policy) at 80% of the ideal
