@@ -175,6 +175,10 @@ class Component:
     def tick(self, tick: int, now: float) -> None:
         """Called by the component's rate group each cycle; ``now`` is mission time."""
 
+    def ready(self) -> bool:
+        """Whether the component has finished starting (the clock waits for all, see Executive)."""
+        return True
+
     # --- liveness -----------------------------------------------------------------------------
     def request_ping(self, key: int) -> bool:
         """Ask for a ping answer; a passive component answers at once. False: not delivered."""

@@ -7,7 +7,10 @@ counted as slips (real time cannot be caught up); with a simulated clock no tick
 since mission time is virtual, so a run is reproducible tick for tick.
 
 Start: components start in topology order (rate groups last); then the dictionary and a ready
-file (endpoints, pid, dictionary digest) are written to the run directory. Stop (SHUTDOWN
+file (endpoints, pid, dictionary digest) are written to the run directory, and the sockets are
+served while the executive waits (at most ``clock.start_timeout_s``) for every component to say
+it is ready (card workers booting, for instance); only then does the clock start, so the first
+cycles are not slipped by the start-up load. Stop (SHUTDOWN
 command, SIGTERM/SIGINT, or ``max_ticks``): components stop in reverse order, so comms, listed
 first, flushes its TM store last.
 
@@ -15,6 +18,7 @@ first, flushes its TM store last.
 | rate groups run at their dividers from one clock; a slow cycle counts a slip | tests/test_executive.py |
 | events become ST[5] reports with their dictionary id and arguments | tests/test_executive.py |
 | SHUTDOWN stops cleanly with exit status 0 | tests/test_integration.py |
+| the clock waits for every component to be ready, at most start_timeout_s | tests/test_executive.py |
 """
 from __future__ import annotations
 
@@ -137,23 +141,40 @@ class Executive:
             for socket, handler in getattr(component, "poll_sockets", lambda: [])():
                 poller.register(socket, zmq.POLLIN)
                 handlers[socket] = handler
+        self._serve_until_ready(poller, handlers)
         self.clock.start()
         while not self._stop_requested and (max_ticks is None or self.tick_count < max_ticks):
             deadline = self.clock.deadline(self.tick_count)
             while True:  # serve the sockets until the tick is due (at least once per tick)
-                timeout_ms = max(0, int((deadline - time.monotonic()) * 1000))
-                if not handlers:  # nothing to serve: just wait for the tick
-                    time.sleep(timeout_ms / 1000)
-                for socket, _ in poller.poll(timeout_ms) if handlers else ():
-                    try:
-                        handlers[socket]()
-                    except Exception:  # a bug in a handler must not stop the flight: log it
-                        log.exception("handling %s", socket)
+                self._serve(poller, handlers, max(0, int((deadline - time.monotonic()) * 1000)))
                 if self._stop_requested or time.monotonic() >= deadline:
                     break
             if self._stop_requested:
                 break
             self._run_tick()
+
+    @staticmethod
+    def _serve(poller: zmq.Poller, handlers: dict, timeout_ms: int) -> None:
+        """Serve readable sockets for up to ``timeout_ms`` (just wait if there are none)."""
+        if not handlers:
+            time.sleep(timeout_ms / 1000)
+            return
+        for socket, _ in poller.poll(timeout_ms):
+            try:
+                handlers[socket]()
+            except Exception:  # a bug in a handler must not stop the flight: log it
+                log.exception("handling %s", socket)
+
+    def _serve_until_ready(self, poller: zmq.Poller, handlers: dict) -> None:
+        began = time.monotonic()
+        deadline = began + float(self.topology.clock.get("start_timeout_s", 60.0))
+        waiting = [c.name for c in self.components.values() if not c.ready()]
+        while waiting and not self._stop_requested and time.monotonic() < deadline:
+            self._serve(poller, handlers, 50)
+            waiting = [c.name for c in self.components.values() if not c.ready()]
+        if waiting:
+            log.warning("clock started with components not ready: %s", ", ".join(waiting))
+        log.info("clock started %.2f s after the components", time.monotonic() - began)
 
     def _run_tick(self) -> None:
         tick = self.tick_count

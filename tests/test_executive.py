@@ -265,3 +265,28 @@ def test_a_member_that_raises_is_reported_and_the_others_still_run(tmp_path):
     assert h.components["counter"].ticks == 3
     assert group.telemetry["MemberFailures"] == 3
     assert h.events_named("MemberFailed")[0][2] == ["faulty", "RuntimeError('boom')"]
+
+
+class Booting(Component):
+    """Ready only after ``boot_s`` seconds (like card workers loading their models)."""
+
+    def start(self):
+        self.booted_at = time.monotonic() + self.config["boot_s"]
+        self.first_tick_at = None
+
+    def ready(self):
+        return time.monotonic() >= self.booted_at
+
+    def tick(self, tick, now):
+        if self.first_tick_at is None:
+            self.first_tick_at = time.monotonic()
+
+
+@pytest.mark.parametrize("timeout, waits", [(5.0, True), (0.1, False)])
+def test_the_clock_starts_when_every_component_is_ready_or_the_timeout_passes(tmp_path, timeout, waits):
+    topo = topology([{"name": "board", "kind": kind_of(Booting), "boot_s": 0.4}],
+                    [{"name": "rg", "rate_hz": 10, "members": ["board"]}], start_timeout_s=timeout)
+    executive = Executive(topo, tmp_path)
+    executive.run(max_ticks=2)
+    board = executive.components["board"]
+    assert (board.first_tick_at >= board.booted_at) == waits

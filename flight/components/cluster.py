@@ -22,6 +22,7 @@ from typing import Any
 
 from flight.component import Channel, Component, Event, Parameter, command
 from flight.payload.cards.policies import POLICIES, make_policy
+from flight.payload.cards.card import CardState
 from flight.payload.cards.power import Battery, OrbitModel, PowerSystem
 from flight.payload.cluster import Cluster, ClusterConfig, DropReason, Frame, Mode
 from flight.payload.detection import decode_outputs
@@ -145,6 +146,11 @@ class InferenceCluster(Component):
                 self.ports.regions.remove(region.name)
         self.ports.buffers.remove("frame_slots")
         self.engine.stop()
+
+    def ready(self) -> bool:
+        """Every card is in service or out of it, none still booting or probing."""
+        return all(card.state not in (CardState.STARTING, CardState.PROBING)
+                   for card in self.engine.cards.values())
 
     def request_ping(self, key: int) -> bool:
         """Answered by the cluster thread, so a wedged cluster stops answering."""
