@@ -225,8 +225,10 @@ class Cluster:
     def call(self, work: Callable[[], None]) -> None:
         """Run ``work`` in the cluster thread (commands, power steps)."""
         with self._lock:
+            wake = not self._inbox  # a non-empty inbox has already woken the thread
             self._inbox.append(work)
-        self._wake()
+        if wake:
+            self._wake()
 
     def _wake(self) -> None:
         try:
@@ -290,8 +292,11 @@ class Cluster:
         return 20 if self._queue else 50
 
     def _receive(self) -> None:
-        while self.router.getsockopt(zmq.EVENTS) & zmq.POLLIN:  # no exception to end the loop
-            frames = self.router.recv_multipart()
+        while True:
+            try:
+                frames = self.router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:  # cheaper than asking for zmq.EVENTS (pyzmq wraps it in an enum)
+                return
             identity = frames[0].decode()
             kind, body = msg.split(frames[1])
             name = identity.partition("/")[0]
