@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,6 @@ class Topology:
     clock: dict[str, Any]
     components: list[ComponentSpec]
     rate_groups: list[RateGroupSpec]
-    source: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
     def base_rate_hz(self) -> float:
@@ -171,7 +170,7 @@ def parse_topology(doc: dict[str, Any]) -> Topology:
     if clock.get("kind", "simulated") not in ("simulated", "wall"):
         raise TopologyError(f"clock kind {clock.get('kind')!r} is neither simulated nor wall")
     return Topology(mission.get("name", "orbitfs"), int(mission.get("apid", 1)),
-                    int(mission.get("seed", 0)), clock, components, groups, doc)
+                    int(mission.get("seed", 0)), clock, components, groups)
 
 
 def build_dictionary(topology: Topology) -> Dictionary:

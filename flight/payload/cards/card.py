@@ -80,7 +80,6 @@ class Card:
         self.utilization = 0.0
         self.last_heartbeat = 0.0
         self.state_since = 0.0
-        self.probe_request = 0
         self.thermal = ThermalModel(**spec.thermal)
         self.power_w = 0.0
         self.providers: list[str] = []

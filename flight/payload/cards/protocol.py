@@ -24,7 +24,6 @@ from typing import Any
 HELLO, INFER, RESULT, ERROR, HEARTBEAT, FAULT, REFRESH, STOP = (
     b"H", b"I", b"R", b"E", b"B", b"F", b"U", b"S")
 
-FAULT_KINDS = ("clear", "slow", "hang", "crash", "wrong")
 _INFER = struct.Struct(">QI")
 _RESULT = struct.Struct(">QQ")
 
