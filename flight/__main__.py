@@ -34,9 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     except TopologyError as error:
         print(f"orbitfs-flight: {error}", file=sys.stderr)
         return 2
+    from flight.component import StartError
     from flight.executive import Executive
 
-    return Executive(topology, run_dir).run(args.max_ticks)
+    try:
+        return Executive(topology, run_dir).run(args.max_ticks)
+    except StartError as error:
+        print(f"orbitfs-flight: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -69,6 +69,10 @@ class CommandError(Exception):
     """Raised by a command handler to fail the command with a reason (ST[1] completion failure)."""
 
 
+class StartError(Exception):
+    """Raised by ``start`` when a component cannot fly as configured; the message says why."""
+
+
 def command(*args: Field, description: str = "") -> Callable[[Callable], Callable]:
     """Mark a method as a command handler taking ``args`` in order."""
 

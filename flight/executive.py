@@ -19,6 +19,7 @@ first, flushes its TM store last.
 | events become ST[5] reports with their dictionary id and arguments | tests/test_executive.py |
 | SHUTDOWN stops cleanly with exit status 0 | tests/test_integration.py |
 | the clock waits for every component to be ready, at most start_timeout_s | tests/test_executive.py |
+| a component that cannot start stops the started ones; the reason is printed | tests/test_executive.py |
 """
 from __future__ import annotations
 
@@ -95,8 +96,17 @@ class Executive:
         self._stop_requested = True
 
     def start(self) -> None:
+        """Start every component in order; if one cannot start, stop those already started and
+        raise (StartError carries the reason for the operator)."""
+        started = []
         for component in self.components.values():
-            component.start()
+            try:
+                component.start()
+            except Exception:
+                for done in reversed(started):
+                    done.stop()
+                raise
+            started.append(component)
         self.dictionary.write(self.run_dir / "dictionary.json")
         ready = {"pid": os.getpid(), "dictionary": str(self.run_dir / "dictionary.json"),
                  "digest": self.dictionary.digest}
@@ -124,7 +134,7 @@ class Executive:
             except ValueError:  # not the main thread (tests): the caller stops us
                 pass
         try:
-            self.start()
+            self.start()  # a component that cannot start stops the others and raises
             try:
                 self._loop(max_ticks)
             finally:

@@ -290,3 +290,31 @@ def test_the_clock_starts_when_every_component_is_ready_or_the_timeout_passes(tm
     executive.run(max_ticks=2)
     board = executive.components["board"]
     assert (board.first_tick_at >= board.booted_at) == waits
+
+
+class Starts(Component):
+    def start(self):
+        self.config["log"].append(("start", self.name))
+
+    def stop(self):
+        self.config["log"].append(("stop", self.name))
+
+
+class CannotStart(Component):
+    def start(self):
+        from flight.component import StartError
+
+        raise StartError("no model here")
+
+
+def test_a_component_that_cannot_start_stops_the_started_ones_and_says_why(tmp_path):
+    from flight.component import StartError
+
+    log: list = []
+    topo = topology([{"name": "a", "kind": kind_of(Starts), "log": log},
+                     {"name": "b", "kind": kind_of(Starts), "log": log},
+                     {"name": "broken", "kind": kind_of(CannotStart)}],
+                    [{"name": "rg", "rate_hz": 10, "members": ["a"]}])
+    with pytest.raises(StartError, match="no model here"):
+        Executive(topo, tmp_path).run(max_ticks=2)
+    assert log == [("start", "a"), ("start", "b"), ("stop", "b"), ("stop", "a")]

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flight.component import Channel, Component, Event, Parameter, command
+from flight.component import Channel, Component, Event, Parameter, StartError, command
 from flight.payload.cards.policies import POLICIES, make_policy
 from flight.payload.cards.card import CardState
 from flight.payload.cards.power import Battery, OrbitModel, PowerSystem
@@ -110,6 +110,9 @@ class InferenceCluster(Component):
         self._product_bytes = 0
 
     def start(self) -> None:
+        if not self.model_path.is_file():
+            raise StartError(f"no model at {self.model_path}: build the demo model with "
+                             f"'python -m tools.build_model -o {self.model_path}' or set cluster.model")
         config = self.config
         size, grid = int(config.get("size", 256)), int(config.get("grid", 8))
         self.grid = grid
