@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 from flight.wire import services as st
 from flight.wire.failure import FailureCode
 from ground_sim.decoder import EventRecord
+from ground_sim.flight_process import FlightProcess
 from ground_sim.station import CommandRecord, GroundStation
 
 Predicate = Callable[[Any], bool] | Any
@@ -28,9 +29,11 @@ def _matches(predicate: Predicate, value: Any) -> bool:
 
 
 class IntegrationApi:
-    def __init__(self, station: GroundStation, default_timeout: float = 10.0) -> None:
+    def __init__(self, station: GroundStation, default_timeout: float = 10.0,
+                 process: FlightProcess | None = None) -> None:
         self.station = station
         self.default_timeout = default_timeout
+        self.process = process  # the flight process, when this API started it
 
     # --- waiting --------------------------------------------------------------------------------
     def _wait_for(self, find: Callable[[], Any], timeout: float | None, what: Callable[[], str]) -> Any:

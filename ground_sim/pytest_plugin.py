@@ -40,8 +40,7 @@ def flight_factory(tmp_path: Path, demo_model: Path) -> Iterator[Callable[..., I
         process = FlightProcess(run_dir, topology,
                                 [f"cluster.model=\"{demo_model}\"", *overrides])
         process.start()
-        api = IntegrationApi(process.connect())
-        api.process = process
+        api = IntegrationApi(process.connect(), process=process)
         started.append((process, api))
         return api
 
