@@ -188,6 +188,8 @@ class Bench:
 
     def __init__(self, model: Path, specs: list[CardSpec], tiles: list[np.ndarray], **config: Any) -> None:
         self.tiles = tiles
+        self.copy = False  # True: every frame's tile is copied into its slot (``Cluster.submit``)
+        self.resident: set[int] = set()  # slots already holding tile ``slot % len(tiles)``
         self.changed = threading.Condition()
         self.product_at: dict[int, float] = {}
         self.finished = 0
@@ -238,6 +240,27 @@ class Bench:
         self.wait(lambda: all(self.count("card_ready", name) for name in self.cluster.cards))
         return self
 
+    def submit(self, frame_id: int) -> bool:
+        """Submit one frame; False if every slot is taken.
+
+        By default the tiles are resident, as the bare loop's are: the source takes a free slot
+        (``get_buffer``), and the first time it sees that slot it writes tile ``slot % TILE_POOL``
+        there, once; afterwards the slot is submitted as it is (``submit_buffer``), like a
+        sensor whose DMA ring already holds the image. With ``copy`` set, each frame's tile is
+        copied into its slot by ``Cluster.submit``, to show what that copy costs.
+        """
+        cluster = self.cluster
+        if self.copy:
+            return cluster.submit(frame_id, self.tiles[frame_id % len(self.tiles)])
+        buffer = cluster.get_buffer()
+        if buffer is None:
+            return False
+        if buffer.slot not in self.resident:
+            buffer.pixels[...] = self.tiles[buffer.slot % len(self.tiles)]
+            self.resident.add(buffer.slot)
+        cluster.submit_buffer(buffer, frame_id)
+        return True
+
     def slow(self, card: str, factor: float) -> None:
         self.cluster.call(lambda: self.cluster.inject_fault(card, "slow", factor))
 
@@ -264,7 +287,7 @@ class Bench:
             frame_id = next(self.ids)
             while True:
                 finished = self.finished
-                if self.cluster.submit(frame_id, self.tiles[frame_id % len(self.tiles)]):
+                if self.submit(frame_id):
                     break
                 self.wait_finished(finished + REFILL, timeout=0.05)
             ids.append(frame_id)
@@ -288,7 +311,7 @@ class Bench:
                 time.sleep(delay)
             frame_id = next(self.ids)
             sent = time.perf_counter()
-            if self.cluster.submit(frame_id, self.tiles[frame_id % len(self.tiles)]):
+            if self.submit(frame_id):
                 submitted_at[frame_id] = sent
             else:
                 refused += 1

@@ -116,7 +116,7 @@ class InferenceCluster(Component):
         config = self.config
         size, grid = int(config.get("size", 256)), int(config.get("grid", 8))
         self.grid = grid
-        keys = ("slots", "policy", "vote", "endpoint", "heartbeat_s", "heartbeat_timeout_s",
+        keys = ("slots", "policy", "vote", "heartbeat_s", "heartbeat_timeout_s",
                 "deadline_factor", "min_deadline_s", "max_failures", "failure_window_s",
                 "disagreement_limit", "max_queue_delay_s", "frame_deadline_s", "weights", "refresh_s",
                 "weights_chunk")

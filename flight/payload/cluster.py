@@ -1,9 +1,11 @@
 """Cluster: load-balanced inference over several card workers, with FDIR, voting and power limits.
 
-One thread owns the card link (a ROUTER with ROUTER_MANDATORY and ROUTER_HANDOVER: a send to a
-card that is gone fails at once, and a restarted card takes its name back) and all cluster state.
-Frames come in through :meth:`submit` (any thread): the tile is copied once into a shared-memory
-slot and queued by priority, then age. The thread dispatches each frame to the card(s) its mode
+One thread owns the cards' links (flight.payload.cards.link: one Unix datagram socket pair per
+card worker; a card whose process ends reads as end-of-file at once, a restarted card gets a new
+link) and all cluster state.
+Frames come in (from any thread) through :meth:`submit`, which copies the tile into a free
+shared-memory slot, or without a copy through :meth:`get_buffer` and :meth:`submit_buffer`, a
+slot the sensor writes its tile into in place; each is queued by priority, then age. The thread dispatches each frame to the card(s) its mode
 asks for, picked by the balancing policy among READY cards with room; it collects results,
 votes, and hands each product to ``on_product``.
 
@@ -39,6 +41,7 @@ import heapq
 import itertools
 import json
 import os
+import select
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,7 +50,6 @@ from typing import Any, Callable
 
 import numpy as np
 import onnxruntime as ort
-import zmq
 
 from flight.payload.cards import protocol as msg
 from flight.payload.cards.card import Card, CardSpec, CardState, Request
@@ -59,9 +61,6 @@ from flight.payload.cards.weights import WeightStore
 from flight.payload.providers import choose_providers
 from flight.payload.scene import SceneGenerator
 from native import crc32c
-
-
-_NOBLOCK, _SNDMORE = int(zmq.NOBLOCK), int(zmq.SNDMORE)
 
 
 class Mode(enum.IntEnum):
@@ -100,6 +99,15 @@ class Frame:
 PROBE = "probe"
 
 
+@dataclass(frozen=True)
+class FrameBuffer:
+    """A free frame slot lent to a sensor, which writes its tile into ``pixels`` (a view of the
+    shared-memory slot the cards will read): no copy between the sensor and the cards."""
+
+    slot: int
+    pixels: np.ndarray
+
+
 @dataclass
 class ClusterConfig:
     model: Path
@@ -109,7 +117,6 @@ class ClusterConfig:
     policy: str = "earliest-finish"  # best mean rank over four runs of tools/bench_inference.py
     mode: Mode = Mode.THROUGHPUT
     vote: str = "bitwise"               # or "tolerance" for mixed providers
-    endpoint: str = "tcp://127.0.0.1:*"
     heartbeat_s: float = 0.2
     heartbeat_timeout_s: float = 1.5
     start_timeout_s: float = 60.0
@@ -175,22 +182,21 @@ class Cluster:
         outputs = reference.run(None, {reference.get_inputs()[0].name: probe[None]})
         self.output_sizes = [int(np.prod(o.shape[1:])) for o in outputs]
         self.probe_reference = self._record(outputs, 0)
-        self.context = zmq.Context()
-        self.router = self.context.socket(zmq.ROUTER)
-        self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
-        self.router.setsockopt(zmq.LINGER, 0)
-        self.router.bind(config.endpoint)
-        self.endpoint = self.router.getsockopt_string(zmq.LAST_ENDPOINT)
+        # the largest message the cards send: a RESULT (17-byte header) for the biggest batch
+        biggest_batch = max((c.spec.max_batch for c in self.cards.values()), default=1)
+        self.max_message = 64 + 4 * sum(self.output_sizes) * biggest_batch
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
+        self._poller = select.poll()
+        self._poller.register(self._wake_read, select.POLLIN)
+        self._by_fd: dict[int, Card] = {}
         if config.weights not in ("live", "optimized"):
             raise ValueError(f"weights {config.weights!r} is neither live nor optimized")
         self.weights = (WeightStore(Path(config.model), self.model_crc, list(self.cards),
                                     config.weights_chunk) if config.weights == "live" else None)
         self._last_refresh = time.monotonic()
         self.refreshes = 0
-        self.worker_config = {"endpoint": self.endpoint, "model": str(Path(config.model).resolve()),
+        self.worker_config = {"model": str(Path(config.model).resolve()),
                               "shm_name": self.slots.name, "slot_count": self.slots.count,
                               "slot_shape": list(config.tile_shape), "slot_dtype": config.tile_dtype,
                               "heartbeat_s": config.heartbeat_s}
@@ -204,15 +210,22 @@ class Cluster:
 
     def _spawn(self, card: Card, now: float) -> None:
         weights = {"weights": self.weights.worker_config(card.name)} if self.weights else {}
-        card.spawn({**self.worker_config, **weights}, now)
+        link = card.spawn({**self.worker_config, **weights}, self.max_message, now)
+        self._by_fd[link.fileno()] = card
+        self._poller.register(link.fileno(), select.POLLIN)
+
+    def _kill(self, card: Card) -> None:
+        """Power-cycle the card's process and forget its link."""
+        if card.link is not None:
+            self._poller.unregister(card.link.fileno())
+            del self._by_fd[card.link.fileno()]
+        card.kill()
 
     def stop(self) -> None:
         self.call(self._begin_stop)
         self._thread.join(timeout=10)
         for card in self.cards.values():
-            card.kill()
-        self.router.close()
-        self.context.term()
+            self._kill(card)
         os.close(self._wake_read)
         os.close(self._wake_write)
         self.slots.close()
@@ -239,21 +252,42 @@ class Cluster:
         except BlockingIOError:  # the pipe is full: the thread is awake anyway
             pass
 
-    def submit(self, frame_id: int, pixels: np.ndarray, priority: int = 0) -> bool:
-        """Admit a frame (False: no free slot, counted as dropped QUEUE_FULL)."""
+    def get_buffer(self) -> FrameBuffer | None:
+        """A free slot for a sensor to write its tile into, in place (None: every slot is taken,
+        wait). Hand it back with :meth:`submit_buffer`, or :meth:`release_buffer` if unused."""
+        with self._lock:
+            slot = self.slots.acquire()
+            self.backpressure = slot is None or self.slots.free < self.config.backpressure_free_slots
+        return None if slot is None else FrameBuffer(slot, self.slots.view(slot))
+
+    def release_buffer(self, buffer: FrameBuffer) -> None:
+        with self._lock:
+            self.slots.release(buffer.slot)
+            self.backpressure = self.slots.free < self.config.backpressure_free_slots
+
+    def submit_buffer(self, buffer: FrameBuffer, frame_id: int, priority: int = 0) -> None:
+        """Admit the frame a sensor wrote into ``buffer`` (zero-copy ingest)."""
         now = time.monotonic()
+        deadline = now + self.config.frame_deadline_s if self.config.frame_deadline_s else None
+        frame = Frame(next(self._seq), frame_id, priority, buffer.slot, now, deadline)
         with self._lock:
             self.submitted += 1
-            slot = self.slots.acquire()
-            if slot is None:
+            wake = not self._inbox
+            self._inbox.append(lambda: self._admit(frame))
+        if wake:
+            self._wake()
+
+    def submit(self, frame_id: int, pixels: np.ndarray, priority: int = 0) -> bool:
+        """Copy a tile into a free slot and admit it (False: no free slot, counted as dropped
+        QUEUE_FULL)."""
+        buffer = self.get_buffer()
+        if buffer is None:
+            with self._lock:
+                self.submitted += 1
                 self.dropped[DropReason.QUEUE_FULL] += 1
-                self.backpressure = True
-                return False
-            self.backpressure = self.slots.free < self.config.backpressure_free_slots
-        self.slots.write(slot, pixels)
-        deadline = now + self.config.frame_deadline_s if self.config.frame_deadline_s else None
-        frame = Frame(next(self._seq), frame_id, priority, slot, now, deadline)
-        self.call(lambda: self._admit(frame))
+            return False
+        buffer.pixels[...] = pixels
+        self.submit_buffer(buffer, frame_id, priority)
         return True
 
     @property
@@ -262,15 +296,15 @@ class Cluster:
 
     # --- the thread -----------------------------------------------------------------------------
     def _run(self) -> None:
-        poller = zmq.Poller()
-        poller.register(self.router, zmq.POLLIN)
-        poller.register(self._wake_read, zmq.POLLIN)
+        wake, by_fd = self._wake_read, self._by_fd
         while not self._stopping:
-            for socket, _ in poller.poll(self._timeout_ms()):
-                if socket is self.router:
-                    self._receive()
+            for fd, _ in self._poller.poll(self._timeout_ms()):
+                if fd == wake:
+                    os.read(wake, 4096)
                 else:
-                    os.read(self._wake_read, 4096)
+                    card = by_fd.get(fd)
+                    if card is not None:  # (not quarantined by an earlier message of this round)
+                        self._receive(card)
             with self._lock:
                 work, self._inbox = self._inbox, []
             for item in work:
@@ -288,35 +322,35 @@ class Cluster:
         """Optimized weights: every card rebuilds its session from the model file."""
         self._last_refresh = now
         for card in self._ready_cards():
-            self._send_to(card.name, msg.REFRESH)
+            self._send_to(card, msg.REFRESH)
             self.refreshes += 1
 
     def _timeout_ms(self) -> int:
         return 20 if self._queue else 50
 
-    def _receive(self) -> None:
-        while True:
-            try:  # every message is [identity, one frame]: two plain receives
-                identity = self.router.recv(_NOBLOCK).decode()
-            except zmq.Again:  # cheaper than asking for zmq.EVENTS (pyzmq wraps it in an enum)
-                return
-            kind, body = msg.split(self.router.recv(_NOBLOCK))
-            name = identity.partition("/")[0]
-            card = self.cards.get(name)
-            if card is None:
-                continue
-            now = time.monotonic()
-            if kind == msg.HEARTBEAT:
+    def _receive(self, card: Card) -> None:
+        link = card.link
+        messages = link.receive()
+        now = time.monotonic()
+        if messages is None:  # end-of-file: the process is gone (or closed its end)
+            code = card.process.poll() if card.process is not None else None
+            self._fail(card, f"process exited with {code}" if code is not None else "link closed", now)
+            return
+        for message in messages:
+            kind, body = msg.split(message)
+            if kind == msg.RESULT:
+                self._result(card, *msg.unpack_result(body), now)
+            elif kind == msg.HEARTBEAT:
                 card.last_heartbeat = now
             elif kind == msg.HELLO:
                 self._hello(card, json.loads(body), now)
-            elif kind == msg.RESULT:
-                self._result(card, *msg.unpack_result(body), now)
             elif kind == msg.ERROR:
                 card.errors += 1
                 request_id, text = msg.unpack_error(body)
                 if request_id in card.requests or request_id == 0:  # 0: a failed refresh
                     self._fail(card, f"error: {text}", now)
+            if card.link is not link:  # quarantined by this message: the rest is from before the reset
+                return
 
     def _hello(self, card: Card, hello: dict[str, Any], now: float) -> None:
         if card.state is not CardState.STARTING:
@@ -450,7 +484,7 @@ class Cluster:
                 self.redispatched += 1
                 self._enqueue(frame)
         card.requests.clear()
-        card.kill()
+        self._kill(card)
         card.set_state(CardState.QUARANTINED, now)
         card.failures = [t for t in card.failures if now - t < self.config.failure_window_s] + [now]
         self.on_event("card_quarantined", {"card": card.name, "reason": reason})
@@ -571,22 +605,22 @@ class Cluster:
         for frame in frames:
             if frame is not PROBE:
                 frame.dispatched.add(card.name)
-        try:
-            self._send_to(card.name, msg.pack_infer(request_id, slots))
-        except zmq.ZMQError as error:  # the card is not connected (any more)
-            self._fail(card, f"unreachable: {error}", now)
+        self._send_to(card, msg.pack_infer(request_id, slots))
 
-    def _send_to(self, card_name: str, message: bytes) -> None:
-        """[identity, message] with plain int flags (pyzmq's enum flags cost on every frame)."""
-        self.router.send(card_name.encode(), _NOBLOCK | _SNDMORE)
-        self.router.send(message, _NOBLOCK)
+    def _send_to(self, card: Card, message: bytes) -> None:
+        """Send on the card's link; a card that cannot take it (gone, or stopped with its queue
+        full) is quarantined."""
+        try:
+            card.link.send(message)
+        except OSError as error:
+            self._fail(card, f"unreachable: {error!r}", time.monotonic())
 
     # --- commands (run in the cluster thread via call) ------------------------------------------
     def inject_fault(self, card_name: str, kind: str, factor: float = 4.0) -> None:
         card = self.cards[card_name]
         if card.process is None:
             raise ValueError(f"{card_name} has no process")
-        self._send_to(card_name, msg.pack_json(msg.FAULT, {"kind": kind, "factor": factor}))
+        self._send_to(card, msg.pack_json(msg.FAULT, {"kind": kind, "factor": factor}))
 
     def reset_card(self, card_name: str, reason: str = "reset by command") -> None:
         card = self.cards[card_name]
@@ -601,7 +635,7 @@ class Cluster:
         now = time.monotonic()
         if card.state is not CardState.OFF:
             self._fail(card, "switched off by command", now)
-            card.kill()
+            self._kill(card)
             card.set_state(CardState.OFF, now)
 
     def set_mode(self, mode: Mode, reason: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from flight.payload.cards.link import CardLink
 from flight.payload.cards.policies import ewma
 from flight.payload.cards.power import ThermalModel
 
@@ -67,6 +68,7 @@ class Card:
         self.name = spec.name
         self.state = CardState.OFF
         self.process: subprocess.Popen | None = None
+        self.link: CardLink | None = None
         self.pid = 0
         self.requests: dict[int, Request] = {}
         self.latency = latency_prior
@@ -106,18 +108,24 @@ class Card:
         return float(p50), float(p99)
 
     # --- the process ----------------------------------------------------------------------------
-    def spawn(self, worker_config: dict[str, Any], now: float) -> None:
-        config = dict(worker_config, name=self.name, threads=self.spec.threads,
+    def spawn(self, worker_config: dict[str, Any], max_message: int, now: float) -> CardLink:
+        """Start the worker process on a new link; the link is the card's until :meth:`kill`."""
+        self.link = CardLink(max_message)
+        config = dict(worker_config, name=self.name, threads=self.spec.threads, fd=self.link.worker_fd(),
                       providers=[list(p) if not isinstance(p, str) else p for p in self.providers])
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "flight.payload.cards.worker", "--config", json.dumps(config)],
-            stdin=subprocess.DEVNULL)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "flight.payload.cards.worker", "--config", json.dumps(config)],
+                stdin=subprocess.DEVNULL, pass_fds=(self.link.worker_fd(),))
+        finally:
+            self.link.spawned()
         self.pid = self.process.pid
         self.set_state(CardState.STARTING, now)
         self.last_heartbeat = now
+        return self.link
 
     def kill(self) -> None:
-        """Power-cycle: SIGKILL works on a stopped (hung) process too."""
+        """Power-cycle: SIGKILL works on a stopped (hung) process too. The link is closed."""
         if self.process is not None and self.process.poll() is None:
             try:
                 os.kill(self.process.pid, signal.SIGKILL)
@@ -125,6 +133,9 @@ class Card:
                 pass
             self.process.wait()
         self.process = None
+        if self.link is not None:
+            self.link.close()
+            self.link = None
 
     def exited(self) -> bool:
         return self.process is not None and self.process.poll() is not None

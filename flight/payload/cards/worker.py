@@ -1,12 +1,14 @@
 """A card worker: one process, one ONNX Runtime session, like one accelerator board.
 
-Started by the cluster as ``python -m flight.payload.cards.worker --config JSON``. It attaches
-the flight's shared-memory slots, loads the model and says HELLO with the model's CRC-32C (the
+Started by the cluster as ``python -m flight.payload.cards.worker --config JSON``, with its end
+of the card link (flight.payload.cards.link) as the inherited descriptor ``fd``. It attaches the
+flight's shared-memory slots, loads the model and says HELLO with the model's CRC-32C (the
 cluster refuses a card whose model does not match), then serves INFER requests: it computes
 directly on views of the slots (zero-copy when the batch's slots are consecutive, as they
-mostly are; otherwise the batch is stacked), and
-answers RESULT with its compute time. A heartbeat thread, on its own socket, sends HEARTBEAT
-every ``heartbeat_s`` so that a stopped or frozen process is noticed even when idle.
+mostly are; otherwise the batch is stacked), and answers RESULT with its compute time. A
+heartbeat thread sends HEARTBEAT on the same link every ``heartbeat_s``, so that a stopped or
+frozen process is noticed even when idle. When the flight's end of the link closes (the flight
+process is gone, SIGKILL included) the worker exits: no orphaned cards.
 
 Faults on command (FAULT), for tests and fault-injection campaigns: ``slow`` (each inference
 takes ``factor`` times as long), ``hang`` (the process stops itself with SIGSTOP, like a wedged
@@ -26,14 +28,15 @@ import os
 import signal
 import sys
 import threading
+import socket
 import time
 from multiprocessing import resource_tracker, shared_memory
 
 import numpy as np
 import onnxruntime as ort
-import zmq
 
 from flight.payload.cards import protocol as msg
+from flight.payload.cards.link import MAX_CONTROL_MESSAGE, worker_socket
 from flight.payload.cards.slots import SlotPool
 from flight.payload.cards.weights import weight_views
 from native import crc32c
@@ -51,9 +54,10 @@ class CardWorker:
         self.session = self._session(model_bytes)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
+        if any(o.type != "tensor(float)" for o in self.session.get_outputs()):
+            raise ValueError("every model output must be float32 (results are float32 records)")
         self.slow_factor = 1.0
         self.wrong = False
-        self.context = zmq.Context()
 
     def _attach_weights(self, weights: dict | None) -> dict[str, ort.OrtValue]:
         """OrtValues over the live weights in the flight's shared memory (none: optimized mode)."""
@@ -85,24 +89,17 @@ class CardWorker:
             raise RuntimeError("model file CRC changed: refresh refused")
         self.session = self._session(model_bytes)
 
-    def _socket(self, identity: str) -> zmq.Socket:
-        socket = self.context.socket(zmq.DEALER)
-        socket.setsockopt_string(zmq.IDENTITY, identity)
-        socket.setsockopt(zmq.LINGER, 0)
-        socket.connect(self.config["endpoint"])
-        return socket
-
     def _heartbeat(self) -> None:
-        """Heartbeats; and if the flight process is gone (this card was orphaned), exit."""
-        socket = self._socket(self.name + "/hb")
-        parent = os.getppid()
+        """A heartbeat every ``heartbeat_s``; if the flight's end is closed (it is gone), exit."""
+        period = self.config.get("heartbeat_s", 0.2)
         count = 0
         while True:
-            if os.getppid() != parent:
+            try:
+                self.socket.send(msg.HEARTBEAT + count.to_bytes(8, "big"))
+            except OSError:  # the flight process is gone: this card was orphaned
                 os._exit(0)
-            socket.send(msg.HEARTBEAT + count.to_bytes(8, "big"))
             count += 1
-            time.sleep(self.config.get("heartbeat_s", 0.2))
+            time.sleep(period)
 
     def _infer(self, slots: list[int]) -> tuple[bytes, int]:
         batch = self.slots.batch(slots)
@@ -112,8 +109,9 @@ class CardWorker:
         if self.slow_factor > 1.0:
             time.sleep(compute_ns * (self.slow_factor - 1.0) / 1e9)
             compute_ns = time.perf_counter_ns() - began
-        records = b"".join(b"".join(np.ascontiguousarray(o[i], np.float32).tobytes() for o in outputs)
-                           for i in range(len(slots)))
+        count = len(slots)
+        records = (b"".join(o.tobytes() for o in outputs) if count == 1 else
+                   np.concatenate([o.reshape(count, -1) for o in outputs], axis=1).tobytes())
         if self.wrong:  # flip the lowest bit of the first byte of the first output, every frame
             records = bytes([records[0] ^ 1]) + records[1:]
         return records, compute_ns
@@ -132,29 +130,38 @@ class CardWorker:
             os._exit(70)
 
     def serve(self) -> None:
-        socket = self._socket(self.name)
-        socket.send(msg.pack_json(msg.HELLO, {
+        link = self.socket = worker_socket(int(self.config["fd"]))
+        link.send(msg.pack_json(msg.HELLO, {
             "name": self.name, "pid": os.getpid(), "model_crc32c": self.model_crc,
             "providers": self.session.get_providers(),
             "threads": int(self.config.get("threads", 1))}))
         threading.Thread(target=self._heartbeat, daemon=True).start()
+        try:
+            self._serve(link)
+        except (BrokenPipeError, ConnectionResetError):  # the flight process is gone
+            return
+
+    def _serve(self, link: socket.socket) -> None:
         while True:
-            kind, body = msg.split(socket.recv())
+            message = link.recv(MAX_CONTROL_MESSAGE)
+            if not message:  # end-of-file: the flight process is gone
+                return
+            kind, body = msg.split(message)
             if kind == msg.INFER:
                 request_id, slots = msg.unpack_infer(body)
                 try:
                     records, compute_ns = self._infer(slots)
                 except Exception as error:  # report it; the cluster decides what it means
-                    socket.send(msg.pack_error(request_id, repr(error)))
+                    link.send(msg.pack_error(request_id, repr(error)))
                     continue
-                socket.send(msg.pack_result(request_id, compute_ns, records))
+                link.send(msg.pack_result(request_id, compute_ns, records))
             elif kind == msg.FAULT:
                 self._fault(json.loads(body))
             elif kind == msg.REFRESH:
                 try:
                     self._refresh()
                 except Exception as error:  # reported as an error of request 0: the cluster resets us
-                    socket.send(msg.pack_error(0, repr(error)))
+                    link.send(msg.pack_error(0, repr(error)))
             elif kind == msg.STOP:
                 return
 
