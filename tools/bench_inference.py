@@ -87,7 +87,7 @@ ARRIVAL_SEED = 4
 SLOW_FACTOR = 4.0
 LOAD = 0.8
 WARMUP_FRAMES = 60
-REFILL = 8  # frames the saturated source lets finish before it fills the freed slots again
+REFILL = 16  # frames the saturated source lets finish before it fills the freed slots again
 DEFAULT_POLICY = ClusterConfig.policy
 
 

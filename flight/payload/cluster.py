@@ -77,7 +77,7 @@ class DropReason(enum.IntEnum):
     SHUTDOWN = 4
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Frame:
     seq: int
     frame_id: int
@@ -136,6 +136,7 @@ class ClusterConfig:
 
 class Cluster:
     HEALTH_PERIOD_S = 0.01
+    HOLD_FRACTION = 0.8
 
     def __init__(self, config: ClusterConfig, cards: list[CardSpec],
                  on_product: Callable[[Frame, bytes, list[str]], None],
@@ -166,6 +167,7 @@ class Cluster:
         self._pending: set[Frame] = set()
         self._disagreement_counts: dict[str, int] = {}
         self._stopping = False
+        self._holding = False  # the thread is holding results back (see _hold_ms)
         self._next_check = 0.0
         self._batching = any(spec.max_batch > 1 for spec in cards)
         self._thread = threading.Thread(target=self._run, name="cluster", daemon=True)
@@ -189,6 +191,8 @@ class Cluster:
         os.set_blocking(self._wake_write, False)
         self._poller = select.poll()
         self._poller.register(self._wake_read, select.POLLIN)
+        self._wake_poller = select.poll()  # the wake pipe alone, while results are held
+        self._wake_poller.register(self._wake_read, select.POLLIN)
         self._by_fd: dict[int, Card] = {}
         if config.weights not in ("live", "optimized"):
             raise ValueError(f"weights {config.weights!r} is neither live nor optimized")
@@ -272,7 +276,7 @@ class Cluster:
         frame = Frame(next(self._seq), frame_id, priority, buffer.slot, now, deadline)
         with self._lock:
             self.submitted += 1
-            wake = not self._inbox
+            wake = not self._inbox and not self._holding
             self._inbox.append(lambda: self._admit(frame))
         if wake:
             self._wake()
@@ -298,7 +302,14 @@ class Cluster:
     def _run(self) -> None:
         wake, by_fd = self._wake_read, self._by_fd
         while not self._stopping:
-            for fd, _ in self._poller.poll(self._timeout_ms()):
+            timeout = self._timeout_ms()
+            hold_ms = self._hold_ms()
+            if hold_ms:  # saturated: sleep, then take whatever results came in meanwhile
+                self._holding = True  # new frames need not wake us: they could not be sent yet
+                self._wake_poller.poll(hold_ms)
+                self._holding = False
+                timeout = 0
+            for fd, _ in self._poller.poll(timeout):  # one message per link: poll again for more
                 if fd == wake:
                     os.read(wake, 4096)
                 else:
@@ -328,29 +339,52 @@ class Cluster:
     def _timeout_ms(self) -> int:
         return 20 if self._queue else 50
 
+    def _hold_ms(self) -> int:
+        """How long the cards' results may wait, in ms (0: not at all).
+
+        While frames are queued and every READY card is full, with requests waiting behind the
+        one it is computing, no card needs anything before it has finished that waiting work,
+        and nothing can be dispatched until a result comes back. Then the thread sleeps on a
+        timer (and on the wake pipe, for frames and commands) instead of on the cards' links,
+        for ``HOLD_FRACTION`` of the shortest such wait, and takes every result that came in at
+        once: a card's RESULT then wakes nobody. On this 2-core host, waking a sleeping thread
+        cost the card about 45 us per result (the host delivers the wake-up to the other CPU),
+        3-4 % of an inference. Out of saturation, results are taken as they come.
+        """
+        if not self._queue:
+            return 0
+        hold = self.HEALTH_PERIOD_S
+        any_ready = False
+        for card in self.cards.values():
+            if card.state is CardState.READY:
+                if card.outstanding < card.capacity or card.outstanding < 2:
+                    return 0
+                any_ready = True
+                hold = min(hold, card.latency * (card.outstanding - 1))
+        return int(self.HOLD_FRACTION * hold * 1000) if any_ready else 0
+
     def _receive(self, card: Card) -> None:
-        link = card.link
-        messages = link.receive()
+        try:
+            message = card.link.receive()
+        except BlockingIOError:  # nothing after all
+            return
         now = time.monotonic()
-        if messages is None:  # end-of-file: the process is gone (or closed its end)
+        if message is None:  # end-of-file: the process is gone (or closed its end)
             code = card.process.poll() if card.process is not None else None
             self._fail(card, f"process exited with {code}" if code is not None else "link closed", now)
             return
-        for message in messages:
-            kind, body = msg.split(message)
-            if kind == msg.RESULT:
-                self._result(card, *msg.unpack_result(body), now)
-            elif kind == msg.HEARTBEAT:
-                card.last_heartbeat = now
-            elif kind == msg.HELLO:
-                self._hello(card, json.loads(body), now)
-            elif kind == msg.ERROR:
-                card.errors += 1
-                request_id, text = msg.unpack_error(body)
-                if request_id in card.requests or request_id == 0:  # 0: a failed refresh
-                    self._fail(card, f"error: {text}", now)
-            if card.link is not link:  # quarantined by this message: the rest is from before the reset
-                return
+        kind, body = msg.split(message)
+        if kind == msg.RESULT:
+            self._result(card, *msg.unpack_result(body), now)
+        elif kind == msg.HEARTBEAT:
+            card.last_heartbeat = now
+        elif kind == msg.HELLO:
+            self._hello(card, json.loads(body), now)
+        elif kind == msg.ERROR:
+            card.errors += 1
+            request_id, text = msg.unpack_error(body)
+            if request_id in card.requests or request_id == 0:  # 0: a failed refresh
+                self._fail(card, f"error: {text}", now)
 
     def _hello(self, card: Card, hello: dict[str, Any], now: float) -> None:
         if card.state is not CardState.STARTING:
@@ -383,7 +417,7 @@ class Cluster:
         if request is None:  # from before a reset, or after a quarantine: stale
             return
         size = len(records) // len(request.frames)
-        if request.frames == [PROBE]:
+        if request.frames[0] is PROBE:
             outcome = vote_tolerance({"reference": self.probe_reference, card.name: records},
                                      self.decisions)
             if outcome.output is None:
@@ -404,16 +438,17 @@ class Cluster:
     def _conclude(self, frame: Frame, now: float) -> None:
         if frame.dispatched or len(frame.results) < frame.copies:
             return
-        if len(frame.results) > 1:
-            self.votes += 1
+        if len(frame.results) == 1:  # nothing to vote on
+            self._deliver(frame, next(iter(frame.results.values())))
+            return
+        self.votes += 1
         outcome: VoteOutcome = (vote_bitwise(frame.results) if self.config.vote == "bitwise"
                                 else vote_tolerance(frame.results, self.decisions))
         for name in outcome.disagreeing:
             self._disagreed(self.cards[name], frame, now)
-        if outcome.output is not None and len(frame.results) > 1:
+        if outcome.output is not None:
             for name in set(frame.results) - outcome.disagreeing:  # agreed: the run is broken
                 self._disagreement_counts[name] = 0
-        if outcome.output is not None:
             self._deliver(frame, outcome.output)
         elif len(frame.results) == 2 and self._ready_cards(exclude=frame.results):
             frame.copies = 3  # two that disagree: ask a third

@@ -50,20 +50,15 @@ class CardLink:
         """Queue ``message`` for the card; BlockingIOError if its queue is full (it stopped)."""
         self.socket.send(message)
 
-    def receive(self) -> list[bytes] | None:
-        """Every message waiting (possibly none); None once the card's end is closed."""
-        messages = []
-        recv, size = self.socket.recv, self.max_message
-        while True:
-            try:
-                message = recv(size)
-            except BlockingIOError:
-                return messages
-            except ConnectionResetError:
-                return None
-            if not message:  # a datagram is never empty: this is end-of-file
-                return None
-            messages.append(message)
+    def receive(self) -> bytes | None:
+        """The next message; None once the card's end is closed. BlockingIOError if there is
+        none yet: call it when poll says the link is readable (poll says so again while more
+        messages wait, so each wake-up reads one without a failing call after it)."""
+        try:
+            message = self.socket.recv(self.max_message)
+        except ConnectionResetError:
+            return None
+        return message or None  # a datagram is never empty: b"" is end-of-file
 
     def close(self) -> None:
         if not self.closed:

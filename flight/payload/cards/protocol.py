@@ -1,8 +1,7 @@
 """The messages between the cluster (flight process, ROUTER) and a card worker (DEALER).
 
-Each message is one ZeroMQ frame (after the identity frame the ROUTER adds): a one-byte kind,
-then its body. One frame per message matters: every extra frame costs a send call in the
-cluster's thread, on the path of every inference.
+Each message is one datagram on the card's link (flight.payload.cards.link): a one-byte kind,
+then its body.
 
 | kind | name      | direction      | body                                                          |
 | H    | HELLO     | card -> flight | JSON: name, pid, model_crc32c, providers, threads             |
@@ -25,6 +24,7 @@ HELLO, INFER, RESULT, ERROR, HEARTBEAT, FAULT, REFRESH, STOP = (
     b"H", b"I", b"R", b"E", b"B", b"F", b"U", b"S")
 
 _INFER = struct.Struct(">QI")
+_INFER_ONE = struct.Struct(">cQII")
 _RESULT = struct.Struct(">QQ")
 
 
@@ -38,6 +38,8 @@ def pack_json(kind: bytes, document: dict[str, Any]) -> bytes:
 
 
 def pack_infer(request_id: int, slots: list[int]) -> bytes:
+    if len(slots) == 1:  # the usual case, on the path of every inference
+        return _INFER_ONE.pack(INFER, request_id, 1, slots[0])
     return INFER + _INFER.pack(request_id, len(slots)) + struct.pack(f">{len(slots)}I", *slots)
 
 
