@@ -41,7 +41,7 @@ class AcceleratorCard(Component):
         providers = tuple(p if isinstance(p, str) else (p[0], dict(p[1]))
                           for p in self.config.get("providers", ["CPUExecutionProvider"]))
         return CardSpec(self.name, providers, int(self.config.get("threads", 1)),
-                        int(self.config.get("capacity", 2)), int(self.config.get("max_batch", 1)),
+                        int(self.config.get("capacity", 4)), int(self.config.get("max_batch", 1)),
                         float(self.config.get("idle_w", 5.0)), float(self.config.get("active_w", 25.0)),
                         dict(self.config.get("thermal", {})))
 

@@ -301,33 +301,44 @@ class Cluster:
     # --- the thread -----------------------------------------------------------------------------
     def _run(self) -> None:
         wake, by_fd = self._wake_read, self._by_fd
+        timeout, waited = 0, True
         while not self._stopping:
-            timeout = self._timeout_ms()
-            hold_ms = self._hold_ms()
-            if hold_ms:  # saturated: sleep, then take whatever results came in meanwhile
-                self._holding = True  # new frames need not wake us: they could not be sent yet
-                self._wake_poller.poll(hold_ms)
-                self._holding = False
-                timeout = 0
-            for fd, _ in self._poller.poll(timeout):  # one message per link: poll again for more
+            events = self._poller.poll(timeout)  # one message per link: poll again for more
+            for fd, _ in events:
                 if fd == wake:
                     os.read(wake, 4096)
                 else:
                     card = by_fd.get(fd)
                     if card is not None:  # (not quarantined by an earlier message of this round)
                         self._receive(card)
-            with self._lock:
-                work, self._inbox = self._inbox, []
-            for item in work:
-                item()
-            now = time.monotonic()
-            if now >= self._next_check:  # health and expiry: every HEALTH_PERIOD_S, not per message
-                self._next_check = now + self.HEALTH_PERIOD_S
-                self._check_cards(now)
-                self._expire(now)
-            self._dispatch(now)
-            if self.config.refresh_s and now - self._last_refresh > self.config.refresh_s:
-                self._refresh_sessions(now)
+            if events or waited:
+                self._serve(time.monotonic())
+            if events:  # more may be waiting: look again (without waiting) before sleeping
+                timeout, waited = 0, False
+                continue
+            hold_ms = self._hold_ms()
+            if hold_ms:  # saturated, and nothing waiting: sleep, then take what came meanwhile
+                self._holding = True  # new frames need not wake us: they could not be sent yet
+                self._wake_poller.poll(hold_ms)
+                self._holding = False
+                timeout = 0
+            else:
+                timeout = self._timeout_ms()
+            waited = True
+
+    def _serve(self, now: float) -> None:
+        """Commands and new frames, health checks, dispatch: after every poll."""
+        with self._lock:
+            work, self._inbox = self._inbox, []
+        for item in work:
+            item()
+        if now >= self._next_check:  # health and expiry: every HEALTH_PERIOD_S, not per message
+            self._next_check = now + self.HEALTH_PERIOD_S
+            self._check_cards(now)
+            self._expire(now)
+        self._dispatch(now)
+        if self.config.refresh_s and now - self._last_refresh > self.config.refresh_s:
+            self._refresh_sessions(now)
 
     def _refresh_sessions(self, now: float) -> None:
         """Optimized weights: every card rebuilds its session from the model file."""

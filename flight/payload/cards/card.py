@@ -44,7 +44,7 @@ class CardSpec:
     name: str
     providers: tuple = ("CPUExecutionProvider",)
     threads: int = 1
-    capacity: int = 2              # frames (or batches) outstanding at once: the pipeline depth
+    capacity: int = 4              # requests outstanding at once: the pipeline depth
     max_batch: int = 1
     idle_w: float = 5.0
     active_w: float = 25.0
