@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from flight.payload.cards.card import CardSpec, CardState
+from flight.payload.cards.card import CardSpec, CardState, Request
 from flight.payload.cards.power import Battery, OrbitModel, PowerSystem
 from flight.payload.cluster import Cluster, ClusterConfig, DropReason, Mode
 from flight.payload.scene import SceneGenerator
@@ -128,9 +128,30 @@ def test_sigkill_of_a_card_mid_run_loses_no_frame_and_the_card_comes_back(harnes
     h.settle()
     h.wait(lambda: h.count("card_ready", card="card1", resets=1) == 1)
     assert h.count("card_quarantined", card="card1") == 1
+    # noticed by its link's end-of-file, not by a lost heartbeat
+    assert h.count("card_quarantined", card="card1", reason="process exited with -9") == 1
     assert sorted(f for f, _, _ in h.products) == [t.frame_id for t in TILES]
     assert sum(h.cluster.dropped.values()) - h.cluster.dropped[DropReason.QUEUE_FULL] == 0
     _decisions_match(h, reference)
+    h.assert_accounted()
+
+
+def test_a_sensor_writes_tiles_in_place_into_the_slots_and_gets_their_products(harness, reference):
+    h = harness(2, slots=4)
+    c = h.cluster
+    buffers = [c.get_buffer() for _ in range(4)]
+    assert c.get_buffer() is None and c.backpressure  # every slot lent: the sensor waits
+    for buffer, tile in zip(buffers, TILES):
+        assert np.shares_memory(buffer.pixels, c.slots.array)  # the cards read these very bytes
+        buffer.pixels[...] = tile.pixels
+    c.release_buffer(buffers[3])  # not needed after all: back to the pool, nothing submitted
+    for buffer, tile in zip(buffers[:3], TILES):
+        c.submit_buffer(buffer, tile.frame_id)
+    h.settle()
+    assert sorted(f for f, _, _ in h.products) == [t.frame_id for t in TILES[:3]]
+    _decisions_match(h, reference)
+    assert c.submitted == 3 and c.delivered == 3 and sum(c.dropped.values()) == 0
+    assert c.slots.free == 4 and not c.backpressure
     h.assert_accounted()
 
 
@@ -315,3 +336,30 @@ def test_only_disagreements_in_a_row_quarantine_a_card(harness):
     assert h.count("card_quarantined", card="card2") == 0
     run(TILES[6:7], "wrong")   # the third in a row
     h.wait(lambda: h.count("card_quarantined", card="card2") == 1)
+
+
+def test_results_are_held_only_while_every_ready_card_has_work_queued_behind_it(demo_model):
+    """The rule of Cluster._hold_ms, on a cluster that is not started (no processes)."""
+    cluster = Cluster(ClusterConfig(demo_model), [CardSpec("a"), CardSpec("b"), CardSpec("c", capacity=1)],
+                      lambda *_: None, lambda *_: None)
+    a, b, c = cluster.cards.values()
+    a.latency, b.latency = 0.001, 0.003
+
+    def load(card, requests):
+        card.requests = {i: Request(i, card.name, [object()], 0.0, 1.0) for i in range(requests)}
+
+    for card in (a, b, c):
+        card.state = CardState.READY
+    load(a, 4), load(b, 4), load(c, 1)
+    assert cluster._hold_ms() == 0  # nothing queued: results are products, take them at once
+    cluster._queue = [((0, 0), object())]
+    assert cluster._hold_ms() == 0  # c is full but has nothing behind its one request
+    c.state = CardState.PARKED  # cards out of service do not count
+    assert cluster._hold_ms() == 2  # 0.8 x a's 1 ms x the 3 requests behind the one it runs
+    load(b, 3)
+    assert cluster._hold_ms() == 0  # b has room: a result could be dispatched at once
+    load(b, 4)
+    a.latency = b.latency = 1.0
+    assert cluster._hold_ms() == 8  # 0.8 x 10 ms: never past a health check (HEALTH_PERIOD_S)
+    a.state = b.state = CardState.QUARANTINED
+    assert cluster._hold_ms() == 0  # no card in service: nothing to wait for
