@@ -19,7 +19,7 @@ import pytest
 
 from flight.payload.cards.card import CardSpec, CardState, Request
 from flight.payload.cards.power import Battery, OrbitModel, PowerSystem
-from flight.payload.cluster import Cluster, ClusterConfig, DropReason, Mode
+from flight.payload.cluster import Cluster, ClusterConfig, DropReason, Frame, Mode
 from flight.payload.scene import SceneGenerator
 
 SCENE = SceneGenerator(11)
@@ -338,7 +338,7 @@ def test_only_disagreements_in_a_row_quarantine_a_card(harness):
     h.wait(lambda: h.count("card_quarantined", card="card2") == 1)
 
 
-def test_results_are_held_only_while_every_ready_card_has_work_queued_behind_it(demo_model):
+def test_results_are_held_only_while_the_head_frame_cannot_be_sent(demo_model):
     """The rule of Cluster._hold_ms, on a cluster that is not started (no processes)."""
     cluster = Cluster(ClusterConfig(demo_model), [CardSpec("a"), CardSpec("b"), CardSpec("c", capacity=1)],
                       lambda *_: None, lambda *_: None)
@@ -352,14 +352,23 @@ def test_results_are_held_only_while_every_ready_card_has_work_queued_behind_it(
         card.state = CardState.READY
     load(a, 4), load(b, 4), load(c, 1)
     assert cluster._hold_ms() == 0  # nothing queued: results are products, take them at once
-    cluster._queue = [((0, 0), object())]
-    assert cluster._hold_ms() == 0  # c is full but has nothing behind its one request
+    head = Frame(0, 0, 0, 1, 0.0, None)
+    cluster._queue = [(head.key, head)]
+    assert cluster._hold_ms() == 0  # c is full with nothing behind its one request: it would idle
     c.state = CardState.PARKED  # cards out of service do not count
     assert cluster._hold_ms() == 2  # 0.8 x a's 1 ms x the 3 requests behind the one it runs
     load(b, 3)
-    assert cluster._hold_ms() == 0  # b has room: a result could be dispatched at once
+    assert cluster._hold_ms() == 0  # b has room: the head frame can go at once
+    cluster.mode = Mode.TMR
+    c.state = CardState.READY
+    assert cluster._hold_ms() == 0  # TMR with c full and nothing behind: c would idle
+    load(c, 0)
+    load(a, 4)
+    assert cluster._hold_ms() == 2  # TMR: only b and c have room, the frame needs three cards
     load(b, 4)
     a.latency = b.latency = 1.0
+    cluster.mode = Mode.THROUGHPUT
+    c.state = CardState.QUARANTINED
     assert cluster._hold_ms() == 8  # 0.8 x 10 ms: never past a health check (HEALTH_PERIOD_S)
     a.state = b.state = CardState.QUARANTINED
     assert cluster._hold_ms() == 0  # no card in service: nothing to wait for

@@ -69,6 +69,9 @@ class Mode(enum.IntEnum):
     DMR = 2
 
 
+MODE_COPIES = {Mode.THROUGHPUT: 1, Mode.TMR: 3, Mode.DMR: 2}  # cards that compute each frame
+
+
 class DropReason(enum.IntEnum):
     QUEUE_FULL = 0
     DEADLINE = 1
@@ -353,26 +356,28 @@ class Cluster:
     def _hold_ms(self) -> int:
         """How long the cards' results may wait, in ms (0: not at all).
 
-        While frames are queued and every READY card is full, with requests waiting behind the
-        one it is computing, no card needs anything before it has finished that waiting work,
-        and nothing can be dispatched until a result comes back. Then the thread sleeps on a
-        timer (and on the wake pipe, for frames and commands) instead of on the cards' links,
-        for ``HOLD_FRACTION`` of the shortest such wait, and takes every result that came in at
-        once: a card's RESULT then wakes nobody. On this 2-core host, waking a sleeping thread
-        cost the card about 45 us per result (the host delivers the wake-up to the other CPU),
-        3-4 % of an inference. Out of saturation, results are taken as they come.
+        While the frame at the head of the queue cannot be sent (fewer cards have room than it
+        needs copies: one in THROUGHPUT, three in TMR), nothing can be dispatched until enough
+        results come back, and each full card still has the requests queued behind the one it
+        is computing. Then the thread sleeps on a timer (and on the wake pipe, for commands and
+        new frames) instead of on the cards' links, for ``HOLD_FRACTION`` of the shortest work
+        queued on a full card, and takes every result that came in at once: a card's RESULT
+        wakes nobody. On this 2-core VM a wake-up across CPUs cost the card ~45 us per result,
+        3-4 % of an inference. Out of saturation results are taken as they come.
         """
-        if not self._queue:
+        if not self._queue or self._queue[0][1].finished:
             return 0
-        hold = self.HEALTH_PERIOD_S
-        any_ready = False
-        for card in self.cards.values():
-            if card.state is CardState.READY:
-                if card.outstanding < card.capacity or card.outstanding < 2:
-                    return 0
-                any_ready = True
-                hold = min(hold, card.latency * (card.outstanding - 1))
-        return int(self.HOLD_FRACTION * hold * 1000) if any_ready else 0
+        head = self._queue[0][1]
+        ready = [c for c in self.cards.values() if c.state is CardState.READY]
+        if head.copies:
+            needed = head.copies - len(head.results) - len(head.dispatched)
+        else:
+            needed = min(MODE_COPIES[self.mode], len(ready))
+        full = [c for c in ready if c.outstanding >= c.capacity]
+        if not ready or len(ready) - len(full) >= needed:
+            return 0  # the head frame can go now (or no card is in service to wait for)
+        hold = min(self.HEALTH_PERIOD_S, *(c.latency * (c.outstanding - 1) for c in full))
+        return int(self.HOLD_FRACTION * hold * 1000)
 
     def _receive(self, card: Card) -> None:
         try:
@@ -562,7 +567,7 @@ class Cluster:
             heapq.heapify(self._queue)
 
     def _copies_for(self, ready: int) -> int:
-        wanted = {Mode.THROUGHPUT: 1, Mode.TMR: 3, Mode.DMR: 2}[self.mode]
+        wanted = MODE_COPIES[self.mode]
         if ready < wanted:
             self.degraded += 1
         return max(1, min(wanted, ready))
