@@ -2,12 +2,14 @@
 
 One thread owns the cards' links (flight.payload.cards.link: one Unix datagram socket pair per
 card worker; a card whose process ends reads as end-of-file at once, a restarted card gets a new
-link) and all cluster state.
-Frames come in (from any thread) through :meth:`submit`, which copies the tile into a free
-shared-memory slot, or without a copy through :meth:`get_buffer` and :meth:`submit_buffer`, a
-slot the sensor writes its tile into in place; each is queued by priority, then age. The thread dispatches each frame to the card(s) its mode
-asks for, picked by the balancing policy among READY cards with room; it collects results,
-votes, and hands each product to ``on_product``.
+link) and all cluster state. Frames come in (from any thread) through :meth:`submit`, which
+copies the tile into a free shared-memory slot, or without a copy through :meth:`get_buffer` and
+:meth:`submit_buffer` (the sensor writes its tile into the slot in place); each is queued by
+priority, then age. The thread dispatches each frame to the card(s) its mode asks for, picked by
+the balancing policy among READY cards with room; it collects results, votes, and hands each
+product to ``on_product``. While the frame at the head of the queue cannot be sent (every card it
+could go to is full, with requests queued behind the one it computes), the thread takes results
+on a timer instead of being woken by each (:meth:`_hold_ms`).
 
 Modes: THROUGHPUT (one card), TMR (three distinct cards, outputs voted), DMR (two cards; a third
 only when they disagree). With fewer READY cards than a mode needs, the frame runs on as many as
@@ -33,6 +35,8 @@ sum(dropped) + pending`` at all times.
 | TMR votes a wrong card away and counts its disagreement | tests/test_cluster.py |
 | priorities overtake bulk frames; expired frames are dropped as DEADLINE | tests/test_cluster.py |
 | cards are parked rather than exceed the power budget or their temperature limit | tests/test_cluster.py |
+| a sensor's tile written in place into a lent slot is computed from there | tests/test_cluster.py |
+| results are held only while the head frame cannot be sent, never past a health check | tests/test_cluster.py |
 """
 from __future__ import annotations
 
