@@ -252,7 +252,8 @@ class Cluster:
     def call(self, work: Callable[[], None]) -> None:
         """Run ``work`` in the cluster thread (commands, power steps)."""
         with self._lock:
-            wake = not self._inbox  # a non-empty inbox has already woken the thread
+            # a non-empty inbox has already woken the thread, unless it holds (frames do not wake it)
+            wake = not self._inbox or self._holding
             self._inbox.append(work)
         if wake:
             self._wake()
@@ -378,8 +379,8 @@ class Cluster:
         else:
             needed = min(MODE_COPIES[self.mode], len(ready))
         full = [c for c in ready if c.outstanding >= c.capacity]
-        if not ready or len(ready) - len(full) >= needed:
-            return 0  # the head frame can go now (or no card is in service to wait for)
+        if not full or len(ready) - len(full) >= needed:
+            return 0  # the head frame can go now, or waits for something other than results
         hold = min(self.HEALTH_PERIOD_S, *(c.latency * (c.outstanding - 1) for c in full))
         return int(self.HOLD_FRACTION * hold * 1000)
 
