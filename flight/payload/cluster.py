@@ -46,6 +46,7 @@ import itertools
 import json
 import os
 import select
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -144,6 +145,7 @@ class ClusterConfig:
 class Cluster:
     HEALTH_PERIOD_S = 0.01
     HOLD_FRACTION = 0.8
+    EXIT_WAIT_S = 0.5
 
     def __init__(self, config: ClusterConfig, cards: list[CardSpec],
                  on_product: Callable[[Frame, bytes, list[str]], None],
@@ -391,8 +393,7 @@ class Cluster:
             return
         now = time.monotonic()
         if message is None:  # end-of-file: the process is gone (or closed its end)
-            code = card.process.poll() if card.process is not None else None
-            self._fail(card, f"process exited with {code}" if code is not None else "link closed", now)
+            self._fail(card, self._exit_reason(card), now)
             return
         kind, body = msg.split(message)
         if kind == msg.RESULT:
@@ -668,8 +669,18 @@ class Cluster:
         full) is quarantined."""
         try:
             card.link.send(message)
-        except OSError as error:
-            self._fail(card, f"unreachable: {error!r}", time.monotonic())
+        except BlockingIOError:
+            self._fail(card, "unreachable: its queue is full", time.monotonic())
+        except OSError:  # the other end is closed: the process is gone
+            self._fail(card, self._exit_reason(card), time.monotonic())
+
+    def _exit_reason(self, card: Card) -> str:
+        """Why a card's link closed: its exit status (a process closes its descriptors just
+        before it exits, so this waits a moment for the status)."""
+        try:
+            return f"process exited with {card.process.wait(timeout=self.EXIT_WAIT_S)}"
+        except subprocess.TimeoutExpired:
+            return "link closed"
 
     # --- commands (run in the cluster thread via call) ------------------------------------------
     def inject_fault(self, card_name: str, kind: str, factor: float = 4.0) -> None:
