@@ -19,7 +19,7 @@ frames have finished and fills the freed slots again, so the cards never starve 
 not woken for every product. Every cluster is warmed up (60 frames) before its measured runs.
 
 Figures 1 and 2 also report the CPU time per frame of everything taking part (this process's
-threads: the cluster thread, the source, ZeroMQ's I/O thread; and the worker processes), against
+threads: the cluster thread and the source; and the worker processes), against
 the bare loop's: on a 2-core host where the cards' inference already fills the cores, that
 ratio bounds the throughput ratio.
 
