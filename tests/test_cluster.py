@@ -372,3 +372,40 @@ def test_results_are_held_only_while_the_head_frame_cannot_be_sent(demo_model):
     assert cluster._hold_ms() == 8  # 0.8 x 10 ms: never past a health check (HEALTH_PERIOD_S)
     a.state = b.state = CardState.QUARANTINED
     assert cluster._hold_ms() == 0  # no card in service: nothing to wait for
+
+
+class _RecordingLink:
+    """Stands in for a card's link in dispatch tests: keeps what was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, message: bytes) -> None:
+        self.sent.append(message)
+
+
+def test_tmr_cards_run_ahead_of_a_full_card_instead_of_going_in_step(demo_model):
+    """Cluster._dispatch on a cluster that is not started (no processes): cards a and b have
+    room, card c is full. Each frame goes to a and b at once and waits in the queue for c."""
+    cluster = Cluster(ClusterConfig(demo_model, mode=Mode.TMR), [CardSpec(n, capacity=4) for n in "abc"],
+                      lambda *_: None, lambda *_: None)
+    a, b, c = cluster.cards.values()
+    for card in (a, b, c):
+        card.state, card.link = CardState.READY, _RecordingLink()
+    c.requests = {-i: Request(-i, "c", [object()], 0.0, 1.0) for i in range(1, 5)}
+    frames = [Frame(i, 100 + i, 0, i, 0.0, None) for i in range(6)]
+    for frame in frames:
+        cluster._admit(frame)
+
+    def taken(card):
+        return [f.frame_id for r in card.requests.values() for f in r.frames if isinstance(f, Frame)]
+
+    cluster._dispatch(0.0)
+    assert taken(a) == taken(b) == [100, 101, 102, 103]  # up to their depth, ahead of c
+    assert taken(c) == [] and len(cluster._queue) == 6  # every frame still owes c its copy
+    assert frames[0].dispatched == {"a", "b"}
+    c.requests.clear()  # c catches up: it owes the oldest frames first
+    cluster._dispatch(0.0)
+    assert taken(c) == [100, 101, 102, 103]
+    assert sorted(f.frame_id for _, f in cluster._queue) == [104, 105]  # still owed by a and b
+    assert all(len(f.dispatched) == 3 for f in frames[:4])

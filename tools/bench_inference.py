@@ -46,9 +46,7 @@ ratio bounds the throughput ratio.
    cluster after ``set_mode``, in TMR mode: delivered frames/s in each. TMR computes every frame
    on three cards and votes the outputs bitwise, so with compute the bottleneck the expected cost
    is ~3x; the cost is reported, and what is checked is that every TMR frame was voted on three
-   results. A TMR frame is sent to its three cards together, so the cards go in step; three
-   cards sharing two cores then leave a core idle while the card behind catches up, which
-   THROUGHPUT mode (any card takes the next frame) does not.
+   results.
 
 The machine is shared and noisy: within each repeat a figure's runs follow each other (bare,
 cluster; each policy in turn), rates are the medians over ``--repeat`` repeats, and a ratio is

@@ -37,6 +37,7 @@ sum(dropped) + pending`` at all times.
 | cards are parked rather than exceed the power budget or their temperature limit | tests/test_cluster.py |
 | a sensor's tile written in place into a lent slot is computed from there | tests/test_cluster.py |
 | results are held only while the head frame cannot be sent, never past a health check | tests/test_cluster.py |
+| in TMR a card with room takes the frames behind one that waits for a full card | tests/test_cluster.py |
 """
 from __future__ import annotations
 
@@ -579,6 +580,18 @@ class Cluster:
         return max(1, min(wanted, ready))
 
     def _dispatch(self, now: float) -> None:
+        deferred: list[tuple[tuple[int, int], Frame]] = []  # redundant frames waiting for cards
+        try:
+            self._dispatch_queue(now, deferred)
+        finally:
+            for entry in deferred:
+                heapq.heappush(self._queue, entry)
+
+    def _dispatch_queue(self, now: float, deferred: list[tuple[tuple[int, int], Frame]]) -> None:
+        """Send frames in queue order while cards have room. A frame whose copies cannot all go
+        now (TMR, DMR) sends those that can and is set aside for this round, so that a card it
+        has already been sent to takes the frames behind it: the cards of a redundant mode run
+        ahead of each other by up to their pipeline depth instead of going in step."""
         while self._queue:
             frame = self._queue[0][1]
             if frame.finished:
@@ -621,8 +634,15 @@ class Cluster:
             for _ in range(needed):
                 card = self.policy.choose([c for c in candidates if c not in chosen])
                 if card is None:
-                    return  # wait for room
+                    break
                 chosen.append(card)
+            if len(chosen) < needed:
+                if frame.copies == 1:
+                    return  # wait for room
+                deferred.append(heapq.heappop(self._queue))
+                for card in chosen:
+                    self._send(card, [frame], now)
+                continue
             heapq.heappop(self._queue)
             frame.queued = False
             batch = [frame]
