@@ -123,7 +123,7 @@ class ClusterConfig:
     tile_shape: tuple[int, ...] = (4, 256, 256)
     tile_dtype: str = "uint16"
     slots: int = 32
-    policy: str = "earliest-finish"  # best rate and p99 latency in tools/bench_inference.py figures 3, 4
+    policy: str = "earliest-finish"  # lowest p99 (and near-best rate) in tools/bench_inference.py 3, 4
     mode: Mode = Mode.THROUGHPUT
     vote: str = "bitwise"               # or "tolerance" for mixed providers
     heartbeat_s: float = 0.2
