@@ -1,4 +1,4 @@
-"""The messages between the cluster (flight process, ROUTER) and a card worker (DEALER).
+"""The messages between the cluster (flight process) and a card worker.
 
 Each message is one datagram on the card's link (flight.payload.cards.link): a one-byte kind,
 then its body.

@@ -26,9 +26,9 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sys
 import threading
-import socket
 import time
 from multiprocessing import resource_tracker, shared_memory
 
