@@ -65,7 +65,7 @@ def test_acquire_and_release_never_hand_out_a_slot_twice():
 
 
 def test_protocol_messages_round_trip():
-    for slots in ([0, 7, 65536], [5]):  # one slot has its own packing
+    for slots in ([0, 7, 65536], [5]):
         kind, body = protocol.split(protocol.pack_infer(2**40 + 3, slots))
         assert kind == protocol.INFER
         assert protocol.unpack_infer(body) == (2**40 + 3, slots)

@@ -254,9 +254,14 @@ class Cluster:
     # --- from other threads ---------------------------------------------------------------------
     def call(self, work: Callable[[], None]) -> None:
         """Run ``work`` in the cluster thread (commands, power steps)."""
+        self._post(work, urgent=True)
+
+    def _post(self, work: Callable[[], None], urgent: bool) -> None:
+        """Put ``work`` in the thread's inbox and wake the thread if it needs waking: not when the
+        inbox was already waiting (that woke it), and while it holds results (see _hold_ms) only
+        for ``urgent`` work (commands), not for frames, which could not be sent yet anyway."""
         with self._lock:
-            # a non-empty inbox has already woken the thread, unless it holds (frames do not wake it)
-            wake = not self._inbox or self._holding
+            wake = urgent if self._holding else not self._inbox
             self._inbox.append(work)
         if wake:
             self._wake()
@@ -287,10 +292,7 @@ class Cluster:
         frame = Frame(next(self._seq), frame_id, priority, buffer.slot, now, deadline)
         with self._lock:
             self.submitted += 1
-            wake = not self._inbox and not self._holding
-            self._inbox.append(lambda: self._admit(frame))
-        if wake:
-            self._wake()
+        self._post(lambda: self._admit(frame), urgent=False)
 
     def submit(self, frame_id: int, pixels: np.ndarray, priority: int = 0) -> bool:
         """Copy a tile into a free slot and admit it (False: no free slot, counted as dropped
@@ -523,9 +525,7 @@ class Cluster:
         for card in self.cards.values():
             if card.state in (CardState.OFF, CardState.QUARANTINED):
                 continue
-            if card.exited():
-                self._fail(card, f"process exited with {card.process.returncode}", now)
-            elif card.state is CardState.STARTING:
+            if card.state is CardState.STARTING:  # (an exit shows as end-of-file on its link)
                 if now - card.state_since > config.start_timeout_s:
                     self._fail(card, "did not start", now)
             elif now - card.last_heartbeat > config.heartbeat_timeout_s:

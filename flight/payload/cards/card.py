@@ -137,9 +137,6 @@ class Card:
             self.link.close()
             self.link = None
 
-    def exited(self) -> bool:
-        return self.process is not None and self.process.poll() is not None
-
     def set_state(self, state: CardState, now: float) -> None:
         self.state = state
         self.state_since = now

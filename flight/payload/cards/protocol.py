@@ -24,7 +24,6 @@ HELLO, INFER, RESULT, ERROR, HEARTBEAT, FAULT, REFRESH, STOP = (
     b"H", b"I", b"R", b"E", b"B", b"F", b"U", b"S")
 
 _INFER = struct.Struct(">QI")
-_INFER_ONE = struct.Struct(">cQII")
 _RESULT = struct.Struct(">QQ")
 
 
@@ -38,8 +37,6 @@ def pack_json(kind: bytes, document: dict[str, Any]) -> bytes:
 
 
 def pack_infer(request_id: int, slots: list[int]) -> bytes:
-    if len(slots) == 1:  # the usual case, on the path of every inference
-        return _INFER_ONE.pack(INFER, request_id, 1, slots[0])
     return INFER + _INFER.pack(request_id, len(slots)) + struct.pack(f">{len(slots)}I", *slots)
 
 

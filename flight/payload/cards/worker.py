@@ -109,9 +109,7 @@ class CardWorker:
         if self.slow_factor > 1.0:
             time.sleep(compute_ns * (self.slow_factor - 1.0) / 1e9)
             compute_ns = time.perf_counter_ns() - began
-        count = len(slots)
-        records = (b"".join(o.tobytes() for o in outputs) if count == 1 else
-                   np.concatenate([o.reshape(count, -1) for o in outputs], axis=1).tobytes())
+        records = np.concatenate([o.reshape(len(slots), -1) for o in outputs], axis=1).tobytes()
         if self.wrong:  # flip the lowest bit of the first byte of the first output, every frame
             records = bytes([records[0] ^ 1]) + records[1:]
         return records, compute_ns
