@@ -3,7 +3,7 @@
 Requirement: installing orbitfs must succeed without a working C compiler;
 the extension is then skipped with a warning and ``native`` falls back to
 its numpy/zlib backend (``native.BACKEND == "python"``).  Verified by
-``tests/test_native.py::test_setup_survives_missing_compiler``.
+``tests/unit/native/test_native.py::test_setup_survives_missing_compiler``.
 """
 
 from __future__ import annotations

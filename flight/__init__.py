@@ -1,5 +1,18 @@
-"""orbitfs flight software: executive, components, wire protocol and payload.
+"""orbitfs flight software, in layers that import only downward (checked by tests/unit/test_layers.py).
 
-Sub-packages import downward only: ``wire`` (packets, services, dictionary) knows nothing of the
-executive; ``components`` build on ``component``; the ``executive`` assembles a topology.
+- ``core``: the component model, typed ports, wiring, roles, the catalog of ids, the topology
+  loader, the clock, rate groups and the executive. It knows no mission and imports no other
+  layer.
+- ``messages``: what components send each other through their ports (imports the core only).
+- ``environment``: the orbit, the battery and power budget, the cards' thermal model (imports
+  nothing of flight).
+- ``wire``: CCSDS space packets, PUS-C services, the mission dictionary (the core and messages).
+- ``protection``: protected memory regions, the scrubber, the SEU injector, the TMR parameter store.
+- ``payload``: the camera, the inference cluster (engine, card supervisor, scheduler, voter,
+  power manager, card process handle, card worker), scenes and detections; never the services.
+- ``services``: comms, the command dispatcher, the event log, housekeeping, health, parameters,
+  executive control.
+- the application: ``app`` (the composition root: the default topology, the dictionary, the
+  executive), ``__main__`` (``orbitfs-flight``), ``dictionary_cli`` (``orbitfs-dict``) and
+  ``testing`` (the component tester).
 """

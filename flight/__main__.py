@@ -10,7 +10,9 @@ import logging
 import sys
 from pathlib import Path
 
-from flight.topology import TopologyError, load_topology
+from flight.app import build_flight, load_flight_topology
+from flight.core.component import StartError
+from flight.core.topology import TopologyError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,15 +32,12 @@ def main(argv: list[str] | None = None) -> int:
                         handlers=[logging.StreamHandler(sys.stderr),
                                   logging.FileHandler(run_dir / "flight.log")])
     try:
-        topology = load_topology(args.topology, args.overrides)
+        topology = load_flight_topology(args.topology, args.overrides)
     except TopologyError as error:
         print(f"orbitfs-flight: {error}", file=sys.stderr)
         return 2
-    from flight.component import StartError
-    from flight.executive import Executive
-
     try:
-        return Executive(topology, run_dir).run(args.max_ticks)
+        return build_flight(topology, run_dir).run(args.max_ticks)
     except StartError as error:
         print(f"orbitfs-flight: {error}", file=sys.stderr)
         return 2

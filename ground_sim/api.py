@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Mapping, Sequence
 
+from flight.messages import Product
 from flight.wire import services as st
 from flight.wire.failure import FailureCode
 from ground_sim.decoder import EventRecord
@@ -149,7 +150,7 @@ class IntegrationApi:
                               f"{self.station.telemetry.get(channel, [])[-3:]})")[0]
 
     # --- products -------------------------------------------------------------------------------
-    def await_products(self, count: int, timeout: float | None = None) -> list[st.InferenceProduct]:
+    def await_products(self, count: int, timeout: float | None = None) -> list[Product]:
         return self._wait_for(
             lambda: list(self.station.products) if len(self.station.products) >= count else None,
             timeout, lambda: f"{count} products (have {len(self.station.products)})")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct
 from typing import Any, Mapping, Sequence
 
-from flight.types import ValueRejected, encode_fields
+from flight.core.types import ValueRejected, encode_fields
 from flight.wire import services as st
 from flight.wire.dictionary import Dictionary
 from flight.wire.pus import AckFlags, Telecommand

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flight.types import DataType
+from flight.core.types import DataType
 from flight.wire.dictionary import Dictionary
 from ground_sim.api import IntegrationApi
 from ground_sim.station import GroundStation

@@ -2,7 +2,7 @@
 
 Kinds: ``verification`` (:class:`VerificationReport`), ``housekeeping`` (channel name -> value),
 ``event`` (:class:`EventRecord`), ``parameters`` (name -> value), ``ping``, ``product``
-(:class:`InferenceProduct`). A packet that fails its CRC or layout raises ValueError with the
+(:class:`flight.messages.Product`). A packet that fails its CRC or layout raises ValueError with the
 reason; the station archives it with that reason and counts it.
 """
 from __future__ import annotations
@@ -11,9 +11,10 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from flight.types import decode_fields
+from flight.core.types import Severity, decode_fields
+from flight.messages import Product
 from flight.wire import services as st
-from flight.wire.dictionary import Dictionary, Severity
+from flight.wire.dictionary import Dictionary
 from flight.wire.pus import TelemetryPacket
 
 
@@ -40,7 +41,7 @@ class Decoded:
         elif isinstance(value, EventRecord):
             value = {"name": value.name, "severity": value.severity.name, "args": value.args,
                      "text": value.text}
-        elif isinstance(value, st.InferenceProduct):
+        elif isinstance(value, Product):
             value = {**{k: getattr(value, k) for k in ("frame_id", "tile_class", "confidence",
                                                        "cloud_fraction", "latency_us", "card")},
                      "fire_cells": value.fire_cells.astype(int).tolist()}
@@ -65,7 +66,7 @@ class TmDecoder:
         if service == st.TEST and subtype == st.PING_REPLY:
             return Decoded(packet, "ping", None)
         if service == st.PRODUCT and subtype == st.INFERENCE_PRODUCT:
-            return Decoded(packet, "product", st.InferenceProduct.unpack(data))
+            return Decoded(packet, "product", st.unpack_product(data))
         raise ValueError(f"TM[{service},{subtype}] is not in this mission's services")
 
     def _housekeeping(self, data: bytes) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """pytest plugin (entry point ``orbitfs``): fixtures that fly a real flight process.
 
-- ``demo_model``: the demo ONNX model, built once per test session by ``tools.build_model``.
+- ``demo_model``: the demo ONNX model, built once per test session by ``flight.payload.demo_model``.
 - ``flight_factory``: ``flight_factory(overrides=[...], topology=None)`` starts a flight process
   in its own run directory and returns an :class:`IntegrationApi` connected to it over ZeroMQ;
   everything started is stopped at the end of the test.
@@ -25,7 +25,7 @@ from ground_sim.flight_process import FlightProcess
 
 @pytest.fixture(scope="session")
 def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tools.build_model import write_demo_model
+    from flight.payload.demo_model import write_demo_model
 
     return write_demo_model(tmp_path_factory.mktemp("model") / "demo_model.onnx")
 

@@ -26,6 +26,7 @@ from flight.wire import services as st
 from flight.wire.failure import FailureCode
 from ground_sim.api import IntegrationApi
 from ground_sim.flight_process import FlightProcess
+from ground_sim.station import GroundStation
 
 
 @dataclass
@@ -57,7 +58,7 @@ def _progress(api: IntegrationApi, frames: int, stall_timeout: float) -> None:
 
 def run(frames: int, seed: int, run_dir: Path, topology: str | None, overrides: list[str],
         mode: str, acceleration: float) -> int:
-    from tools.build_model import write_demo_model
+    from flight.payload.demo_model import write_demo_model
 
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -105,9 +106,21 @@ def run(frames: int, seed: int, run_dir: Path, topology: str | None, overrides: 
     return 1 if failed else 0
 
 
-def summarize(api: IntegrationApi, frames: int, seed: int, exit_code: int,
-              elapsed: float, imaging_time: float) -> list[Check]:
-    station = api.station
+@dataclass
+class Tally:
+    """What the ground counted of a run, from its products, telemetry and command log."""
+
+    frames: int
+    score: DetectionScore
+    classes: dict[TileClass, int]
+    wrong: int
+    drops: dict[str, int]
+    missing: int
+    completed: int
+    failed: int
+
+
+def tally(station: GroundStation, frames: int, seed: int) -> Tally:
     scene = SceneGenerator(seed)
     total = DetectionScore(0, 0, 0, 0, 0)
     classes = {c: 0 for c in TileClass}
@@ -120,34 +133,34 @@ def summarize(api: IntegrationApi, frames: int, seed: int, exit_code: int,
         wrong += frame_score.false_positive_cells + frame_score.false_negative_cells > 0 or (
             frame_score.class_correct == 0)
         classes[TileClass(product.tile_class)] += 1
+    drops = {name.partition(".Dropped")[2]: station.latest(name, 0)
+             for name in station.dictionary.channel_by_name if name.startswith("cluster.Dropped")}
+    commands = station.command_log
+    return Tally(frames, total, classes, wrong, drops,
+                 frames - len({p.frame_id for p in station.products}),
+                 sum(1 for c in commands if c.completed), sum(1 for c in commands if c.failure))
+
+
+def summary_rows(station: GroundStation, t: Tally, exit_code: int, elapsed: float,
+                 imaging_time: float) -> list[tuple[str, str]]:
     latest = station.latest
-    dictionary = station.dictionary
     raw = latest("cluster.RawBytesProcessed", 0)
     product_bytes = station.stats.bytes_by_service[st.PRODUCT]
-    commands = station.command_log
-    completed = sum(1 for c in commands if c.completed)
-    failed = sum(1 for c in commands if c.failure)
-    drops = {name.partition(".Dropped")[2]: latest(name, 0) for name in dictionary.channel_by_name
-             if name.startswith("cluster.Dropped")}
-    frame_drops = sum(drops.values())
-    packet_drops = latest("comms.TmDroppedStoreFull", 0)
-    slips = sum(latest(name, 0) for name in dictionary.channel_by_name if name.endswith(".CycleSlips"))
-    missing = frames - len({p.frame_id for p in station.products})
-    cards = [c for c in dictionary.components if f"{c}.Inferences" in dictionary.channel_by_name]
-    print("\n================ SIL summary ================")
-    rows = [
+    slips = sum(latest(name, 0) for name in station.dictionary.channel_by_name
+                if name.endswith(".CycleSlips"))
+    s = t.score
+    return [
         ("wall time (imaging)", f"{elapsed:.1f} s ({imaging_time:.1f} s)"),
         ("frames captured / delivered", f"{latest('camera.FramesCaptured', 0)} / "
                                         f"{latest('cluster.FramesDelivered', 0)}  (captures deferred "
                                         f"by backpressure: {latest('camera.CapturesDeferred', 0)})"),
-        ("products downlinked", f"{len(station.products)}  (clear {classes[TileClass.CLEAR]}, "
-                                f"cloudy {classes[TileClass.CLOUDY]}, fire {classes[TileClass.FIRE]})"),
-        ("fire cells: precision / recall", f"{total.precision:.4f} / {total.recall:.4f}  "
-                                           f"(TP {total.true_positive_cells}, FP "
-                                           f"{total.false_positive_cells}, FN "
-                                           f"{total.false_negative_cells})"),
-        ("tile class accuracy", f"{total.class_accuracy:.4f}"),
-        ("wrong products delivered", f"{wrong}"),
+        ("products downlinked", f"{len(station.products)}  (clear {t.classes[TileClass.CLEAR]}, "
+                                f"cloudy {t.classes[TileClass.CLOUDY]}, fire {t.classes[TileClass.FIRE]})"),
+        ("fire cells: precision / recall", f"{s.precision:.4f} / {s.recall:.4f}  (TP "
+                                           f"{s.true_positive_cells}, FP {s.false_positive_cells}, "
+                                           f"FN {s.false_negative_cells})"),
+        ("tile class accuracy", f"{s.class_accuracy:.4f}"),
+        ("wrong products delivered", f"{t.wrong}"),
         ("upsets injected / bits flipped", f"{latest('seu.Injected', 0)} / {latest('seu.BitsFlipped', 0)}"),
         ("upsets detected / repaired / uncorr.", f"{latest('scrubber.Detected', 0)} / "
                                                  f"{latest('scrubber.Repaired', 0)} / "
@@ -155,12 +168,13 @@ def summarize(api: IntegrationApi, frames: int, seed: int, exit_code: int,
         ("raw bytes processed on board", f"{raw:,}"),
         ("product bytes downlinked", f"{product_bytes:,}  (ratio 1:{raw / max(product_bytes, 1):,.0f})"),
         ("all TM downlinked", f"{station.stats.packets:,} packets, {station.stats.bytes:,} bytes"),
-        ("commands sent / completed / failed", f"{len(commands)} / {completed} / {failed} "
-                                               "(1 failure expected: the refused command)"),
-        ("TM packets dropped", f"{packet_drops} in flight store, {station.stats.sequence_gaps} "
-                               f"sequence gaps, {station.stats.decode_errors} undecodable"),
-        ("frames dropped by reason", ", ".join(f"{k} {v}" for k, v in drops.items())),
-        ("frames without a product", f"{missing}"),
+        ("commands sent / completed / failed", f"{len(station.command_log)} / {t.completed} / "
+                                               f"{t.failed} (1 failure expected: the refused command)"),
+        ("TM packets dropped", f"{latest('comms.TmDroppedStoreFull', 0)} in flight store, "
+                               f"{station.stats.sequence_gaps} sequence gaps, "
+                               f"{station.stats.decode_errors} undecodable"),
+        ("frames dropped by reason", ", ".join(f"{k} {v}" for k, v in t.drops.items())),
+        ("frames without a product", f"{t.missing}"),
         ("cluster mode / votes / disagreements", f"{('THROUGHPUT', 'TMR', 'DMR')[latest('cluster.Mode', 0)]} / "
                                                  f"{latest('cluster.Votes', 0)} / "
                                                  f"{latest('cluster.Disagreements', 0)}"),
@@ -168,31 +182,51 @@ def summarize(api: IntegrationApi, frames: int, seed: int, exit_code: int,
         ("limit excursions", f"{dict(station.stats.limit_violations) or 'none'}"),
         ("flight exit status", f"{exit_code}"),
     ]
-    for name, value in rows:
-        print(f"  {name:<36} {value}")
+
+
+def print_cards(station: GroundStation, imaging_time: float) -> None:
+    cards = [name[len("cluster."):-len("_Inferences")] for name in station.dictionary.channel_by_name
+             if name.startswith("cluster.") and name.endswith("_Inferences")]
     print(f"  {'card':<8}{'inferences':>11}{'p50 ms':>9}{'p99 ms':>9}{'util %':>8}{'resets':>8}"
           f"{'errors':>8}{'temp C':>8}")
     for card in cards:
-        print(f"  {card:<8}{latest(card + '.Inferences', 0):>11}{latest(card + '.LatencyP50', 0):>9.2f}"
-              f"{latest(card + '.LatencyP99', 0):>9.2f}"
-              f"{100 * latest(card + '.BusyTime', 0) / max(imaging_time, 1e-9):>8.1f}"
-              f"{latest(card + '.Resets', 0):>8}{latest(card + '.Errors', 0):>8}"
-              f"{latest(card + '.Temperature', 0):>8.1f}")
-    checks = [
-        Check("all products", len(station.products) == frames and missing == 0,
-              f"{len(station.products)}/{frames}"),
-        Check("zero drops", packet_drops + station.stats.sequence_gaps
-              + station.stats.decode_errors + frame_drops == 0, "packets and frames"),
-        Check("no wrong product", wrong == 0 and total.precision == 1.0 and total.recall == 1.0
-              and total.class_accuracy == 1.0, "precision, recall, class accuracy all 1.0"),
+        values = {channel: station.latest(f"cluster.{card}_{channel}", 0)
+                  for channel in ("Inferences", "LatencyP50", "LatencyP99", "BusyTime", "Resets",
+                                  "Errors", "Temperature")}
+        print(f"  {card:<8}{values['Inferences']:>11}{values['LatencyP50']:>9.2f}"
+              f"{values['LatencyP99']:>9.2f}{100 * values['BusyTime'] / max(imaging_time, 1e-9):>8.1f}"
+              f"{values['Resets']:>8}{values['Errors']:>8}{values['Temperature']:>8.1f}")
+
+
+def checks_of(station: GroundStation, t: Tally, exit_code: int) -> list[Check]:
+    latest, stats = station.latest, station.stats
+    return [
+        Check("all products", len(station.products) == t.frames and t.missing == 0,
+              f"{len(station.products)}/{t.frames}"),
+        Check("zero drops", latest("comms.TmDroppedStoreFull", 0) + stats.sequence_gaps
+              + stats.decode_errors + sum(t.drops.values()) == 0, "packets and frames"),
+        Check("no wrong product", t.wrong == 0 and t.score.precision == 1.0 and t.score.recall == 1.0
+              and t.score.class_accuracy == 1.0, "precision, recall, class accuracy all 1.0"),
         Check("every upset repaired or recovered", latest("scrubber.Detected", 0)
               == latest("scrubber.Repaired", 0) + latest("scrubber.Uncorrectable", 0)
               and latest("scrubber.Uncorrectable", 0) == latest("scrubber.Recoveries", 0),
               "detected = repaired + uncorrectable, each uncorrectable recovered"),
-        Check("commands verified", completed + failed == len(commands) and failed == 1,
-              f"{completed} completed, {failed} failed"),
+        Check("commands verified", t.completed + t.failed == len(station.command_log) and t.failed == 1,
+              f"{t.completed} completed, {t.failed} failed"),
         Check("clean shutdown", exit_code == 0, f"exit {exit_code}"),
     ]
+
+
+def summarize(api: IntegrationApi, frames: int, seed: int, exit_code: int,
+              elapsed: float, imaging_time: float) -> list[Check]:
+    """Print the summary of a run and return its checks."""
+    station = api.station
+    counted = tally(station, frames, seed)
+    print("\n================ SIL summary ================")
+    for name, value in summary_rows(station, counted, exit_code, elapsed, imaging_time):
+        print(f"  {name:<36} {value}")
+    print_cards(station, imaging_time)
+    checks = checks_of(station, counted, exit_code)
     for check in checks:
         print(f"  [{'PASS' if check.passed else 'FAIL'}] {check.name}: {check.detail}")
     return checks

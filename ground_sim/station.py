@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from flight.messages import Product
 from flight.wire import services as st
 from flight.wire.dictionary import Dictionary
 from flight.wire.failure import FailureCode
@@ -95,7 +96,7 @@ class GroundStation:
         self.command_log: list[CommandRecord] = []
         self.telemetry: dict[str, list[tuple[float, Any]]] = collections.defaultdict(list)
         self.events: list[EventRecord] = []
-        self.products: list[st.InferenceProduct] = []
+        self.products: list[Product] = []
         self.parameter_reports: list[dict[str, Any]] = []
         self.pings = 0
         self.stats = LinkStats()

@@ -20,7 +20,7 @@ C-contiguous, of any alignment and length; they are never copied.
 ``BACKEND`` is ``"c"`` when the cffi extension is importable, else
 ``"python"``: the numpy/zlib fallback gives identical results (much more
 slowly) and a one-time warning at import.  Every requirement here is
-verified by ``tests/test_native.py`` against crcmod, zlib and numpy
+verified by ``tests/unit/native/test_native.py`` against crcmod, zlib and numpy
 reference expressions, for both backends and every hardware tier.
 """
 

@@ -1,6 +1,6 @@
 """C backend: thin typed wrappers over the cffi extension ``native._native``.
 
-Requirements (verified in ``tests/test_native.py``):
+Requirements (verified in ``tests/unit/native/test_native.py``):
 - buffers are passed to C without copying (``ffi.from_buffer``), and the GIL
   is released during each C call (cffi API mode does so by default);
 - ``ORBITFS_NATIVE_PORTABLE=1`` in the environment at import selects the

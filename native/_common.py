@@ -1,6 +1,6 @@
 """Argument checking and result type shared by the C and the Python backends.
 
-Requirements (verified in ``tests/test_native.py``):
+Requirements (verified in ``tests/unit/native/test_native.py``):
 - any C-contiguous buffer (bytes, bytearray, memoryview, numpy array of any
   dtype, any alignment, length 0 included) is viewed as bytes without a copy;
 - non-contiguous buffers, mismatched lengths, read-only write targets, bad

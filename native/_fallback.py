@@ -1,7 +1,7 @@
 """Python backend, used when the C extension could not be built.
 
 Requirement: identical results to the C backend for every input (verified by
-running the whole property suite of ``tests/test_native.py`` against both
+running the whole property suite of ``tests/unit/native/test_native.py`` against both
 backends).  CRC-32 uses :func:`zlib.crc32`, the vote uses numpy, CRC-32C and
 CRC-16 use byte-wise table lookups in pure Python, so they are slow; the
 difference is visible in ``tools/bench_native.py``.

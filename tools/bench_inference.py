@@ -1,12 +1,12 @@
 """Benchmark the multi-card inference cluster against bare ONNX Runtime, side by side in one run.
 
-Every figure runs the demo model (``tools/build_model.py``) on a pool of 32 distinct scene tiles
+Every figure runs the demo model (``flight/payload/demo_model.py``) on a pool of 32 distinct scene tiles
 (4 x 256 x 256 uint16, ``SceneGenerator(7)``) cycled. "Bare" is an ``InferenceSession`` in this
 process with the same model file and the same ``SessionOptions`` as a card worker in the chosen
-``--weights`` mode (``flight/payload/cards/worker.py``: ``threads`` intra-op threads, 1 inter-op
+``--weights`` mode (``flight/payload/cluster/card_worker.py``: ``threads`` intra-op threads, 1 inter-op
 thread; "live", the default: ORT_ENABLE_EXTENDED, no prepacking, the weights handed over as
 initializers; "optimized": ORT_ENABLE_ALL) calling ``session.run`` on the same tiles in a loop.
-The cluster side is the real engine (``flight.payload.cluster.Cluster`` with ``ClusterConfig``
+The cluster side is the real engine (``flight.payload.cluster.engine.Cluster`` with ``ClusterConfig``
 defaults, one worker process per card, ``CardSpec`` defaults: 1 thread, pipeline depth 4, no
 batching) driven from this process. Its tiles are resident, as the bare loop's are: the source
 takes a free slot (``Cluster.get_buffer``), writes tile ``slot % 32`` into it the first time it
@@ -33,7 +33,7 @@ ratio bounds the throughput ratio.
    reach >= 0.90 of it and beat round-robin by >= 1.4x.
 4. Latency on the cluster of figure 3 under open-loop Poisson arrivals (exponential gaps from a
    numpy Generator seeded with 4, the same schedule for every policy) at 80% of the ideal
-   capacity: latency = time ``on_product`` is called - time just before ``submit``, p50 and p99
+   capacity: latency = time ``on_result`` is called - time just before ``submit``, p50 and p99
    over the accepted frames. A frame refused (no free slot) is not retried, as a sensor with no
    buffer would lose it, and is counted as refused; a policy whose own capacity is below the
    offered load shows it there.
@@ -78,12 +78,13 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from flight.payload.cards.card import CardSpec
-from flight.payload.cluster import Cluster, ClusterConfig, Frame, Mode
-from flight.payload.cards.policies import POLICIES
-from flight.payload.cards.weights import weight_layout, weight_views
+from flight.payload.cluster.card_process import CardSpec
+from flight.payload.cluster.engine import Cluster, ClusterConfig
+from flight.payload.cluster.frames import Frame, Mode
+from flight.payload.cluster.policies import POLICIES
+from flight.payload.cluster.weights import weight_layout, weight_views
 from flight.payload.scene import SceneGenerator
-from tools.build_model import write_demo_model
+from flight.payload.demo_model import write_demo_model
 
 TILE_POOL = 32
 SCENE_SEED = 7
@@ -200,9 +201,9 @@ class Bench:
         self.wake_at = math.inf
         self.events: list[tuple[float, str, dict[str, Any]]] = []
         self.ids = itertools.count()
-        self.cluster = Cluster(ClusterConfig(model, **config), specs, self._product, self._event)
+        self.cluster = Cluster(ClusterConfig(model, **config), specs, self._result, self._event)
 
-    def _product(self, frame: Frame, output: bytes, cards: list[str]) -> None:
+    def _result(self, frame: Frame, outputs: list[np.ndarray], cards: list[str]) -> None:
         with self.changed:
             self.product_at[frame.frame_id] = time.perf_counter()
             self.finished += 1

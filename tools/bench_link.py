@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import zmq
 
-from flight.bus import Bus
-from flight.ports import Ports
-from flight.topology import build_dictionary, load_topology
+from flight.app import load_flight_topology
+from flight.testing import ComponentTester
+from flight.wire.dictionary import build_dictionary
 from flight.wire import services as st
 from flight.wire.pus import AckFlags, TelemetryPacket, Telecommand
 
@@ -48,13 +48,12 @@ def _hk_payload(dictionary) -> bytes:
 
 # --- TM throughput: senders (child processes) ---------------------------------------------------
 def _send_ours(endpoint_queue: mp.Queue, count: int) -> None:
-    from flight.components.comms import Comms
-
-    dictionary = build_dictionary(load_topology())
-    ports = Ports(Bus(), dictionary, {}, time.time, lambda *a: None, lambda *a: None,
-                  Path(tempfile.gettempdir()))
-    comms = Comms("comms", ports, {"tc_endpoint": "tcp://127.0.0.1:*",
-                                   "tm_endpoint": "tcp://127.0.0.1:*", "tm_store_capacity": count})
+    dictionary = build_dictionary(load_flight_topology())
+    tester = ComponentTester.build(Path(tempfile.gettempdir()), [
+        {"name": "comms", "kind": "flight.services.comms:Comms", "tc_endpoint": "tcp://127.0.0.1:*",
+         "tm_endpoint": "tcp://127.0.0.1:*", "tm_store_capacity": count}])
+    tester.context.now = time.time
+    comms = tester.components["comms"]
     comms.start()
     endpoint_queue.put(comms.tm_endpoint)
     endpoint_queue.get()  # the receiver is connected
@@ -65,7 +64,7 @@ def _send_ours(endpoint_queue: mp.Queue, count: int) -> None:
 
 
 def _send_raw(endpoint_queue: mp.Queue, count: int) -> None:
-    dictionary = build_dictionary(load_topology())
+    dictionary = build_dictionary(load_flight_topology())
     packet = TelemetryPacket(1, 0, st.HOUSEKEEPING, st.HK_REPORT, _hk_payload(dictionary),
                              0.0).encode()
     socket = zmq.Context.instance().socket(zmq.PUSH)
@@ -106,7 +105,7 @@ def _tm_run(kind: str, count: int) -> float:
         from ground_sim.link import FlightLink
         from ground_sim.station import GroundStation
 
-        dictionary = build_dictionary(load_topology())
+        dictionary = build_dictionary(load_flight_topology())
 
         finished = threading.Event()
         stamps: list[float] = []
@@ -190,7 +189,7 @@ def _rtt_raw(pings: int) -> list[float]:
 
 def _rtt_ours(pings: int) -> list[float]:
     from ground_sim.flight_process import FlightProcess
-    from tools.build_model import write_demo_model
+    from flight.payload.demo_model import write_demo_model
 
     run_dir = Path(tempfile.mkdtemp()) / "flight"
     run_dir.mkdir(parents=True)

@@ -2,13 +2,14 @@
 protection on and off, and the throughput cost of live weights, side by side in one run.
 
 Everything runs the real code: regions (``flight/protection/regions.py``), the Scrubber and
-SeuInjector components, the TMR ParameterStore (created by ``Ports``), and the real
-InferenceCluster + AcceleratorCard components with one worker process per card, built in process
-from the default topology's settings for those components (``flight/topologies/default.toml``:
-three cards, ``weights_chunk = 64``, ...; with its ParameterDb, whose ``restore`` is the recovery
-of the ``parameters`` region; no parameter file, so defaults stand) with a recorded downlink and event log, as in
-``tests/test_cluster_components.py``. Model: the demo model (``tools/build_model.py``). GB/s are
-1e9 bytes/s; times are wall clock (``time.perf_counter``).
+SeuInjector components, the TMR ParameterStore (kept by the ParameterDb component), and the real
+InferenceCluster component with one worker process per card, built in process by the component
+tester (``flight/testing.py``) from the default topology's settings and wiring for those
+components (``flight/topologies/default.toml``: three cards, ``weights_chunk = 64``, ...; with its
+ParameterDb, whose ``restore`` is the recovery of the ``parameters`` region; no parameter file, so
+defaults stand), the products and events recorded, as in ``tests/system/test_cluster_component.py``.
+Model: the demo model (``flight/payload/demo_model.py``). GB/s are 1e9 bytes/s; times are wall
+clock (``time.perf_counter``).
 
 1. Scrub throughput of one clean full pass, ``region.scrub(0, size)``: a 64 MiB live/golden
    region (float32 data; CRC chunks of 64 B, the default topology's ``weights_chunk``, 4 KiB and
@@ -31,7 +32,7 @@ of the ``parameters`` region; no parameter file, so defaults stand) with a recor
    uniformly among the region's copies (live or golden; TMR copy 0, 1 or 2), then a byte offset
    and a bit uniformly. The same plan runs twice on fresh flights, interleaved with frames: each
    step injects its upset(s) through ``SeuInjector.inject``, submits one tile (cycling a pool of
-   64 distinct ``SceneGenerator(7)`` tiles) through ``InferenceCluster.accept`` and waits for its
+   64 distinct ``SceneGenerator(7)`` tiles) into the cluster's ``tiles`` port and waits for its
    product (or its drop), then, with protection on, runs one Scrubber ``tick``: its default
    BytesPerTick (1 MiB) covers all the regions (4.2 kB), so a tick is one full pass. Before the
    plan, each flight runs the 64 tiles once without upsets (a control: no wrong product allowed);
@@ -101,22 +102,21 @@ from typing import Any, Callable
 import numpy as np
 import onnxruntime as ort
 
-from flight.bus import Bus
-from flight.components.camera import Capture
-from flight.components.scrubber import Scrubber
-from flight.components.seu_injector import SECONDS_PER_DAY
-from flight.payload.cards.card import CardState
-from flight.payload.cards.weights import weight_layout, weight_views
+from flight.app import DEFAULT_TOPOLOGY, load_flight_topology
+from flight.messages import Capture, Product
+from flight.payload.cluster.card_process import CardState
+from flight.payload.cluster.weights import weight_layout, weight_views
+from flight.payload.demo_model import write_demo_model
 from flight.payload.scene import SceneGenerator, Tile
-from flight.ports import Ports
 from flight.protection.parameter_store import ParameterStore
-from flight.protection.regions import LiveGoldenRegion, Region, TmrRegion
-from flight.topology import DEFAULT_TOPOLOGY, build_dictionary, load_topology, parse_topology
-from flight.wire import services as st
-from tools.build_model import write_demo_model
+from flight.protection.regions import LiveGoldenRegion, Region, RegionRegistry, TmrRegion
+from flight.protection.scrubber import Scrubber
+from flight.protection.seu_injector import SECONDS_PER_DAY
+from flight.testing import ComponentTester
+from flight.wire.dictionary import build_dictionary
 
 CARDS = ("card0", "card1", "card2")
-FLIGHT_COMPONENTS = ("prmDb", *CARDS, "cluster", "scrubber", "seu")
+FLIGHT_COMPONENTS = ("prmDb", "cluster", "scrubber", "seu")
 TILE_SEED, TILE_POOL = 7, 64
 LIVE_BYTES, TMR_BYTES = 64 << 20, 16 << 20
 LIVE_CHUNKS = (64, 4096, 65536)
@@ -139,20 +139,16 @@ def _median_time(work: Callable[[], Any], repeat: int) -> float:
     return statistics.median(_timed(work) for _ in range(repeat))
 
 
-def _bare_ports(run_dir: Path, components: list[dict[str, Any]]) -> Ports:
-    """A Ports over a topology of ``components`` (one 10 Hz rate group), downlink and events dropped."""
-    doc = {"mission": {"name": "bench", "apid": 1},
-           "components": components,
-           "rate_groups": [{"name": "rg", "rate_hz": 10, "members": [c["name"] for c in components]}]}
-    return Ports(Bus(), build_dictionary(parse_topology(doc)), {}, lambda: 0.0,
-                 lambda *_: None, lambda *_: None, run_dir)
-
-
-def _scrubber(run_dir: Path) -> tuple[Scrubber, Ports]:
-    """A real Scrubber component (default settings) with its own Ports and parameter store."""
-    spec = {"name": "scrubber", "kind": "flight.components.scrubber:Scrubber"}
-    ports = _bare_ports(run_dir, [spec])
-    return Scrubber("scrubber", ports, {}), ports
+def _scrubber(run_dir: Path) -> tuple[Scrubber, RegionRegistry]:
+    """A real Scrubber component (default settings) and the regions it walks: to begin with, the
+    TMR parameter store of its own parameter keeper, offered on the keeper's port as in flight."""
+    tester = ComponentTester.build(run_dir, [
+        {"name": "prmDb", "kind": "flight.services.parameters:ParameterDb"},
+        {"name": "scrubber", "kind": "flight.protection.scrubber:Scrubber"}],
+        connections=["prmDb.regions -> scrubber.regions"])
+    tester.start("prmDb")
+    scrubber = tester.components["scrubber"]
+    return scrubber, scrubber.protected
 
 
 # --- 1. scrub throughput ------------------------------------------------------------------------
@@ -162,10 +158,10 @@ def scrub_throughput(run_dir: Path, passes: int) -> dict[str, Any]:
     data = rng.standard_normal(LIVE_BYTES // 4, dtype=np.float32)
     tmr = TmrRegion("bench_tmr", rng.integers(0, 256, TMR_BYTES, dtype=np.uint8).tobytes())
     lives = {cs: LiveGoldenRegion(f"bench_live_{cs}", data, chunk_size=cs) for cs in LIVE_CHUNKS}
-    scrubber, ports = _scrubber(run_dir)
-    params = ports.regions.get("parameters")
-    ports.regions.add(lives[LIVE_CHUNKS[0]])
-    ports.regions.add(tmr)
+    scrubber, regions = _scrubber(run_dir)
+    params = regions.get("parameters")
+    regions.add(lives[LIVE_CHUNKS[0]])
+    regions.add(tmr)
     scrubber.apply_parameter("BytesPerTick", 0xFFFFFFFF)  # the largest: one full pass per tick
     direct_regions: list[Region] = [lives[LIVE_CHUNKS[0]], tmr, params]
     times: dict[str, list[float]] = {}
@@ -194,7 +190,7 @@ def scrub_throughput(run_dir: Path, passes: int) -> dict[str, Any]:
 
 # --- 2. detection latency -----------------------------------------------------------------------
 def _default_rate_hz() -> float:
-    topology = load_topology()
+    topology = load_flight_topology()
     return next(g.rate_hz for g in topology.rate_groups if "scrubber" in g.members)
 
 
@@ -205,15 +201,15 @@ def detection_latency(run_dir: Path, model: Path, passes: int) -> dict[str, Any]
     per_tick = int(Scrubber.PARAMETERS["BytesPerTick"].default)
     config = {c["name"]: c for c in tomllib.loads(DEFAULT_TOPOLOGY.read_text())["components"]}
     chunk = int(config["cluster"].get("weights_chunk", 4096))
-    default_parameters = ParameterStore(build_dictionary(load_topology())).region
+    default_parameters = ParameterStore(build_dictionary(load_flight_topology()).parameters).region
     packed = weight_layout(model.read_bytes())[1]
     # (a) a real Scrubber over regions of the default topology's sizes
-    scrubber, ports = _scrubber(run_dir)
-    ports.regions.remove("parameters")  # walk the default topology's parameters region instead
-    ports.regions.add(default_parameters)
+    scrubber, regions = _scrubber(run_dir)
+    regions.remove("parameters")  # walk the default topology's parameters region instead
+    regions.add(default_parameters)
     for card in CARDS:
-        ports.regions.add(LiveGoldenRegion(f"{card}_weights", packed.copy(), chunk_size=chunk))
-    total = ports.regions.total_bytes
+        regions.add(LiveGoldenRegion(f"{card}_weights", packed.copy(), chunk_size=chunk))
+    total = regions.total_bytes
     scrubber.tick(0, 0.0)
     scrubber.tick(1, period)
     channel = float(scrubber.telemetry["DetectionLatency"])
@@ -226,9 +222,9 @@ def detection_latency(run_dir: Path, model: Path, passes: int) -> dict[str, Any]
              "measured_ticks_per_pass": ticks_per_pass,
              "tick_cpu_s": tick_s, "cpu_share": tick_s * rate_hz}
     # (b) 1 GiB: pass time from the walk; CPU per tick measured on a 64 MiB live region
-    big, ports = _scrubber(run_dir)
+    big, regions = _scrubber(run_dir)
     data = np.random.default_rng(2).standard_normal(LIVE_BYTES // 4, dtype=np.float32)
-    ports.regions.add(LiveGoldenRegion("bench_live", data, chunk_size=chunk))
+    regions.add(LiveGoldenRegion("bench_live", data, chunk_size=chunk))
     ticks = -(-GIB // per_tick)
     big_tick_s = _median_time(lambda: big.tick(0, 0.0), passes)
     sizing = {"protected_bytes": GIB, "ticks_per_pass": ticks, "worst_case_s": ticks * period,
@@ -249,11 +245,11 @@ class Upset:
 
 
 class Flight:
-    """Parameter database, cards, cluster, scrubber and SEU injector components in this process,
-    with real card workers.
+    """Parameter database, cluster, scrubber and SEU injector components in this process, with
+    real card workers, wired as in the default topology.
 
-    Their settings are the default topology's, with ``overrides`` for the cluster; the downlink
-    and the events are recorded (a product is an InferenceProduct downlinked as TM[200,1]).
+    Their settings are the default topology's, with ``overrides`` for the cluster; the products
+    and the events are recorded.
     """
 
     def __init__(self, run_dir: Path, model: Path, **overrides: Any) -> None:
@@ -262,22 +258,20 @@ class Flight:
         components = [dict(c) for c in default["components"] if c["name"] in FLIGHT_COMPONENTS]
         cluster = next(c for c in components if c["name"] == "cluster")
         cluster.update(model=str(model), **overrides)
-        doc = {"mission": dict(default["mission"]), "components": components,
-               "rate_groups": [{"name": "rgFast", "rate_hz": _default_rate_hz(),
-                                "members": list(FLIGHT_COMPONENTS)}]}
-        spec = parse_topology(doc)
-        self.products: list[st.InferenceProduct] = []
+        wiring = [c for c in default["wiring"]["connections"]
+                  if all(end.split(".")[0].strip() in FLIGHT_COMPONENTS for end in c.split("->"))]
+        self.tester = ComponentTester.build(
+            run_dir, components, connections=wiring, mission=dict(default["mission"]),
+            rate_groups=[{"name": "rgFast", "rate_hz": _default_rate_hz(),
+                          "members": list(FLIGHT_COMPONENTS)}])
+        self.products: list[Product] = []
         self.product_times: list[float] = []
-        self.events: list[tuple[str, str, list[Any]]] = []
         self._changed = threading.Condition()
-        self.components: dict[str, Any] = {}
-        self.ports = Ports(Bus(), build_dictionary(spec), self.components, lambda: 0.0,
-                           self._downlink, self._event, run_dir, seed=spec.seed)
-        for s in spec.all_components():
-            self.components[s.name] = s.cls(s.name, self.ports, dict(s.config))
-        for name in ("prmDb", *CARDS, "cluster"):  # prmDb: the parameters region's recovery
-            self.components[name].start()
+        self.components = self.tester.components
         self.cluster = self.components["cluster"]
+        self.cluster.outputs["products"].connect(self._product)
+        self.protected = self.components["scrubber"].protected
+        self.tester.start("prmDb", "cluster")  # prmDb: the parameters region and its recovery
         self.engine = self.cluster.engine
         try:
             self.wait_ready()
@@ -285,26 +279,19 @@ class Flight:
             self.stop()
             raise
 
-    def _downlink(self, service: int, subtype: int, data: bytes) -> None:
-        if service == st.PRODUCT:
-            with self._changed:
-                self.products.append(st.InferenceProduct.unpack(data))
-                self.product_times.append(time.perf_counter())
-                self._changed.notify_all()
-
-    def _event(self, component: str, name: str, values: list[Any]) -> None:
+    def _product(self, product: Product) -> None:
         with self._changed:
-            self.events.append((component, name, list(values)))
+            self.products.append(product)
+            self.product_times.append(time.perf_counter())
+            self._changed.notify_all()
 
     def events_from(self, start: int) -> list[tuple[str, str, list[Any]]]:
         """A copy of the recorded events from index ``start`` on (events come from two threads)."""
-        with self._changed:
-            return list(self.events[start:])
+        return list(self.tester.events[start:])
 
     def event_count(self) -> int:
         """How many events were recorded so far."""
-        with self._changed:
-            return len(self.events)
+        return len(self.tester.events)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait until every card is READY."""
@@ -315,12 +302,12 @@ class Flight:
                     f"{c.name} {c.state.name}" for c in self.engine.cards.values()))
             time.sleep(0.01)
 
-    def frame(self, tile: Tile, timeout: float = 60.0) -> st.InferenceProduct | None:
+    def frame(self, tile: Tile, timeout: float = 60.0) -> Product | None:
         """Submit one tile and wait for its product (None: the cluster dropped the frame)."""
         with self._changed:
             delivered = len(self.products)
         dropped = sum(self.engine.dropped.values())
-        self.cluster.accept(Capture(tile))
+        self.cluster.tiles(Capture(tile.frame_id, tile.pixels))
         deadline = time.monotonic() + timeout
         with self._changed:
             while len(self.products) == delivered:
@@ -343,7 +330,8 @@ class Flight:
             while self.engine.backpressure:
                 with self._changed:
                     self._changed.wait(0.002)
-            self.cluster.accept(Capture(tiles[i % len(tiles)]))
+            tile = tiles[i % len(tiles)]
+            self.cluster.tiles(Capture(tile.frame_id, tile.pixels))
         with self._changed:
             while len(self.products) < first + frames:
                 if sum(self.engine.dropped.values()):
@@ -360,7 +348,7 @@ class Flight:
             raise RuntimeError("the cluster thread did not answer")
 
     def stop(self) -> None:
-        self.cluster.stop()
+        self.tester.stop()
 
 
 # --- 3. upset campaign --------------------------------------------------------------------------
@@ -404,7 +392,7 @@ def _reasons(events: list[tuple[str, str, list[Any]]]) -> dict[str, int]:
     return reasons
 
 
-def _is_wrong(product: st.InferenceProduct, scene: SceneGenerator, index: int) -> bool:
+def _is_wrong(product: Product, scene: SceneGenerator, index: int) -> bool:
     truth = scene.truth(index)
     return product.tile_class != int(truth.tile_class) or not np.array_equal(
         product.fire_cells, truth.fire_cells)
@@ -426,7 +414,7 @@ def campaign(flight: Flight, tiles: list[Tile], protection: bool,
     """
     scene = SceneGenerator(TILE_SEED)
     seu, scrubber = flight.components["seu"], flight.components["scrubber"]
-    registry = flight.ports.regions
+    registry = flight.protected
     result: dict[str, Any] = {
         "steps": len(plan), "upsets": sum(map(len, plan)), "delivered": 0, "dropped": 0,
         "wrong": 0, "wrong_by_quarter": [0, 0, 0, 0], "first_wrong_at_upset": None,
@@ -500,7 +488,7 @@ def _scrub_step(flight: Flight, step: int, upsets: list[Upset], references: dict
     scrubber.tick(step, step / _default_rate_hz())
     found = [e for e in flight.events_from(mark) if e[0] == "scrubber"]
     counted = {k: scrubber.telemetry[k] - before[k] for k in before}
-    clean = all(_clean(r, references[r.name]) for r in flight.ports.regions.regions())
+    clean = all(_clean(r, references[r.name]) for r in flight.protected.regions())
     result["clean_after_scrub"] += clean
     if len(upsets) == 1:
         u = upsets[0]
@@ -700,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
         flights = {name: (lambda name=name, mode=mode: Flight(root / name, model, mode=mode))
                    for name, mode in (("on", "TMR"), ("off", "THROUGHPUT"), ("burst", "TMR"))}
         first = flights["on"]()
-        regions = first.ports.regions.regions()  # the same names, copies and sizes in each flight
+        regions = first.protected.regions()  # the same names, copies and sizes in each flight
         plan = make_plan(regions, args.upsets, 1, args.seed)
         burst = make_plan(regions, args.upsets, args.burst, args.seed + 1)
         on = campaign(first, tiles, True, plan)

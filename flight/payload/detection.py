@@ -1,6 +1,6 @@
 """Decode the payload model's outputs into detections and score them against truth.
 
-Requirements and how they are verified (``tests/test_demo_model.py``):
+Requirements and how they are verified (``tests/unit/payload/test_demo_model.py``):
 
 * ``decode_outputs`` returns one ``Detection`` per batch row: class = argmax
   of the logits, confidence = the largest softmax probability, fire cells =

@@ -4,7 +4,7 @@ A tile is a 4-band image (``BANDS``) of uint16 digital numbers (DN) as read
 from the imager, plus the ground truth of what the sensor can see in it.
 
 Sensor model (the radiometric ranges below are guarantees of the generator,
-and the demo model in ``tools/build_model.py`` places its decision thresholds
+and the demo model in ``flight/payload/demo_model.py`` places its decision thresholds
 between them):
 
 * Land: textured background in every band (a smooth vegetation/soil mix plus
@@ -23,7 +23,7 @@ between them):
 Class rule: FIRE if any cell holds a fire pixel, else CLOUDY if
 ``cloud_fraction >= 0.5``, else CLEAR (``classify``).
 
-Requirements and how they are verified (``tests/test_scene.py``):
+Requirements and how they are verified (``tests/unit/payload/test_scene.py``):
 
 * A tile depends only on ``(seed, frame_id)``, not on call order or on the
   generator instance: property test over seeds and frame ids.

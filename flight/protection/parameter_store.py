@@ -6,17 +6,18 @@ payload does. Values are encoded at fixed offsets (strings in 256-byte slots) in
 copy never reaches a reader, and the scrubber repairs it.
 
 | requirement | verified by |
-| get returns what set stored, for every parameter type | tests/test_protection_components.py |
-| an upset in one copy of the region does not change any value read | tests/test_protection_components.py |
+| get returns what set stored, for every parameter type | tests/unit/protection/test_protection_components.py |
+| an upset in one copy of the region does not change any |   |
+|   value read | tests/unit/protection/test_protection_components.py |
 """
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, Sequence
 
+from flight.core.catalog import ParameterDef
+from flight.core.types import DataType, Field
 from flight.protection.regions import TmrRegion
-from flight.types import DataType, Field
-from flight.wire.dictionary import Dictionary
 
 STRING_SLOT = 256
 
@@ -26,14 +27,14 @@ def _slot_size(field: Field) -> int:
 
 
 class ParameterStore:
-    def __init__(self, dictionary: Dictionary) -> None:
+    def __init__(self, parameters: Sequence[ParameterDef]) -> None:
         self._layout: dict[str, tuple[int, Field]] = {}
         offset = 0
-        for definition in dictionary.parameters:
+        for definition in parameters:
             self._layout[definition.name] = (offset, definition.field)
             offset += _slot_size(definition.field)
         self.region = TmrRegion("parameters", max(offset, 1))
-        self._defaults = {d.name: d.default for d in dictionary.parameters}
+        self._defaults = {d.name: d.default for d in parameters}
         self.reset()
 
     def reset(self) -> None:

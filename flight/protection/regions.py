@@ -23,7 +23,7 @@ native calls per range (for TMR, per block of up to 4 MiB, the size of a scratch
 one per chunk; only chunks that differ get Python-level attention. Each region has a lock held by
 ``scrub``, ``flip`` and every method that reads or writes its bytes.
 
-Verified by ``tests/test_regions.py`` (test names below; (h): a hypothesis property):
+Verified by ``tests/unit/protection/test_regions.py`` (test names below; (h): a hypothesis property):
 
 | requirement | verified by |
 | --- | --- |
@@ -60,6 +60,8 @@ from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 
 import native
+
+from flight.messages import RegionChange
 
 _BLOCK_BYTES = 4 << 20  # TMR votes a range in blocks of this size through one scratch buffer
 
@@ -424,6 +426,13 @@ class RegionRegistry:
         """Unregister the region ``name``; KeyError if there is none."""
         with self._lock:
             del self._regions[name]
+
+    def apply(self, change: RegionChange) -> None:
+        """Register or unregister the region an owner offers or withdraws."""
+        if change.added:
+            self.add(change.area)  # type: ignore[arg-type]
+        else:
+            self.remove(change.area.name)
 
     def get(self, name: str) -> Region:
         """The region ``name``; KeyError if there is none."""

@@ -1,131 +1,43 @@
-"""The mission dictionary: every command, telemetry channel, event and parameter, with its id.
+"""The mission dictionary: the catalog (flight.core.catalog) as the JSON document the ground reads.
 
-The flight generates it from its topology (``flight.topology.build_dictionary``) and writes it as
-JSON; the ground loads that JSON. One source of truth: ids, types, ranges, units, limits and
-formats live only here. ``digest`` (CRC-32C of the canonical JSON) lets the ground check that it
-holds the same dictionary as the flight, which reports it in housekeeping.
+The flight generates it from its topology (:func:`build_dictionary`) and writes it as JSON; the
+ground loads that JSON. Besides the catalog's commands, channels, events and parameters with
+their ids, it names the wire's conventions (the TM time code, the ST[1] failure codes).
+``digest`` (CRC-32C of the canonical JSON) lets the ground check that it holds the same
+dictionary as the flight, which reports it in housekeeping.
 
-Ids: component k (1-based, topology order) owns ids ``k << 8 | i`` for its i-th (1-based)
-command, channel, event and parameter, like F Prime's per-instance base ids.
-
-Requirements (verified in tests/test_dictionary.py): JSON round-trip is lossless; lookups by
-name and by id agree; the digest changes when any entry changes.
+Requirements (verified in tests/unit/wire/test_dictionary.py): JSON round-trip is lossless; lookups
+by name and by id agree; the digest changes when any entry changes.
 """
 from __future__ import annotations
 
-import enum
+import dataclasses
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from native import crc32c
 
-from flight.types import DataType, Field
+from flight.core.catalog import (Catalog, ChannelDef, CommandDef, EventDef, HousekeepingDef,
+                                 ParameterDef, build_catalog)
+from flight.core.topology import Topology
+from flight.core.types import DataType, Field, Limits, Severity
 from flight.wire.failure import FailureCode
 
 
-class Severity(enum.IntEnum):
-    """Event severity; the value is the ST[5] report subtype."""
-
-    ACTIVITY = 1    # TM[5,1] informative
-    WARNING_LO = 2  # TM[5,2] low-severity anomaly
-    WARNING_HI = 3  # TM[5,3] medium-severity anomaly
-    FATAL = 4       # TM[5,4] high-severity anomaly
+def build_dictionary(topology: Topology) -> "Dictionary":
+    """The dictionary of everything ``topology`` flies, ids by topology order."""
+    return build_catalog(topology, Dictionary(topology.mission, topology.apid))
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Inclusive operating limits of a telemetry channel; a value beyond red is an alarm."""
-
-    red_low: float | None = None
-    yellow_low: float | None = None
-    yellow_high: float | None = None
-    red_high: float | None = None
-
-    def classify(self, value: float) -> str:
-        """'red', 'yellow' or 'ok'."""
-        if (self.red_low is not None and value < self.red_low) or (
-                self.red_high is not None and value > self.red_high):
-            return "red"
-        if (self.yellow_low is not None and value < self.yellow_low) or (
-                self.yellow_high is not None and value > self.yellow_high):
-            return "yellow"
-        return "ok"
-
-
-@dataclass(frozen=True)
-class CommandDef:
-    opcode: int
-    name: str
-    args: tuple[Field, ...] = ()
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class ChannelDef:
-    id: int
-    name: str
-    type: DataType
-    units: str = ""
-    limits: Limits | None = None
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class EventDef:
-    id: int
-    name: str
-    severity: Severity
-    format: str
-    args: tuple[Field, ...] = ()
-
-    def render(self, values: list[Any]) -> str:
-        return self.format.format(**{a.name: v for a, v in zip(self.args, values)})
-
-
-@dataclass(frozen=True)
-class ParameterDef:
-    id: int
-    name: str
-    field: Field
-    default: Any
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class HousekeepingDef:
-    """An ST[3] structure: one per component that has channels; id = component id."""
-
-    structure_id: int
-    component: str
-    channels: tuple[int, ...]
-
-
-@dataclass
-class Dictionary:
-    mission: str
-    apid: int
-    components: dict[str, int] = field(default_factory=dict)
-    commands: list[CommandDef] = field(default_factory=list)
-    channels: list[ChannelDef] = field(default_factory=list)
-    events: list[EventDef] = field(default_factory=list)
-    parameters: list[ParameterDef] = field(default_factory=list)
-    housekeeping: list[HousekeepingDef] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.reindex()
-
-    def reindex(self) -> None:
-        self.command_by_name = {c.name: c for c in self.commands}
-        self.command_by_opcode = {c.opcode: c for c in self.commands}
-        self.channel_by_name = {c.name: c for c in self.channels}
-        self.channel_by_id = {c.id: c for c in self.channels}
-        self.event_by_name = {e.name: e for e in self.events}
-        self.event_by_id = {e.id: e for e in self.events}
-        self.parameter_by_name = {p.name: p for p in self.parameters}
-        self.parameter_by_id = {p.id: p for p in self.parameters}
-        self.housekeeping_by_id = {h.structure_id: h for h in self.housekeeping}
+@dataclasses.dataclass
+class Dictionary(Catalog):
+    @classmethod
+    def of(cls, catalog: Catalog) -> "Dictionary":
+        """The dictionary of an existing catalog."""
+        if isinstance(catalog, Dictionary):
+            return catalog
+        return cls(**{f.name: getattr(catalog, f.name) for f in dataclasses.fields(Catalog)})
 
     # --- JSON -----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

@@ -6,8 +6,8 @@ service, subtype, 16-bit message type counter, 16-bit destination id, and a CUC 
 with an implicit P-field (4 octets of whole seconds, 2 of binary fraction, epoch 1970-01-01 UTC).
 The last two bytes of every packet are CRC-16/CCITT-FALSE over all bytes before them.
 
-Requirements (verified in tests/test_wire.py; interoperability with spacepackets, the library
-under tmtccmd, in tests/test_interop.py):
+Requirements (verified in tests/unit/wire/test_wire.py; interoperability with spacepackets, the library
+under tmtccmd, in tests/unit/wire/test_interop.py):
 - the ping TC[17,1] to APID 1, sequence count 0, encodes to 18 01 c0 00 00 06 2f 11 01 00 00 16 1d;
 - TC and TM round-trip through encode/decode for any field values (property test);
 - any single-bit corruption of an encoded packet is refused (property test);

@@ -8,7 +8,7 @@
 - ST[20] parameters: TC[20,1] = N (U16) + N ids; TM[20,2] and TC[20,3] = N + N (id, value);
 - ST[200] (mission): TM[200,1] one inference product per frame.
 
-Requirements (verified in tests/test_wire.py): every layout round-trips (property tests).
+Requirements (verified in tests/unit/wire/test_wire.py): every layout round-trips (property tests).
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
+
+from flight.messages import Product
 
 VERIFICATION = 1
 HOUSEKEEPING = 3
@@ -84,36 +86,27 @@ def unpack_ids(data: bytes) -> list[int]:
     return list(struct.unpack_from(f">{count}H", data, 2))
 
 
-@dataclass(frozen=True)
-class InferenceProduct:
-    """What the payload sends down for one frame instead of the tile itself."""
+_PRODUCT_HEAD = struct.Struct(">IBffIBB")
 
-    frame_id: int
-    tile_class: int
-    confidence: float
-    cloud_fraction: float
-    fire_cells: np.ndarray  # bool [grid, grid]
-    latency_us: int
-    card: int = 0
 
-    _HEAD = struct.Struct(">IBffIBB")
+def pack_product(product: Product) -> bytes:
+    """TM[200,1]: frame id (U32), class (U8), confidence and cloud fraction (F32), latency in us
+    (U32, clamped), card (U8), grid side (U8), then the fire cells as bits, row-major."""
+    grid = product.fire_cells.shape[0]
+    bits = np.packbits(np.asarray(product.fire_cells, dtype=bool).ravel()).tobytes()
+    return _PRODUCT_HEAD.pack(product.frame_id, product.tile_class, product.confidence,
+                              product.cloud_fraction, min(product.latency_us, 0xFFFFFFFF),
+                              product.card, grid) + bits
 
-    def pack(self) -> bytes:
-        grid = self.fire_cells.shape[0]
-        bits = np.packbits(np.asarray(self.fire_cells, dtype=bool).ravel()).tobytes()
-        return self._HEAD.pack(self.frame_id, self.tile_class, self.confidence,
-                               self.cloud_fraction, min(self.latency_us, 0xFFFFFFFF),
-                               self.card, grid) + bits
 
-    @classmethod
-    def unpack(cls, data: bytes) -> "InferenceProduct":
-        head = cls._HEAD
-        if len(data) < head.size:
-            raise ValueError(f"product needs at least {head.size} bytes, got {len(data)}")
-        frame, tile_class, confidence, cloud, latency, card, grid = head.unpack_from(data)
-        cells = grid * grid
-        if len(data) != head.size + (cells + 7) // 8:
-            raise ValueError(f"a {grid}x{grid} product needs {head.size + (cells + 7) // 8} bytes")
-        bits = np.unpackbits(np.frombuffer(data, np.uint8, offset=head.size))[:cells]
-        return cls(frame, tile_class, confidence, cloud, bits.astype(bool).reshape(grid, grid),
+def unpack_product(data: bytes) -> Product:
+    head = _PRODUCT_HEAD
+    if len(data) < head.size:
+        raise ValueError(f"product needs at least {head.size} bytes, got {len(data)}")
+    frame, tile_class, confidence, cloud, latency, card, grid = head.unpack_from(data)
+    cells = grid * grid
+    if len(data) != head.size + (cells + 7) // 8:
+        raise ValueError(f"a {grid}x{grid} product needs {head.size + (cells + 7) // 8} bytes")
+    bits = np.unpackbits(np.frombuffer(data, np.uint8, offset=head.size))[:cells]
+    return Product(frame, tile_class, confidence, cloud, bits.astype(bool).reshape(grid, grid),
                    latency, card)

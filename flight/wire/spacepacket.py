@@ -1,6 +1,6 @@
 """CCSDS Space Packet primary header (CCSDS 133.0-B-2), version 0, and per-APID sequence counts.
 
-Requirements (verified in tests/test_wire.py):
+Requirements (verified in tests/unit/wire/test_wire.py):
 - pack/unpack round-trip for every field value (property test);
 - sequence counts are per APID, 14 bits, wrapping at 16384;
 - an impossible header (wrong version) is refused with a PacketError naming BAD_HEADER.

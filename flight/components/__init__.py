@@ -1,2 +1,0 @@
-"""Flight components: services (comms, dispatcher, parameters, health, housekeeping, executive
-control, rate groups) and the payload (camera, inference)."""

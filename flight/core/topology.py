@@ -1,0 +1,224 @@
+"""Topology: which components fly, how they are configured and wired, and which rate groups drive them.
+
+A topology is a TOML file::
+
+    [mission]   name, apid, seed, and what the mission's components share (e.g. its orbit)
+    [clock]     kind = "simulated" | "wall", base_rate_hz, speedup, epoch, start_timeout_s
+    [roles]     role = "component" (flight.core.roles: commands, telemetry, health, events,
+                parameters)
+    [wiring]    connections = ["source.output -> target.input", ...] (flight.core.wiring)
+    [[components]]   name, kind = "module:Class", then the component's own settings
+    [[rate_groups]]  name, rate_hz, members = [component names, in call order]
+
+Each rate group becomes a :class:`flight.core.rate_group.RateGroup` component of the same name.
+
+Requirements (verified in tests/unit/core/test_topology.py): configuration errors (unknown kind,
+duplicate name, a member that is not a component, a rate that does not divide the base rate,
+more than 255 components, a bad role or connection, a required port left open) are refused up
+front with one line naming the culprit; ``--set`` overrides reach the right table.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from flight.core.catalog import MAX_COMPONENTS
+from flight.core.component import Component
+from flight.core.rate_group import RateGroup
+from flight.core.roles import ROLES
+from flight.core.wiring import Connection, WiringError, check_wiring, parse_connection
+
+
+class TopologyError(ValueError):
+    """A topology that cannot fly, with the reason."""
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    name: str
+    cls: type[Component]
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RateGroupSpec:
+    name: str
+    rate_hz: float
+    members: tuple[str, ...]
+    divider: int
+
+
+@dataclass
+class Topology:
+    mission: str
+    apid: int
+    seed: int
+    clock: dict[str, Any]
+    components: list[ComponentSpec]
+    rate_groups: list[RateGroupSpec]
+    connections: list[Connection] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # the whole [mission] table
+
+    @property
+    def base_rate_hz(self) -> float:
+        return float(self.clock.get("base_rate_hz", max(g.rate_hz for g in self.rate_groups)))
+
+    def all_components(self) -> list[ComponentSpec]:
+        """Declared components, then one RateGroup component per rate group."""
+        groups = [ComponentSpec(g.name, RateGroup, {"rate_hz": g.rate_hz,
+                                                     "members": list(g.members),
+                                                     "divider": g.divider})
+                  for g in self.rate_groups]
+        return self.components + groups
+
+    def component(self, name: str) -> ComponentSpec:
+        for spec in self.all_components():
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def classes(self) -> dict[str, type[Component]]:
+        """Every component's class by name, rate groups included."""
+        return {spec.name: spec.cls for spec in self.all_components()}
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_override(doc: dict[str, Any], assignment: str) -> None:
+    """Apply ``SECTION.KEY=VALUE``: SECTION is a top-level table or a component name."""
+    target, sep, text = assignment.partition("=")
+    section, dot, key = target.strip().partition(".")
+    if not sep or not dot or not key:
+        raise TopologyError(f"override {assignment!r} is not SECTION.KEY=VALUE")
+    value = _parse_value(text.strip())
+    for comp in doc.get("components", []):
+        if comp.get("name") == section:
+            comp[key] = value
+            return
+    if section in ("mission", "clock"):
+        doc.setdefault(section, {})[key] = value
+        return
+    raise TopologyError(f"override {assignment!r}: no table or component named {section!r}")
+
+
+def resolve_kind(kind: str) -> type[Component]:
+    """The component class a ``kind`` (``module:Class``) names."""
+    module_name, _, class_name = kind.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise TopologyError(f"component kind {kind!r} cannot be loaded: {error}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Component)):
+        raise TopologyError(f"{kind!r} is not a Component")
+    return cls
+
+
+def load_topology(path: str | Path, overrides: Sequence[str] = ()) -> Topology:
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise TopologyError(f"cannot read topology {path}: {error}") from None
+    for assignment in overrides:
+        apply_override(doc, assignment)
+    return parse_topology(doc)
+
+
+def parse_topology(doc: dict[str, Any], *, require_ports: bool = True) -> Topology:
+    """Check and build a topology from its TOML document. ``require_ports=False`` accepts
+    required ports left unconnected (the component tester, flight.testing, connects them)."""
+    mission = doc.get("mission", {})
+    components = _components(doc.get("components", []))
+    clock = dict(doc.get("clock", {}))
+    if clock.get("kind", "simulated") not in ("simulated", "wall"):
+        raise TopologyError(f"clock kind {clock.get('kind')!r} is neither simulated nor wall")
+    groups = _rate_groups(doc.get("rate_groups", []), clock, {c.name for c in components})
+    topology = Topology(mission.get("name", "orbitfs"), int(mission.get("apid", 1)),
+                        int(mission.get("seed", 0)), clock, components, groups,
+                        settings=dict(mission))
+    if len(topology.all_components()) > MAX_COMPONENTS:
+        raise TopologyError(f"{len(topology.all_components())} components and rate groups: at "
+                            f"most {MAX_COMPONENTS} fit the catalog's ids")
+    topology.roles = _roles(doc.get("roles", {}), topology.classes())
+    wiring = doc.get("wiring", {})
+    try:
+        topology.connections = [parse_connection(c) for c in wiring.get("connections", [])]
+        check_wiring(topology.classes(), topology.connections, require=require_ports)
+    except WiringError as error:
+        raise TopologyError(str(error)) from None
+    return topology
+
+
+def _components(entries: list[dict[str, Any]]) -> list[ComponentSpec]:
+    components: list[ComponentSpec] = []
+    names: set[str] = set()
+    for entry in entries:
+        entry = dict(entry)
+        name, kind = entry.pop("name", None), entry.pop("kind", None)
+        if not name or not kind:
+            raise TopologyError(f"component entry {entry} needs a name and a kind")
+        if name in names:
+            raise TopologyError(f"component name {name!r} used twice")
+        names.add(name)
+        components.append(ComponentSpec(name, resolve_kind(kind), entry))
+    return components
+
+
+def _rate_groups(entries: list[dict[str, Any]], clock: dict[str, Any],
+                 names: set[str]) -> list[RateGroupSpec]:
+    if not entries:
+        raise TopologyError("a topology needs at least one rate group")
+    for g in entries:
+        if "name" not in g or not isinstance(g.get("rate_hz"), (int, float)):
+            raise TopologyError(f"rate group entry {g} needs a name and a numeric rate_hz")
+    base = float(clock.get("base_rate_hz", max(float(g["rate_hz"]) for g in entries)))
+    if base <= 0:
+        raise TopologyError(f"base rate {base} Hz must be positive")
+    groups = []
+    for g in entries:
+        rate = float(g["rate_hz"])
+        if g["name"] in names:
+            raise TopologyError(f"rate group name {g['name']!r} is also a component name")
+        divider = base / rate if rate > 0 else 0
+        if rate <= 0 or abs(divider - round(divider)) > 1e-9:
+            raise TopologyError(f"rate group {g['name']!r}: {rate} Hz does not divide the base "
+                                f"rate {base} Hz")
+        for member in g.get("members", []):
+            if member not in names:
+                raise TopologyError(f"rate group {g['name']!r}: no component named {member!r}")
+        groups.append(RateGroupSpec(g["name"], rate, tuple(g.get("members", [])),
+                                    int(round(divider))))
+    return groups
+
+
+def _roles(roles: dict[str, Any], classes: dict[str, type[Component]]) -> dict[str, str]:
+    """Check ``[roles]``: known roles, held by components able to hold them; and no component
+    able to hold a role left without it."""
+    for role, holder in roles.items():
+        if role not in ROLES:
+            raise TopologyError(f"[roles] {role}: no such role (roles: {', '.join(ROLES)})")
+        if holder not in classes:
+            raise TopologyError(f"[roles] {role} = {holder!r}: no component named {holder!r}")
+        if not issubclass(classes[holder], ROLES[role]):
+            raise TopologyError(f"[roles] {role} = {holder!r}: {classes[holder].__name__} cannot "
+                                f"hold the {role} role")
+    for name, cls in classes.items():
+        for role, role_class in ROLES.items():
+            if issubclass(cls, role_class) and roles.get(role) != name:
+                raise TopologyError(f"{name} can hold the {role} role but [roles] does not give "
+                                    f"it: add {role} = \"{name}\" to [roles]")
+    return dict(roles)

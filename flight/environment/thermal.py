@@ -1,0 +1,60 @@
+"""Thermal model of one card: a lumped mass conducting to a radiator, ``C dT/dt = P - G (T - T_sink)``.
+
+Units: seconds, watts, degrees Celsius. ``step`` applies the exact solution for constant ``P``
+over ``dt``, ``T_ss + (T - T_ss) exp(-G dt / C)`` with ``T_ss = T_sink + P / G``, stable for any
+``dt``. ``over_limit`` is a latch, evaluated after every step: set when ``T >= limit_c``, cleared
+only when ``T < limit_c - hysteresis_c``, unchanged in between. Within a step the solution moves
+monotonically towards ``T_ss``, so checking the end of each step misses no crossing.
+
+| requirement | verified by |
+|---|---|
+| thermal step = analytic exponential, reaches steady state, any ``dt`` | tests/unit/environment/test_environment.py |
+|   | (closed forms; steps compose; ``dt = 1e300``) |
+| ``over_limit`` changes only at the documented thresholds | tests/unit/environment/test_environment.py |
+|   | (hypothesis over power profiles; example) |
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ThermalModel:
+    """One card as a lumped thermal mass conducting to a radiator: ``C dT/dt = P - G (T - T_sink)``."""
+
+    temperature_c: float = 20.0
+    heat_capacity_j_per_k: float = 400.0
+    conductance_w_per_k: float = 1.5
+    sink_c: float = 10.0
+    limit_c: float = 85.0
+    hysteresis_c: float = 10.0
+    _over_limit: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._update_latch()
+
+    def steady_state_c(self, power_w: float) -> float:
+        """The temperature the card settles at under constant ``power_w``."""
+        return self.sink_c + power_w / self.conductance_w_per_k
+
+    def step(self, power_w: float, dt: float) -> float:
+        """Advance ``dt`` s at constant ``power_w`` (exact solution); the new temperature."""
+        if dt < 0:
+            raise ValueError(f"dt must be >= 0, got {dt}")
+        steady = self.steady_state_c(power_w)
+        decay = math.exp(-self.conductance_w_per_k * dt / self.heat_capacity_j_per_k)
+        self.temperature_c = steady + (self.temperature_c - steady) * decay
+        self._update_latch()
+        return self.temperature_c
+
+    @property
+    def over_limit(self) -> bool:
+        """Latched over-temperature: set at ``>= limit_c``, cleared below ``limit_c - hysteresis_c``."""
+        return self._over_limit
+
+    def _update_latch(self) -> None:
+        if self.temperature_c >= self.limit_c:
+            self._over_limit = True
+        elif self.temperature_c < self.limit_c - self.hysteresis_c:
+            self._over_limit = False

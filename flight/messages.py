@@ -1,0 +1,97 @@
+"""The messages components send each other through their ports (flight.core.ports).
+
+One module, so the data flow can be read in one place; the topology's ``[wiring]`` says who
+sends what to whom. Messages are frozen dataclasses; a message crossing threads is never changed
+after it is sent.
+
+| message | from | to |
+| :class:`RawTelecommand` | comms (uplink) | dispatcher |
+| :class:`TmPacket` | dispatcher, housekeeping, event log | comms (downlink) |
+| :class:`Capture` | camera | inference cluster |
+| :class:`Backpressure` | inference cluster | camera |
+| :class:`Product` | inference cluster | comms (downlink) |
+| :class:`CardFault` | SEU injector | inference cluster |
+| :class:`RegionChange` | owners of memory: parameters, cluster, comms | scrubber, SEU injector |
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RawTelecommand:
+    """One message from the ground as it arrived: its frames (a well-formed TC has exactly one)."""
+
+    frames: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class TmPacket:
+    """What a TM packet says, before comms gives it its header, counters and time."""
+
+    service: int
+    subtype: int
+    app_data: bytes
+
+
+@dataclass(frozen=True)
+class Capture:
+    """A tile from the imager: its frame id, pixels (bands x rows x columns) and priority (0 bulk
+    ... 7 most urgent; urgent frames overtake bulk ones downstream)."""
+
+    frame_id: int
+    pixels: np.ndarray
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class Backpressure:
+    """Whether the payload can take no more frames for now (the sensor waits, nothing is lost)."""
+
+    held: bool
+
+
+@dataclass(frozen=True)
+class Product:
+    """What the payload concluded about one frame: the result that goes down instead of the tile."""
+
+    frame_id: int
+    tile_class: int
+    confidence: float
+    cloud_fraction: float
+    fire_cells: np.ndarray      # bool, grid x grid
+    latency_us: int             # from admission to the voted result
+    card: int                   # index of the card that computed it; 0xFF: voted over several
+
+
+@dataclass(frozen=True)
+class CardFault:
+    """A card fault to inject: ``kind`` is hang, crash, slow (by ``factor``), wrong or clear."""
+
+    card: str
+    kind: str
+    factor: float = 1.0
+
+
+class MemoryArea(Protocol):
+    """A named run of memory the SEU injector can upset (flight.protection: regions and buffers)."""
+
+    name: str
+    size: int
+    recover: Callable[[], None] | None
+
+    def targets(self) -> tuple[str, ...]: ...
+
+    def flip(self, offset: int, bit: int, target: str = "") -> tuple[int, int]: ...
+
+
+@dataclass(frozen=True)
+class RegionChange:
+    """Memory its owner adds (``added``) or withdraws: a protected region to scrub, or an
+    unprotected buffer to upset on purpose, depending on the port it goes out of."""
+
+    area: MemoryArea
+    added: bool = True

@@ -1,0 +1,95 @@
+"""Camera: the synthetic multispectral imager. One tile per ``frame_divider`` ticks while imaging.
+
+Tiles come from :class:`flight.payload.scene.SceneGenerator`, fully determined by the seed and
+the frame id, so a run is reproducible and the ground can recompute the truth of any frame. Each
+goes out of the ``captures`` port as a :class:`Capture` (the tile and its priority: alert frames
+overtake bulk frames downstream). Frame ids increase across imaging sessions. While the payload
+reports backpressure (the ``backpressure`` port) the camera defers its captures instead of
+producing frames that would be dropped: nothing is lost, imaging just takes longer, and
+``CapturesDeferred`` counts it.
+
+| requirement | verified by |
+| START_IMAGING(n) gives n tiles, consecutive ids, then ImagingComplete | tests/unit/payload/test_camera.py |
+| STOP_IMAGING ends the session early | tests/unit/payload/test_camera.py |
+| no capture while the payload reports backpressure | tests/unit/payload/test_camera.py |
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flight.core.component import Channel, Component, Event, command
+from flight.core.context import Context
+from flight.core.ports import OutputPort, input_port
+from flight.core.types import DataType, Field, Severity
+from flight.messages import Backpressure, Capture
+from flight.payload.scene import SceneGenerator
+
+
+class Camera(Component):
+    CHANNELS = {
+        "FramesCaptured": Channel(DataType.U32, "frames"),
+        "FramesRemaining": Channel(DataType.U32, "frames"),
+        "RawBytesCaptured": Channel(DataType.U64, "bytes"),
+        "CapturesDeferred": Channel(DataType.U32, "ticks", description="held by backpressure"),
+    }
+    EVENTS = {
+        "ImagingStarted": Event(Severity.ACTIVITY, "Imaging {count} frames from frame {first}",
+                                (Field("count", DataType.U32), Field("first", DataType.U32))),
+        "ImagingComplete": Event(Severity.ACTIVITY, "Imaging complete: {frames} frames",
+                                 (Field("frames", DataType.U32),)),
+    }
+
+    captures = OutputPort(Capture, "one per tile taken", required=True)
+
+    def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
+        super().__init__(name, context, config)
+        self.scene = SceneGenerator(int(self.config.get("seed", context.seed)),
+                                    size=int(self.config.get("size", 256)),
+                                    grid=int(self.config.get("grid", 8)))
+        self.frame_divider = int(self.config.get("frame_divider", 1))
+        self._next_frame = 0
+        self._remaining = 0
+        self._session_frames = 0
+        self._priority = 0
+        self._held = False
+
+    @input_port(Backpressure, "the payload asks the camera to wait", required=False)
+    def backpressure(self, message: Backpressure) -> None:
+        self._held = message.held
+
+    @command(Field("count", DataType.U32, 1, 1_000_000),
+             Field("priority", DataType.U8, 0, 7, "0 bulk ... 7 most urgent"),
+             description="Capture count frames at a priority")
+    def START_IMAGING(self, count: int, priority: int) -> None:
+        self._remaining = count
+        self._priority = priority
+        self._session_frames = 0
+        self.tlm("FramesRemaining", count)
+        self.event("ImagingStarted", count=count, first=self._next_frame & 0xFFFFFFFF)
+
+    @command(description="Stop the current imaging session")
+    def STOP_IMAGING(self) -> None:
+        if self._remaining:
+            self._finish()
+
+    def _finish(self) -> None:
+        self._remaining = 0
+        self.tlm("FramesRemaining", 0)
+        self.event("ImagingComplete", frames=self._session_frames)
+
+    def tick(self, tick: int, now: float) -> None:
+        if not self._remaining or tick % self.frame_divider:
+            return
+        if self._held:
+            self.tlm("CapturesDeferred", self.telemetry["CapturesDeferred"] + 1)
+            return
+        tile = self.scene.tile(self._next_frame)
+        self._next_frame += 1
+        self._remaining -= 1
+        self._session_frames += 1
+        self.tlm("FramesCaptured", (self.telemetry["FramesCaptured"] + 1) & 0xFFFFFFFF)
+        self.tlm("FramesRemaining", self._remaining)
+        self.tlm("RawBytesCaptured", self.telemetry["RawBytesCaptured"] + tile.pixels.nbytes)
+        self.captures.send(Capture(tile.frame_id, tile.pixels, self._priority))
+        if not self._remaining:
+            self._finish()

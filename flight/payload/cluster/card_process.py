@@ -1,0 +1,142 @@
+"""Card: the flight's handle on one card worker: its process, state, load and measurements.
+
+States: OFF -> STARTING (process spawned, waiting for HELLO with the right model CRC) -> PROBING
+(a known test vector sent; its output must match the reference) -> READY (takes frames) <->
+PARKED (powered down for power or temperature; takes no frames). READY -> QUARANTINED (late,
+crashed, silent, or outvoted too often): its process is killed, its frames in flight are given
+back to the cluster, and it is restarted (STARTING again) unless it failed ``max_failures``
+times within ``failure_window_s``, in which case it is switched OFF.
+
+Owned by the cluster thread; telemetry reads plain attributes.
+"""
+from __future__ import annotations
+
+import collections
+import enum
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from flight.payload.cluster.card_link import CardLink
+from flight.payload.cluster.policies import ewma
+from flight.environment.thermal import ThermalModel
+
+
+class CardState(enum.IntEnum):
+    OFF = 0
+    STARTING = 1
+    PROBING = 2
+    READY = 3
+    PARKED = 4
+    QUARANTINED = 5
+
+
+@dataclass(frozen=True)
+class CardSpec:
+    """A card as the topology configures it."""
+
+    name: str
+    providers: tuple = ("CPUExecutionProvider",)
+    threads: int = 1
+    capacity: int = 4              # requests outstanding at once: the pipeline depth
+    max_batch: int = 1
+    idle_w: float = 5.0
+    active_w: float = 25.0
+    thermal: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Request:
+    id: int
+    card: str
+    frames: list[Any]
+    sent_at: float
+    deadline: float
+
+
+class Card:
+    LATENCY_ALPHA = 0.2
+
+    def __init__(self, spec: CardSpec, latency_prior: float) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.state = CardState.OFF
+        self.process: subprocess.Popen | None = None
+        self.link: CardLink | None = None
+        self.pid = 0
+        self.requests: dict[int, Request] = {}
+        self.latency = latency_prior
+        self.latencies: collections.deque[float] = collections.deque(maxlen=256)
+        self.inferences = 0
+        self.errors = 0
+        self.resets = 0
+        self.failures: list[float] = []
+        self.busy_s = 0.0
+        self.busy_at_power_step = 0.0
+        self.utilization = 0.0
+        self.last_heartbeat = 0.0
+        self.state_since = 0.0
+        self.thermal = ThermalModel(**spec.thermal)
+        self.power_w = 0.0
+        self.providers: list[str] = []
+
+    # --- what the policies see ------------------------------------------------------------------
+    @property
+    def outstanding(self) -> int:
+        return len(self.requests)
+
+    @property
+    def capacity(self) -> int:
+        return self.spec.capacity
+
+    def record_latency(self, seconds_per_frame: float, frames: int) -> None:
+        self.latency = ewma(self.latency, seconds_per_frame, self.LATENCY_ALPHA)
+        self.latencies.append(seconds_per_frame)
+        self.busy_s += seconds_per_frame * frames
+        self.inferences += frames
+
+    def latency_percentiles(self) -> tuple[float, float]:
+        if not self.latencies:
+            return 0.0, 0.0
+        p50, p99 = np.percentile(list(self.latencies), [50, 99])
+        return float(p50), float(p99)
+
+    # --- the process ----------------------------------------------------------------------------
+    def spawn(self, worker_config: dict[str, Any], max_message: int, now: float) -> CardLink:
+        """Start the worker process on a new link; the link is the card's until :meth:`kill`."""
+        self.link = CardLink(max_message)
+        config = dict(worker_config, name=self.name, threads=self.spec.threads, fd=self.link.worker_fd(),
+                      providers=[list(p) if not isinstance(p, str) else p for p in self.providers])
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "flight.payload.cluster.card_worker", "--config", json.dumps(config)],
+                stdin=subprocess.DEVNULL, pass_fds=(self.link.worker_fd(),))
+        finally:
+            self.link.spawned()
+        self.pid = self.process.pid
+        self.set_state(CardState.STARTING, now)
+        self.last_heartbeat = now
+        return self.link
+
+    def kill(self) -> None:
+        """Power-cycle: SIGKILL works on a stopped (hung) process too. The link is closed."""
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.kill(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+        self.process = None
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+
+    def set_state(self, state: CardState, now: float) -> None:
+        self.state = state
+        self.state_since = now

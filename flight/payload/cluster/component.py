@@ -1,0 +1,304 @@
+"""InferenceCluster: the payload's multi-card inference loop as a flight component.
+
+Tiles come in on the ``tiles`` port; each is run on the cluster of accelerator cards configured
+in the ``cards`` setting (a table per card: name, execution providers with options, threads,
+pipeline depth, batch size, idle and active power, thermal constants) by the engine
+(flight.payload.cluster.engine), and one :class:`Product` per frame goes out of the ``products``
+port. It tells the sensor to wait when the cluster is saturated (``backpressure`` port), steps
+the power and thermal models each cycle with mission time (flight.environment: orbit, battery),
+parks cards rather than exceed the budget or a card's temperature limit, and switches to TMR over
+the South Atlantic Anomaly when ``AutoTmrInSaa`` is set. With ``weights = "live"`` each card's
+weights are a protected region (``<card>_weights``) offered on the ``regions`` port, whose
+recovery reloads them from the model file and resets the card; the frame slots are offered on
+the ``buffers`` port. Each card has its channels (``<card>_State``, ``<card>_Inferences``, ...)
+and is commanded by name (``INJECT_CARD_FAULT``, ``RESET_CARD``, ...); card faults also come in
+on the ``card_faults`` port (from the SEU injector).
+
+| requirement | verified by |
+| every tile: a product or a counted drop (by reason, in telemetry) | tests/system/test_cluster_component.py, |
+|   | tests/system/test_sil.py |
+| mode, policy and auto-TMR are commandable; card commands |   |
+|   reach the cards; card status is per-card telemetry | tests/system/test_cluster_component.py |
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from flight.core.component import Channel, CommandError, Component, Parameter, StartError, command
+from flight.core.context import Context
+from flight.core.ports import OutputPort, input_port
+from flight.core.types import DataType, Field, Limits
+from flight.environment.orbit import mission_orbit
+from flight.environment.power import Battery, PowerSystem
+from flight.messages import Backpressure, Capture, CardFault, Product, RegionChange
+from flight.payload.cluster.card_process import CardSpec, CardState
+from flight.payload.cluster.engine import Cluster, ClusterConfig
+from flight.payload.cluster.events import ENGINE_EVENTS, EVENTS
+from flight.payload.cluster.frames import DropReason, Frame, Mode
+from flight.payload.cluster.policies import POLICIES, make_policy
+from flight.payload.detection import decode_outputs
+from flight.protection.buffers import ByteBuffer
+
+POLICY_NAMES = list(POLICIES)
+FAULTS = {1: "slow", 2: "hang", 3: "crash", 4: "wrong"}
+CARD = Field("card", DataType.STRING, description="the card's name, e.g. card0")
+CARD_CHANNELS = {
+    "State": Channel(DataType.U8, description=", ".join(f"{s.value}={s.name}" for s in CardState)),
+    "Inferences": Channel(DataType.U32, "frames"),
+    "Errors": Channel(DataType.U32, "errors", description="failed or outvoted inferences"),
+    "Resets": Channel(DataType.U32, "resets"),
+    "LatencyP50": Channel(DataType.F32, "ms"),
+    "LatencyP99": Channel(DataType.F32, "ms"),
+    "Utilization": Channel(DataType.F32, "%", description="over the last cycle"),
+    "BusyTime": Channel(DataType.F64, "s", description="total compute time"),
+    "Outstanding": Channel(DataType.U16, "requests"),
+    "Power": Channel(DataType.F32, "W"),
+    "Temperature": Channel(DataType.F32, "degC", Limits(yellow_high=75.0, red_high=85.0)),
+    "Pid": Channel(DataType.U32),
+}
+ENGINE_KEYS = ("slots", "policy", "vote", "heartbeat_s", "heartbeat_timeout_s", "deadline_factor",
+               "min_deadline_s", "max_failures", "failure_window_s", "disagreement_limit",
+               "max_queue_delay_s", "frame_deadline_s", "weights", "refresh_s", "weights_chunk")
+
+
+def drop_channel(reason: DropReason) -> str:
+    return f"Dropped{reason.name.title().replace('_', '')}"
+
+
+def card_spec(entry: dict[str, Any]) -> CardSpec:
+    """A card as its ``cards`` table configures it."""
+    providers = tuple(p if isinstance(p, str) else (p[0], dict(p[1]))
+                      for p in entry.get("providers", ["CPUExecutionProvider"]))
+    return CardSpec(str(entry["name"]), providers, int(entry.get("threads", 1)),
+                    int(entry.get("capacity", 4)), int(entry.get("max_batch", 1)),
+                    float(entry.get("idle_w", 5.0)), float(entry.get("active_w", 25.0)),
+                    dict(entry.get("thermal", {})))
+
+
+class InferenceCluster(Component):
+    CHANNELS = {
+        "Mode": Channel(DataType.U8, description="0 THROUGHPUT, 1 TMR, 2 DMR"),
+        "Policy": Channel(DataType.U8, description=", ".join(f"{i} {n}" for i, n in enumerate(POLICIES))),
+        "FramesSubmitted": Channel(DataType.U32, "frames"),
+        "FramesDelivered": Channel(DataType.U32, "frames"),
+        **{drop_channel(r): Channel(DataType.U32, "frames") for r in DropReason},
+        "FramesPending": Channel(DataType.U32, "frames", description="queued or in flight"),
+        "Throughput": Channel(DataType.F32, "frames/s"),
+        "Votes": Channel(DataType.U32, "frames"),
+        "Disagreements": Channel(DataType.U32, "outputs"),
+        "Redispatched": Channel(DataType.U32, "frames"),
+        "Degraded": Channel(DataType.U32, "frames", description="run on fewer cards than the mode asks"),
+        "Backpressure": Channel(DataType.BOOL),
+        "RawBytesProcessed": Channel(DataType.U64, "bytes"),
+        "BatteryCharge": Channel(DataType.F32, "%", Limits(red_low=30.0, yellow_low=40.0)),
+        "PowerBudget": Channel(DataType.F32, "W"),
+        "PayloadPower": Channel(DataType.F32, "W"),
+        "Sunlit": Channel(DataType.BOOL),
+        "InSaa": Channel(DataType.BOOL),
+    }
+    EVENTS = EVENTS
+    PARAMETERS = {
+        "DetectionThreshold": Parameter(DataType.F32, 0.5, 0.05, 0.95,
+                                        "fire score above which a cell is reported"),
+        "AutoTmrInSaa": Parameter(DataType.BOOL, False, description="TMR while over the SAA"),
+    }
+    products = OutputPort(Product, "one per frame delivered", required=True)
+    backpressure = OutputPort(Backpressure, "whether the sensor should wait")
+    regions = OutputPort(RegionChange, "each card's live weights, for the scrubber and the SEU injector")
+    buffers = OutputPort(RegionChange, "the frame slots, for the SEU injector")
+
+    @classmethod
+    def channels_for(cls, config: dict[str, Any]) -> dict[str, Channel]:
+        per_card = {f"{card['name']}_{name}": channel for card in config.get("cards", [])
+                    for name, channel in CARD_CHANNELS.items()}
+        return {**cls.CHANNELS, **per_card}
+
+    def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
+        super().__init__(name, context, config)
+        model = Path(str(self.config.get("model", "demo_model.onnx")))
+        self.model_path = model if model.is_absolute() else context.run_dir / model
+        self.base_mode = Mode[str(self.config.get("mode", "THROUGHPUT")).upper()]
+        self.cards = [card_spec(entry) for entry in self.config.get("cards", [])]
+        self._last_tick: tuple[float, float, int] | None = None
+        self._backpressure = False
+        self._raw_bytes = 0
+
+    def start(self) -> None:
+        if not self.model_path.is_file():
+            raise StartError(f"no model at {self.model_path}: build the demo model with "
+                             f"'python -m flight.payload.demo_model -o {self.model_path}' or set "
+                             "cluster.model")
+        config = self.config
+        size = int(config.get("size", 256))
+        self.grid = int(config.get("grid", 8))
+        engine_config = ClusterConfig(self.model_path, (4, size, size), mode=self.base_mode,
+                                      seed=self.context.seed,
+                                      **{k: config[k] for k in ENGINE_KEYS if k in config})
+        power = PowerSystem(mission_orbit(self.context.mission), Battery(**config.get("battery", {})),
+                            **config.get("power", {}))
+        self.engine = Cluster(engine_config, self.cards, self._product, self._engine_event, power)
+        self.engine.start()
+        if self.engine.weights is not None:  # each card's live weights, for the scrubber
+            for card, region in self.engine.weights.regions.items():
+                region.recover = self._weights_recovery(card)
+                self.regions.send(RegionChange(region))
+        self._slots = ByteBuffer("frame_slots", self.engine.slots.array)
+        self.buffers.send(RegionChange(self._slots))
+
+    def _weights_recovery(self, card: str) -> Callable[[], None]:
+        def recover() -> None:
+            """reload the weights from the model file and reset the card"""
+            self.engine.weights.reload(card)
+            self.engine.call(lambda: self.engine.reset_card(card, "weights reloaded"))
+
+        return recover
+
+    def stop(self) -> None:
+        if self.engine.weights is not None:
+            for region in self.engine.weights.regions.values():
+                self.regions.send(RegionChange(region, added=False))
+        self.buffers.send(RegionChange(self._slots, added=False))
+        self.engine.stop()
+
+    def ready(self) -> bool:
+        """Every card is in service or out of it, none still booting or probing."""
+        return all(card.state not in (CardState.STARTING, CardState.PROBING)
+                   for card in self.engine.cards.values())
+
+    def request_ping(self, key: int) -> bool:
+        """Answered by the cluster thread, so a wedged cluster stops answering."""
+        self.engine.call(lambda: setattr(self, "last_pong", key))
+        return True
+
+    # --- frames -------------------------------------------------------------------------------
+    @input_port(Capture, "tiles to classify")
+    def tiles(self, capture: Capture) -> None:
+        if self.engine.submit(capture.frame_id, capture.pixels, capture.priority):
+            self._raw_bytes += capture.pixels.nbytes
+        else:
+            self._engine_event("frame_dropped", {"frame": capture.frame_id, "reason": "QUEUE_FULL"})
+        self._publish_backpressure()
+
+    def _publish_backpressure(self) -> None:
+        if self.engine.backpressure != self._backpressure:
+            self._backpressure = self.engine.backpressure
+            self.backpressure.send(Backpressure(self._backpressure))
+
+    def _product(self, frame: Frame, outputs: list[np.ndarray], cards: list[str]) -> None:
+        """The engine's voted result for a frame (in the cluster thread): decode and send it."""
+        logits, fire, cloud = outputs
+        detection = decode_outputs(logits[None], fire.reshape(1, self.grid, self.grid), cloud,
+                                   self.param("DetectionThreshold"))[0]
+        names = [card.name for card in self.cards]
+        product = Product(frame.frame_id, int(detection.tile_class), float(detection.confidence),
+                          float(detection.cloud_fraction), detection.fire_cells,
+                          int((time.monotonic() - frame.admitted) * 1e6),
+                          names.index(cards[0]) if len(cards) == 1 else 0xFF)
+        self.products.send(product)
+
+    def _engine_event(self, kind: str, args: dict[str, Any]) -> None:
+        if kind == "frame_dropped":
+            args = {**args, "frame": args["frame"] & 0xFFFFFFFF}
+        self.event(ENGINE_EVENTS[kind], **args)
+
+    # --- commands -----------------------------------------------------------------------------
+    @command(Field("mode", DataType.U8, 0, 2, "0 THROUGHPUT, 1 TMR, 2 DMR"),
+             description="Set the redundancy mode (the base mode when auto-TMR is on)")
+    def SET_MODE(self, mode: int) -> None:
+        self.base_mode = Mode(mode)
+        self.engine.call(lambda: self.engine.set_mode(Mode(mode), "commanded"))
+
+    @command(Field("policy", DataType.U8, 0, len(POLICIES) - 1,
+                   ", ".join(f"{i} {n}" for i, n in enumerate(POLICIES))),
+             description="Set the balancing policy")
+    def SET_POLICY(self, policy: int) -> None:
+        chosen = make_policy(POLICY_NAMES[policy], self.context.seed)
+        self.engine.call(lambda: setattr(self.engine, "policy", chosen))
+
+    @command(CARD, Field("kind", DataType.U8, 1, 4, "1 slow, 2 hang, 3 crash, 4 wrong output"),
+             Field("factor", DataType.F32, 1.0, 100.0, "slowdown factor (slow only)"),
+             description="Inject a card fault (tests and fault-injection campaigns)")
+    def INJECT_CARD_FAULT(self, card: str, kind: int, factor: float) -> None:
+        self.card_faults(CardFault(card, FAULTS[kind], factor))
+
+    @command(CARD, description="Clear an injected slow or wrong-output fault")
+    def CLEAR_CARD_FAULT(self, card: str) -> None:
+        self.card_faults(CardFault(card, "clear"))
+
+    @command(CARD, description="Power-cycle a card (or power on a switched-off one): restart, reload "
+                               "and verify the model, probe, readmit")
+    def RESET_CARD(self, card: str) -> None:
+        self._card(card)
+        self.engine.call(lambda: self.engine.reset_card(card))
+
+    @command(CARD, description="Switch a card off; its frames in flight go to the others")
+    def POWER_OFF_CARD(self, card: str) -> None:
+        self._card(card)
+        self.engine.call(lambda: self.engine.power_off(card))
+
+    @input_port(CardFault, "card faults to inject (from the SEU injector)", required=False)
+    def card_faults(self, fault: CardFault) -> None:
+        self._card(fault.card)
+        self.engine.call(lambda: self.engine.inject_fault(fault.card, fault.kind, fault.factor))
+
+    def _card(self, name: str) -> None:
+        if name not in self.engine.cards:
+            raise CommandError(f"no card {name!r} (cards: {', '.join(self.engine.cards)})")
+
+    # --- each cycle ---------------------------------------------------------------------------
+    def tick(self, tick: int, now: float) -> None:
+        engine = self.engine
+        wall = time.monotonic()
+        if self._last_tick is not None:
+            last_now, last_wall, last_delivered = self._last_tick
+            dt, wall_dt = now - last_now, wall - last_wall
+            engine.call(lambda: engine.step_power(now, dt, wall_dt))
+            self.tlm("Throughput", (engine.delivered - last_delivered) / wall_dt if wall_dt > 0 else 0.0)
+        self._last_tick = (now, wall, engine.delivered)
+        self._follow_the_orbit(now)
+        self._publish_backpressure()
+        self._report(engine)
+
+    def _follow_the_orbit(self, now: float) -> None:
+        engine = self.engine
+        orbit = engine.power.orbit
+        in_saa = orbit.in_saa(now)
+        self.tlm("Sunlit", orbit.sunlit(now))
+        self.tlm("InSaa", in_saa)
+        self.tlm("BatteryCharge", 100.0 * engine.power.battery.state_of_charge)
+        self.tlm("PowerBudget", engine.power.payload_budget_w(now))
+        if self.param("AutoTmrInSaa"):
+            wanted = Mode.TMR if in_saa else self.base_mode
+            if wanted is not engine.mode:
+                reason = "entering the SAA" if in_saa else "leaving the SAA"
+                engine.call(lambda: engine.set_mode(wanted, reason))
+
+    def _report(self, engine: Cluster) -> None:
+        self.tlm("Mode", int(engine.mode))
+        self.tlm("Policy", POLICY_NAMES.index(engine.policy.name))
+        self.tlm("FramesSubmitted", engine.submitted & 0xFFFFFFFF)
+        self.tlm("FramesDelivered", engine.delivered & 0xFFFFFFFF)
+        for reason, count in engine.dropped.items():
+            self.tlm(drop_channel(reason), count & 0xFFFFFFFF)
+        self.tlm("FramesPending", max(engine.pending, 0))
+        self.tlm("Votes", engine.votes & 0xFFFFFFFF)
+        self.tlm("Disagreements", engine.disagreements & 0xFFFFFFFF)
+        self.tlm("Redispatched", engine.redispatched & 0xFFFFFFFF)
+        self.tlm("Degraded", engine.degraded & 0xFFFFFFFF)
+        self.tlm("Backpressure", engine.backpressure)
+        self.tlm("RawBytesProcessed", self._raw_bytes)
+        self.tlm("PayloadPower", sum(card.power_w for card in list(engine.cards.values())))
+        for card in list(engine.cards.values()):
+            p50, p99 = card.latency_percentiles()
+            for channel, value in (
+                    ("State", int(card.state)), ("Inferences", card.inferences & 0xFFFFFFFF),
+                    ("Errors", card.errors & 0xFFFFFFFF), ("Resets", card.resets & 0xFFFFFFFF),
+                    ("LatencyP50", p50 * 1e3), ("LatencyP99", p99 * 1e3),
+                    ("Utilization", 100.0 * card.utilization), ("BusyTime", card.busy_s),
+                    ("Outstanding", card.outstanding), ("Power", card.power_w),
+                    ("Temperature", card.thermal.temperature_c), ("Pid", card.pid)):
+                self.tlm(f"{card.name}_{channel}", value)

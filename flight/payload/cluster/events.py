@@ -1,0 +1,49 @@
+"""The inference cluster's events, and which engine report becomes which event.
+
+The engine (flight.payload.cluster.engine) reports what happens to cards and frames as
+``(kind, arguments)``; the component (flight.payload.cluster.component) emits the event
+:data:`ENGINE_EVENTS` names for each kind, with the arguments declared here.
+"""
+from __future__ import annotations
+
+from flight.core.component import Event
+from flight.core.types import DataType, Field, Severity
+
+CARD = Field("card", DataType.STRING)
+
+
+def _event(fmt: str, *fields: Field, severity: Severity = Severity.WARNING_LO,
+           throttle: int = 0) -> Event:
+    return Event(severity, fmt, fields, throttle)
+
+
+EVENTS = {
+    "CardReady": _event("{card} ready (resets so far: {resets})", CARD,
+                        Field("resets", DataType.U32), severity=Severity.ACTIVITY),
+    "CardQuarantined": _event("{card} quarantined: {reason}", CARD,
+                              Field("reason", DataType.STRING), severity=Severity.WARNING_HI),
+    "CardSwitchedOff": _event("{card} switched off after {failures} failures", CARD,
+                              Field("failures", DataType.U16), severity=Severity.FATAL),
+    "CardDisagreed": _event("{card} outvoted on frame {frame} ({count} in a row)", CARD,
+                            Field("frame", DataType.U32), Field("count", DataType.U16),
+                            throttle=50),
+    "ModelCrcMismatch": _event("{card} loaded a model with CRC-32C {crc:08x}, expected "
+                               "{expected:08x}", CARD, Field("crc", DataType.U32),
+                               Field("expected", DataType.U32), severity=Severity.WARNING_HI),
+    "ProviderUnavailable": _event("{card}: execution provider {provider} not on this host: "
+                                  "CPU used", CARD, Field("provider", DataType.STRING)),
+    "FrameDropped": _event("Frame {frame} dropped: {reason}", Field("frame", DataType.U32),
+                           Field("reason", DataType.STRING), throttle=50),
+    "ModeChanged": _event("Mode {mode}: {reason}", Field("mode", DataType.STRING),
+                          Field("reason", DataType.STRING), severity=Severity.ACTIVITY),
+    "CardParked": _event("{card} parked: {reason}", CARD, Field("reason", DataType.STRING),
+                         severity=Severity.ACTIVITY),
+    "CardUnparked": _event("{card} back in service", CARD, severity=Severity.ACTIVITY),
+}
+
+ENGINE_EVENTS = {"card_ready": "CardReady", "card_quarantined": "CardQuarantined",
+                 "card_off": "CardSwitchedOff", "card_disagreed": "CardDisagreed",
+                 "model_crc_mismatch": "ModelCrcMismatch",
+                 "provider_unavailable": "ProviderUnavailable", "frame_dropped": "FrameDropped",
+                 "mode_changed": "ModeChanged", "card_parked": "CardParked",
+                 "card_unparked": "CardUnparked"}

@@ -1,0 +1,288 @@
+"""CardSupervisor: the cards' processes, their links, their messages and their health (FDIR).
+
+Each card worker is a process (flight.payload.cluster.card_process) with its own link
+(flight.payload.cluster.card_link: one Unix datagram socket pair; a card whose process ends reads
+as end-of-file at once, a restarted card gets a new link), registered in the cluster thread's
+poller. The supervisor decodes what the cards send: RESULT (handed to the voter frame by frame),
+HEARTBEAT, HELLO, ERROR.
+
+Health: a card is quarantined when a request passes its deadline (set by the scheduler), its
+process exits, its heartbeats stop, it reports an error, or the voter finds it outvoted too often.
+Its frames in flight go back to the head of the queue; it is power-cycled (SIGKILL, restart),
+must say HELLO with the model's CRC-32C, then pass a probe (a known tile whose reference output
+the flight computed at start), and is readmitted. After ``max_failures`` failures within
+``failure_window_s`` it is switched OFF. With optimized weights every card rebuilds its session
+from the model file every ``refresh_s``; a card that refuses (the file changed) is quarantined.
+
+| requirement | verified by |
+| a card SIGKILLed mid-run loses no frame: its frames in flight go back to the queue | tests/system/test_cluster_engine.py |
+| a hung, crashed or lying card is quarantined, reset, probed, readmitted | tests/system/test_cluster_engine.py |
+| a card failing repeatedly is switched off | tests/system/test_cluster_engine.py |
+| a card whose model CRC does not match is refused | tests/system/test_cluster_engine.py |
+| optimized weights are refreshed; a refresh from a changed file is refused | tests/system/test_cluster_engine.py |
+| an unavailable provider falls back to the next one, with an event | tests/system/test_cluster_engine.py |
+"""
+from __future__ import annotations
+
+import json
+import select
+import subprocess
+import time
+from collections.abc import Callable, Container
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from flight.payload.cluster import card_protocol as msg
+from flight.payload.cluster.card_process import Card, CardSpec, CardState
+from flight.payload.cluster.frames import PROBE
+from flight.payload.cluster.providers import choose_providers
+from flight.payload.cluster.slots import SlotPool
+from flight.payload.cluster.weights import WeightStore
+from flight.payload.scene import SceneGenerator
+from native import crc32c
+
+if TYPE_CHECKING:
+    from flight.payload.cluster.engine import ClusterConfig
+    from flight.payload.cluster.scheduler import Scheduler
+    from flight.payload.cluster.voter import Voter
+
+
+class CardSupervisor:
+    """Spawns, watches, fails, restarts and switches off the cards; receives their messages.
+    Owned by the cluster thread."""
+
+    EXIT_WAIT_S = 0.5
+    LATENCY_PRIOR_S = 0.005  # a card's latency estimate before its first result
+
+    def __init__(self, config: ClusterConfig, specs: list[CardSpec],
+                 on_event: Callable[[str, dict[str, Any]], None]) -> None:
+        self.config = config
+        self.cards = {spec.name: Card(spec, latency_prior=self.LATENCY_PRIOR_S) for spec in specs}
+        self.by_fd: dict[int, Card] = {}  # the cards by their link's descriptor
+        self.model_bytes = Path(config.model).read_bytes()
+        self.model_crc = crc32c(self.model_bytes)
+        self.weights: WeightStore | None = None
+        self.probe_slot = 0
+        self.redispatched = 0
+        self.refreshes = 0
+        self.last_refresh = 0.0
+        self.max_message = 0  # bytes: the largest message a card may send
+        self.worker_config: dict[str, Any] = {}  # what every card worker is started with
+        self._on_event = on_event
+        self._poller: select.poll | None = None  # the cluster thread's (which also polls its wake pipe)
+        self._scheduler: Scheduler | None = None
+        self._voter: Voter | None = None
+
+    def connect(self, scheduler: Scheduler, voter: Voter) -> None:
+        """The scheduler sends probes and takes back a failed card's frames; the voter concludes
+        frames from results and checks probes."""
+        self._scheduler = scheduler
+        self._voter = voter
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def place_probe(self, slots: SlotPool) -> np.ndarray:
+        """Write the probe tile into a slot of its own, for the lifetime of the cluster."""
+        self.probe_slot = slots.acquire()
+        probe = SceneGenerator(seed=0x5EED, size=self.config.tile_shape[-1]).tile(0).pixels
+        slots.write(self.probe_slot, probe)
+        return probe
+
+    def start(self, slots: SlotPool, poller: select.poll, record_bytes: int) -> None:
+        """Spawn every card; ``record_bytes``: the size of one frame's output record."""
+        config = self.config
+        # the largest message the cards send: a RESULT (17-byte header) for the biggest batch
+        biggest_batch = max((c.spec.max_batch for c in self.cards.values()), default=1)
+        self.max_message = 64 + record_bytes * biggest_batch
+        self._poller = poller
+        if config.weights not in ("live", "optimized"):
+            raise ValueError(f"weights {config.weights!r} is neither live nor optimized")
+        self.weights = (WeightStore(Path(config.model), self.model_crc, list(self.cards),
+                                    config.weights_chunk) if config.weights == "live" else None)
+        self.last_refresh = time.monotonic()
+        self.worker_config = {"model": str(Path(config.model).resolve()),
+                              "shm_name": slots.name, "slot_count": slots.count,
+                              "slot_shape": list(config.tile_shape), "slot_dtype": config.tile_dtype,
+                              "heartbeat_s": config.heartbeat_s}
+        now = time.monotonic()
+        for card in self.cards.values():
+            card.providers, missing = choose_providers(list(card.spec.providers))
+            for provider in missing:
+                self._on_event("provider_unavailable", {"card": card.name, "provider": provider})
+            self._spawn(card, now)
+
+    def stop(self) -> None:
+        """Kill every card's process (after the cluster thread has ended); free the weights."""
+        for card in self.cards.values():
+            self._kill(card)
+        if self.weights is not None:
+            self.weights.close()
+
+    def _spawn(self, card: Card, now: float) -> None:
+        weights = {"weights": self.weights.worker_config(card.name)} if self.weights else {}
+        link = card.spawn({**self.worker_config, **weights}, self.max_message, now)
+        self.by_fd[link.fileno()] = card
+        self._poller.register(link.fileno(), select.POLLIN)
+
+    def _kill(self, card: Card) -> None:
+        """Power-cycle the card's process and forget its link."""
+        if card.link is not None:
+            self._poller.unregister(card.link.fileno())
+            del self.by_fd[card.link.fileno()]
+        card.kill()
+
+    # --- what the cards say ---------------------------------------------------------------------
+    def receive(self, card: Card) -> None:
+        """Take one message from ``card``'s link (the poller says one is there)."""
+        try:
+            message = card.link.receive()
+        except BlockingIOError:  # nothing after all
+            return
+        now = time.monotonic()
+        if message is None:  # end-of-file: the process is gone (or closed its end)
+            self.fail(card, self._exit_reason(card), now)
+            return
+        kind, body = msg.split(message)
+        if kind == msg.RESULT:
+            self._result(card, *msg.unpack_result(body), now)
+        elif kind == msg.HEARTBEAT:
+            card.last_heartbeat = now
+        elif kind == msg.HELLO:
+            self._hello(card, json.loads(body), now)
+        elif kind == msg.ERROR:
+            card.errors += 1
+            request_id, text = msg.unpack_error(body)
+            if request_id in card.requests or request_id == 0:  # 0: a failed refresh
+                self.fail(card, f"error: {text}", now)
+
+    def _hello(self, card: Card, hello: dict[str, Any], now: float) -> None:
+        if card.state is not CardState.STARTING:
+            return
+        card.last_heartbeat = now
+        if hello["model_crc32c"] != self.model_crc:
+            self._on_event("model_crc_mismatch", {"card": card.name, "crc": hello["model_crc32c"],
+                                                  "expected": self.model_crc})
+            self.fail(card, "model CRC mismatch", now)
+            return
+        card.set_state(CardState.PROBING, now)
+        self._scheduler.send(card, [PROBE], now)
+
+    def _result(self, card: Card, request_id: int, compute_ns: int, records: bytes, now: float) -> None:
+        request = card.requests.pop(request_id, None)
+        if request is None:  # from before a reset, or after a quarantine: stale
+            return
+        if request.frames[0] is PROBE:
+            self._probed(card, records, now)
+            return
+        size = len(records) // len(request.frames)
+        card.record_latency(compute_ns / 1e9 / len(request.frames), len(request.frames))
+        conclude = self._voter.conclude
+        for index, frame in enumerate(request.frames):
+            frame.dispatched.discard(card.name)
+            if frame.finished:
+                continue
+            frame.results[card.name] = records[index * size:(index + 1) * size]
+            conclude(frame, now)
+
+    def _probed(self, card: Card, record: bytes, now: float) -> None:
+        """The probe's result: readmit the card if it matches the reference."""
+        if not self._voter.matches_reference(record):
+            self.fail(card, "probe output wrong", now)
+            return
+        card.set_state(CardState.READY, now)
+        self._voter.forget_disagreements(card.name)
+        self._on_event("card_ready", {"card": card.name, "resets": card.resets})
+
+    # --- health ---------------------------------------------------------------------------------
+    def ready_cards(self, exclude: Container[str] = ()) -> list[Card]:
+        """The READY cards, but those named in ``exclude``."""
+        return [c for c in self.cards.values() if c.state is CardState.READY and c.name not in exclude]
+
+    def may_come_back(self, exclude: Container[str]) -> bool:
+        """Whether a card not in ``exclude`` is, or may become, READY (is not switched off)."""
+        return any(c.state is not CardState.OFF and c.name not in exclude for c in self.cards.values())
+
+    def check_cards(self, now: float) -> None:
+        """Fail the cards that did not start, went silent, or are late with a request."""
+        config = self.config
+        for card in self.cards.values():
+            if card.state in (CardState.OFF, CardState.QUARANTINED):
+                continue
+            if card.state is CardState.STARTING:  # (an exit shows as end-of-file on its link)
+                if now - card.state_since > config.start_timeout_s:
+                    self.fail(card, "did not start", now)
+            elif now - card.last_heartbeat > config.heartbeat_timeout_s:
+                self.fail(card, "heartbeat lost", now)
+            elif any(now > r.deadline for r in card.requests.values()):
+                self.fail(card, "inference late", now)
+
+    def fail(self, card: Card, reason: str, now: float) -> None:
+        """Quarantine ``card``: its frames go back to the queue, its process is killed; then it is
+        restarted, or switched off after too many failures."""
+        for request in card.requests.values():
+            for frame in request.frames:
+                if frame is PROBE or frame.finished:
+                    continue
+                frame.dispatched.discard(card.name)
+                self.redispatched += 1
+                self._scheduler.enqueue(frame)
+        card.requests.clear()
+        self._kill(card)
+        card.set_state(CardState.QUARANTINED, now)
+        card.failures = [t for t in card.failures if now - t < self.config.failure_window_s] + [now]
+        self._on_event("card_quarantined", {"card": card.name, "reason": reason})
+        if len(card.failures) >= self.config.max_failures:
+            card.set_state(CardState.OFF, now)
+            self._on_event("card_off", {"card": card.name, "failures": len(card.failures)})
+            return
+        card.resets += 1
+        self._spawn(card, now)
+
+    def refresh_sessions(self, now: float) -> None:
+        """Optimized weights: every card rebuilds its session from the model file."""
+        self.last_refresh = now
+        for card in self.ready_cards():
+            self.send_to(card, msg.REFRESH)
+            self.refreshes += 1
+
+    def send_to(self, card: Card, message: bytes) -> None:
+        """Send on the card's link; a card that cannot take it (gone, or stopped with its queue
+        full) is quarantined."""
+        try:
+            card.link.send(message)
+        except BlockingIOError:
+            self.fail(card, "unreachable: its queue is full", time.monotonic())
+        except OSError:  # the other end is closed: the process is gone
+            self.fail(card, self._exit_reason(card), time.monotonic())
+
+    def _exit_reason(self, card: Card) -> str:
+        """Why a card's link closed: its exit status (a process closes its descriptors just
+        before it exits, so this waits a moment for the status)."""
+        try:
+            return f"process exited with {card.process.wait(timeout=self.EXIT_WAIT_S)}"
+        except subprocess.TimeoutExpired:
+            return "link closed"
+
+    # --- commands (run in the cluster thread) ---------------------------------------------------
+    def inject_fault(self, card_name: str, kind: str, factor: float = 4.0) -> None:
+        card = self.cards[card_name]
+        if card.process is None:
+            raise ValueError(f"{card_name} has no process")
+        self.send_to(card, msg.pack_json(msg.FAULT, {"kind": kind, "factor": factor}))
+
+    def reset_card(self, card_name: str, reason: str = "reset by command") -> None:
+        card = self.cards[card_name]
+        card.failures = []
+        if card.state is CardState.OFF:
+            self._spawn(card, time.monotonic())
+        else:
+            self.fail(card, reason, time.monotonic())
+
+    def power_off(self, card_name: str) -> None:
+        card = self.cards[card_name]
+        now = time.monotonic()
+        if card.state is not CardState.OFF:
+            self.fail(card, "switched off by command", now)
+            self._kill(card)
+            card.set_state(CardState.OFF, now)

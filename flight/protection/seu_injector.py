@@ -1,0 +1,199 @@
+"""SeuInjector: flips bits on purpose, reproducibly, and logs the ground truth of every flip.
+
+Targets: any protected region its owner offers on the ``regions`` port (and, within it, any copy:
+a TMR copy, a live buffer or its golden copy), or unprotected buffer offered on the ``buffers``
+port (``frame_slots``: the input tiles; ``tm_store``: packets waiting to go down), chosen by name;
+and the cards themselves (hang, crash, slow, wrong output), as :class:`CardFault` messages out of
+the ``card_faults`` port to the inference cluster. Kinds of upset: a single-bit flip; a multi-bit
+upset (2 to 4 adjacent bits of one byte); a random byte (every bit of one byte drawn anew).
+Schedules:
+- a plan in the topology, by tick number: ``{tick, region, target, offset, bit}`` for an upset,
+  ``{tick, card, fault, factor}`` for a card fault;
+- on command from the ground (INJECT: region, target, offset, bit; INJECT_RANDOM: count upsets);
+- a rate model: Poisson upsets at ``rate_per_bit_day`` (LEO SRAM: about 4e-7 to 8e-7
+  upsets/bit/day) over the bits of the ``targets`` (default: every protected region; name
+  buffers there to include them), times ``saa_factor`` inside the South
+  Atlantic Anomaly of the mission's orbit (flight.environment.orbit), times the ``Acceleration`` parameter
+  (for tests and SIL).
+All random draws come from one generator seeded with ``seed`` (default: the mission seed) and
+are made once per tick, so the same seed and configuration give the same upsets at the same ticks.
+
+Every injection is appended to ``injections.jsonl`` in the run directory (tick, mission time,
+region, target, offset, bit mask, old and new byte) and reported as an UpsetInjected event, so a
+campaign can classify each outcome.
+
+| requirement | verified by |
+| one seed gives the same upsets at the same ticks; another |   |
+|   seed others | tests/unit/protection/test_protection_components.py |
+| planned and commanded injections flip exactly the named |   |
+|   bits and are logged | tests/unit/protection/test_protection_components.py |
+| the rate model's mean matches rate x bits x time x factors | tests/unit/protection/test_protection_components.py |
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flight.core.component import Channel, CommandError, Component, Event, Parameter, command
+from flight.core.context import Context
+from flight.core.ports import OutputPort, input_port
+from flight.core.types import DataType, Field, Severity
+from flight.environment.orbit import mission_orbit
+from flight.messages import CardFault, RegionChange
+from flight.protection.regions import RegionRegistry
+
+SECONDS_PER_DAY = 86400.0
+KINDS = ("single", "multi", "byte")
+
+
+class SeuInjector(Component):
+    CHANNELS = {
+        "Injected": Channel(DataType.U32, "upsets"),
+        "BitsFlipped": Channel(DataType.U32, "bits"),
+        "InSaa": Channel(DataType.BOOL),
+    }
+    EVENTS = {
+        "UpsetInjected": Event(Severity.ACTIVITY, "Injected {kind} upset in {region} ({target}) at "
+                               "{offset}: {old:02x} -> {new:02x}",
+                               (Field("kind", DataType.STRING), Field("region", DataType.STRING),
+                                Field("target", DataType.STRING), Field("offset", DataType.U64),
+                                Field("old", DataType.U8), Field("new", DataType.U8))),
+        "CardFaultInjected": Event(Severity.ACTIVITY, "Injected fault {fault} into {card}",
+                                   (Field("card", DataType.STRING), Field("fault", DataType.STRING))),
+    }
+    PARAMETERS = {
+        "Acceleration": Parameter(DataType.F64, 1.0, 0.0, 1e18, "multiplies the upset rate"),
+    }
+
+    card_faults = OutputPort(CardFault, "card faults, to the inference cluster")
+
+    def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
+        super().__init__(name, context, config)
+        self.protected = RegionRegistry()
+        self.unprotected = RegionRegistry()
+        self.rng = np.random.default_rng([int(self.config.get("seed", context.seed)), 0x5E0])
+        self.rate = float(self.config.get("rate_per_bit_day", 6e-7))
+        self.saa_factor = float(self.config.get("saa_factor", 50.0))
+        self.orbit = mission_orbit(context.mission)
+        self.targets = list(self.config.get("targets", []))  # region names; empty = every region
+        self.kind_weights = np.array(self.config.get("kind_weights", [0.9, 0.08, 0.02]), float)
+        self.plan = sorted(self.config.get("plan", []), key=lambda p: p["tick"])
+        self.log_path = Path(context.run_dir) / str(self.config.get("log", "injections.jsonl"))
+        self._last_now: float | None = None
+
+    # --- what there is to upset ---------------------------------------------------------------
+    @input_port(RegionChange, "protected regions, offered and withdrawn by their owners")
+    def regions(self, change: RegionChange) -> None:
+        self.protected.apply(change)
+
+    @input_port(RegionChange, "unprotected buffers (frame slots, TM store)", required=False)
+    def buffers(self, change: RegionChange) -> None:
+        self.unprotected.apply(change)
+
+    # --- the three schedules ------------------------------------------------------------------
+    def tick(self, tick: int, now: float) -> None:
+        while self.plan and self.plan[0]["tick"] <= tick:
+            step = self.plan.pop(0)
+            if "card" in step:
+                self.card_fault(step["card"], step["fault"], float(step.get("factor", 4.0)), tick, now)
+            else:
+                self.inject(step["region"], step.get("target", ""), int(step["offset"]),
+                            1 << int(step.get("bit", 0)), step.get("kind", "single"), tick, now)
+        in_saa = self.orbit.in_saa(now)
+        self.tlm("InSaa", in_saa)
+        if self._last_now is not None and now > self._last_now:
+            regions = self._regions()
+            bits = 8 * sum(r.size for r in regions)
+            mean = (bits * self.rate / SECONDS_PER_DAY * (now - self._last_now)
+                    * self.param("Acceleration") * (self.saa_factor if in_saa else 1.0))
+            for _ in range(int(self.rng.poisson(mean)) if regions else 0):
+                self._random_upset(regions, tick, now)
+        self._last_now = now
+
+    @command(Field("region", DataType.STRING), Field("target", DataType.STRING),
+             Field("offset", DataType.U64), Field("bit", DataType.U8, 0, 7),
+             description="Flip one bit now (target: a copy of the region, empty for its default)")
+    def INJECT(self, region: str, target: str, offset: int, bit: int) -> None:
+        self.inject(region, target, offset, 1 << bit, "single", self.context.tick(),
+                    self.context.now())
+
+    @command(Field("count", DataType.U32, 1, 1_000_000),
+             description="Inject count random upsets now, drawn like the rate model's")
+    def INJECT_RANDOM(self, count: int) -> None:
+        regions = self._regions()
+        if not regions:
+            raise CommandError("no protected region to inject into")
+        for _ in range(count):
+            self._random_upset(regions, self.context.tick(), self.context.now())
+
+    @command(Field("card", DataType.STRING), Field("fault", DataType.STRING),
+             Field("factor", DataType.F32, 1.0, 100.0),
+             description="Inject a card fault now: hang, crash, slow (by factor) or wrong")
+    def INJECT_CARD_FAULT(self, card: str, fault: str, factor: float) -> None:
+        self.card_fault(card, fault, factor, self.context.tick(), self.context.now())
+
+    # --- the flips ----------------------------------------------------------------------------
+    def _regions(self) -> list[Any]:
+        if not self.targets:
+            return self.protected.regions()
+        everything = self.protected.regions() + self.unprotected.regions()
+        return [r for r in everything if r.name in self.targets and r.size > 0]
+
+    def _lookup(self, name: str) -> Any:
+        for registry in (self.protected, self.unprotected):
+            try:
+                return registry.get(name)
+            except KeyError:
+                continue
+        raise CommandError(f"no region or buffer {name!r}")
+
+    def card_fault(self, card: str, fault: str, factor: float, tick: int, now: float) -> None:
+        if fault not in ("hang", "crash", "slow", "wrong"):
+            raise CommandError(f"no card fault {fault!r}")
+        if not self.card_faults.send(CardFault(card, fault, factor)):
+            raise CommandError("card_faults is not connected to a cluster")
+        self._log({"tick": tick, "time": now, "card": card, "fault": fault, "factor": factor})
+        self.event("CardFaultInjected", card=card, fault=fault)
+
+    def _log(self, record: dict[str, Any]) -> None:
+        with self.log_path.open("a") as log:
+            log.write(json.dumps(record) + "\n")
+
+    def _random_upset(self, regions: list[Any], tick: int, now: float) -> None:
+        sizes = np.array([r.size for r in regions], float)
+        region = regions[int(self.rng.choice(len(regions), p=sizes / sizes.sum()))]
+        targets = region.targets()
+        target = targets[int(self.rng.integers(len(targets)))]
+        offset = int(self.rng.integers(region.size))
+        kind = KINDS[int(self.rng.choice(len(KINDS), p=self.kind_weights / self.kind_weights.sum()))]
+        if kind == "single":
+            mask = 1 << int(self.rng.integers(8))
+        elif kind == "multi":
+            width = int(self.rng.integers(2, 5))
+            mask = ((1 << width) - 1) << int(self.rng.integers(0, 9 - width))
+        else:
+            mask = int(self.rng.integers(1, 256))
+        self.inject(region.name, target, offset, mask, kind, tick, now)
+
+    def inject(self, region_name: str, target: str, offset: int, mask: int, kind: str, tick: int,
+               now: float) -> None:
+        """Flip the bits of ``mask`` in one byte of a region's copy, log and report it."""
+        region = self._lookup(region_name)
+        target = target or region.targets()[0]
+        if target not in region.targets() or not 0 <= offset < region.size:
+            raise CommandError(f"{region_name}: no byte {offset} in target {target!r}")
+        old = new = None
+        for bit in range(8):
+            if mask >> bit & 1:
+                before, new = region.flip(offset, bit, target)
+                old = before if old is None else old
+        flipped = bin(mask).count("1")
+        self.tlm("Injected", (self.telemetry["Injected"] + 1) & 0xFFFFFFFF)
+        self.tlm("BitsFlipped", (self.telemetry["BitsFlipped"] + flipped) & 0xFFFFFFFF)
+        self._log({"tick": tick, "time": now, "region": region_name, "target": target,
+                   "offset": offset, "mask": mask, "kind": kind, "old": old, "new": new})
+        self.event("UpsetInjected", kind=kind, region=region_name, target=target, offset=offset,
+                   old=old, new=new)

@@ -1,0 +1,177 @@
+"""Comms: the flight end of the ZeroMQ link, and the store that holds telemetry until it is sent.
+
+Sockets (endpoints configurable; defaults on 127.0.0.1):
+- TC: a ROUTER bound at ``tc_endpoint``. Grounds connect DEALERs; a DEALER blocks instead of
+  dropping at its high-water mark, so no telecommand is lost between the sockets. Each ZeroMQ
+  message is one packet; its frames go out of the ``tc`` port (to the dispatcher).
+- TM: a PUSH bound at ``tm_endpoint``; the ground connects a PULL. A PUSH never drops: at the
+  high-water mark (``tm_hwm``) or with no ground connected it refuses to send, and the packet stays
+  in the flight's TM store (store and forward) until it can go. Only when the store is full
+  (``tm_store_capacity`` packets) is a new packet dropped, and that is counted in
+  ``TmDroppedStoreFull``. Nothing is lost silently.
+
+Packets to send come in on the ``tm`` port (any service's report) and the ``products`` port
+(TM[200,1] inference products); the downlink thread owns the PUSH socket and producers in any
+thread enqueue encoded packets. The store is offered to the SEU injector on the ``buffers`` port
+(``tm_store``), so campaigns can corrupt packets waiting to go down.
+
+| requirement | verified by |
+| TM packets carry per-APID sequence counts and per-service message counters | tests/unit/services/test_comms.py |
+| a TM packet waits in the store while no ground is connected, then is delivered | tests/unit/services/test_comms.py |
+| a full store drops new packets and counts them | tests/unit/services/test_comms.py |
+| at stop, the store is flushed for up to ``flush_timeout`` seconds | tests/system/test_integration.py |
+"""
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from typing import Any, Callable
+
+import zmq
+
+from flight.core.component import Channel, Component
+from flight.core.context import Context
+from flight.core.ports import OutputPort, input_port
+from flight.core.types import DataType
+from flight.messages import Product, RawTelecommand, RegionChange, TmPacket
+from flight.protection.buffers import PacketStore
+from flight.wire import services as st
+from flight.wire.pus import TelemetryPacket
+from flight.wire.spacepacket import SequenceCounter
+
+
+class Comms(Component):
+    CHANNELS = {
+        "TcPacketsReceived": Channel(DataType.U32, "packets"),
+        "TmPacketsQueued": Channel(DataType.U32, "packets"),
+        "TmPacketsSent": Channel(DataType.U32, "packets"),
+        "TmBytesSent": Channel(DataType.U64, "bytes"),
+        "TmStoreDepth": Channel(DataType.U32, "packets"),
+        "TmDroppedStoreFull": Channel(DataType.U32, "packets"),
+        "ProductBytes": Channel(DataType.U64, "bytes", description="TM[200,1] products queued"),
+    }
+    tc = OutputPort(RawTelecommand, "every message from the ground, as it arrived", required=True)
+    buffers = OutputPort(RegionChange, "the TM store, for the SEU injector")
+
+    def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
+        super().__init__(name, context, config)
+        self.tc_endpoint = str(self.config.get("tc_endpoint", "tcp://127.0.0.1:5550"))
+        self.tm_endpoint = str(self.config.get("tm_endpoint", "tcp://127.0.0.1:5551"))
+        self.capacity = int(self.config.get("tm_store_capacity", 100_000))
+        self.tm_hwm = int(self.config.get("tm_hwm", 10_000))
+        self.flush_timeout = float(self.config.get("flush_timeout", 5.0))
+        self._sequence = SequenceCounter()
+        self._message_counters: dict[int, int] = collections.defaultdict(int)
+        self._store: collections.deque[bytes] = collections.deque()
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._running = False
+        self._context = zmq.Context.instance()
+        self.tc_socket: zmq.Socket | None = None
+        self._downlink = threading.Thread(target=self._send_loop, name=f"{name}-downlink",
+                                          daemon=True)
+        self._sent = 0
+        self._sent_bytes = 0
+        self._tm_store = PacketStore("tm_store", self._store, self._lock)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.tc_socket = self._context.socket(zmq.ROUTER)
+        self.tc_socket.setsockopt(zmq.LINGER, 0)
+        self.tc_socket.bind(self.tc_endpoint)
+        self.tc_endpoint = self.tc_socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._tm_socket = self._context.socket(zmq.PUSH)
+        self._tm_socket.setsockopt(zmq.SNDHWM, self.tm_hwm)
+        self._tm_socket.setsockopt(zmq.SNDTIMEO, 100)
+        self._tm_socket.setsockopt(zmq.LINGER, int(self.flush_timeout * 1000))
+        self._tm_socket.bind(self.tm_endpoint)
+        self.tm_endpoint = self._tm_socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._running = True
+        self._downlink.start()
+        self.buffers.send(RegionChange(self._tm_store))
+
+    def stop(self) -> None:
+        self.buffers.send(RegionChange(self._tm_store, added=False))
+        deadline = time.monotonic() + self.flush_timeout
+        with self._lock:
+            while self._store and time.monotonic() < deadline:
+                self._ready.wait(0.05)
+            self._running = False
+            self._ready.notify_all()
+        self._downlink.join(timeout=self.flush_timeout + 1)
+        self._tm_socket.close()
+        if self.tc_socket is not None:
+            self.tc_socket.close()
+
+    def poll_sockets(self) -> list[tuple[zmq.Socket, Callable[[], None]]]:
+        return [(self.tc_socket, self._receive_tc)]
+
+    def ready_info(self) -> dict[str, Any]:
+        return {"tc_endpoint": self.tc_endpoint, "tm_endpoint": self.tm_endpoint}
+
+    def tick(self, tick: int, now: float) -> None:
+        with self._lock:
+            depth = len(self._store)
+        self.tlm("TmStoreDepth", depth)
+        self.tlm("TmPacketsSent", self._sent & 0xFFFFFFFF)
+        self.tlm("TmBytesSent", self._sent_bytes)
+
+    # --- uplink -------------------------------------------------------------------------------
+    def _receive_tc(self) -> None:
+        assert self.tc_socket is not None
+        while True:
+            try:
+                frames = self.tc_socket.recv_multipart(zmq.NOBLOCK, copy=True)
+            except zmq.Again:
+                return
+            self.tlm("TcPacketsReceived", (self.telemetry["TcPacketsReceived"] + 1) & 0xFFFFFFFF)
+            # frames[0] is the peer identity that ROUTER prepends; the rest is the message
+            self.tc.send(RawTelecommand(tuple(frames[1:])))
+
+    # --- downlink -----------------------------------------------------------------------------
+    @input_port(TmPacket, "a report to send down")
+    def tm(self, packet: TmPacket) -> None:
+        self.send_tm(packet.service, packet.subtype, packet.app_data)
+
+    @input_port(Product, "an inference product to send down as TM[200,1]", required=False)
+    def products(self, product: Product) -> None:
+        packed = st.pack_product(product)
+        if self.send_tm(st.PRODUCT, st.INFERENCE_PRODUCT, packed):
+            self.tlm("ProductBytes", self.telemetry["ProductBytes"] + len(packed))
+
+    def send_tm(self, service: int, subtype: int, app_data: bytes) -> bool:
+        """Encode a TM packet stamped with mission time and store it; False if dropped."""
+        with self._lock:
+            if len(self._store) >= self.capacity:
+                self.tlm("TmDroppedStoreFull", self.telemetry["TmDroppedStoreFull"] + 1)
+                return False
+            counter = self._message_counters[service]
+            self._message_counters[service] = (counter + 1) & 0xFFFF
+            packet = TelemetryPacket(self.context.catalog.apid,
+                                     self._sequence.next(self.context.catalog.apid), service,
+                                     subtype, app_data, self.context.now(), counter).encode()
+            self._store.append(packet)
+            self.tlm("TmPacketsQueued", (self.telemetry["TmPacketsQueued"] + 1) & 0xFFFFFFFF)
+            self._ready.notify()
+            return True
+
+    def _send_loop(self) -> None:
+        while True:
+            with self._lock:
+                while self._running and not self._store:
+                    self._ready.wait()
+                if not self._running:
+                    if self._store:
+                        self.log.warning("%d TM packets not sent at shutdown", len(self._store))
+                    return
+                packet = self._store[0]
+            try:
+                self._tm_socket.send(packet, copy=False)
+            except zmq.Again:  # no ground connected, or the ground is behind: keep it stored
+                continue
+            with self._lock:
+                self._store.popleft()
+                self._sent += 1
+                self._sent_bytes += len(packet)
+                self._ready.notify_all()

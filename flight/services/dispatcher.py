@@ -1,0 +1,213 @@
+"""CommandDispatcher: turns telecommands into actions and reports every outcome in ST[1].
+
+Flow for each message from the uplink (the ``tc`` port): decode (size, header, CRC) -> APID -> service/subtype ->
+arguments (types and ranges from the dictionary) = acceptance; then start; then execution =
+completion. Successes are reported as the TC's acknowledgement flags ask; failures always are,
+with a :class:`FailureCode` and a ``CommandRejected`` or ``CommandFailed`` event. Nothing a ground
+sends can stop the dispatcher: every error becomes a report.
+
+Services: ST[8,1] component commands, ST[17,1] ping, ST[20,1] report and ST[20,3] set parameters
+(all-or-nothing: every pair is checked before any is applied). It holds the ``commands`` role:
+commands and parameter requests reach the component the catalog names through the roster the
+executive hands it. Every report goes out of the ``tm`` port.
+
+| requirement | verified by |
+| every malformed or unknown TC gets TM[1,2] with a distinct |   |
+|   code and an event | tests/unit/services/test_dispatcher.py, |
+|   | tests/system/test_integration.py (hypothesis garbage over ZeroMQ) |
+| a command handler that raises gives TM[1,8] EXECUTION_FAILED, never a crash | tests/unit/services/test_dispatcher.py |
+| success reports follow the ack flags | tests/unit/services/test_dispatcher.py |
+"""
+from __future__ import annotations
+
+import struct
+from typing import Any, Callable
+
+from flight.core.component import Channel, Component, CommandError, Event, command
+from flight.core.context import Context
+from flight.core.ports import OutputPort, input_port
+from flight.core.roles import CommandRouter, Roster
+from flight.core.types import DataType, Field, Severity, ValueRejected, decode_fields
+from flight.messages import RawTelecommand, TmPacket
+from flight.wire import services as st
+from flight.wire.failure import FailureCode, PacketError
+from flight.wire.pus import AckFlags, Telecommand, request_id_of
+
+Action = Callable[[], None]
+
+
+class CommandDispatcher(Component, CommandRouter):
+    CHANNELS = {
+        "CommandsReceived": Channel(DataType.U32, "commands"),
+        "CommandsRejected": Channel(DataType.U32, "commands", description="acceptance failures"),
+        "CommandsCompleted": Channel(DataType.U32, "commands"),
+        "CommandsFailed": Channel(DataType.U32, "commands", description="execution failures"),
+        "LastFailureCode": Channel(DataType.U16),
+    }
+    EVENTS = {
+        "CommandRejected": Event(Severity.WARNING_LO, "TC rejected, {reason}: {detail}",
+                                 (Field("code", DataType.U16), Field("reason", DataType.STRING),
+                                  Field("detail", DataType.STRING))),
+        "CommandFailed": Event(Severity.WARNING_LO, "{command} failed: {detail}",
+                               (Field("command", DataType.STRING),
+                                Field("detail", DataType.STRING))),
+        "CommandCompleted": Event(Severity.ACTIVITY, "{command} completed",
+                                  (Field("command", DataType.STRING),)),
+        "NoOpString": Event(Severity.ACTIVITY, "No-op: {text}", (Field("text", DataType.STRING),)),
+    }
+    tm = OutputPort(TmPacket, "verification reports, ping replies, parameter reports", required=True)
+
+    def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
+        super().__init__(name, context, config)
+        self._roster: Roster = {}
+        self.max_tc_size = int(self.config.get("max_tc_size", 1024))
+        self._routes: dict[tuple[int, int], Callable[[Telecommand], tuple[str, Action]]] = {
+            (st.FUNCTION, st.PERFORM_FUNCTION): self._accept_function,
+            (st.TEST, st.PING): self._accept_ping,
+            (st.PARAMETER, st.PARAMETER_REPORT_REQUEST): self._accept_parameter_report,
+            (st.PARAMETER, st.PARAMETER_SET): self._accept_parameter_set,
+        }
+        self._services = {service for service, _ in self._routes}
+
+    def serve(self, roster: Roster) -> None:
+        self._roster = roster
+
+    @command(description="Do nothing; proves the command path")
+    def NO_OP(self) -> None:
+        pass
+
+    @command(Field("text", DataType.STRING), description="Do nothing but echo text as an event")
+    def NO_OP_STRING(self, text: str) -> None:
+        self.event("NoOpString", text=text)
+
+    # --- the flow -----------------------------------------------------------------------------
+    @input_port(RawTelecommand, "telecommands from the ground")
+    def tc(self, message: RawTelecommand) -> None:
+        """Process one message from the ground (its frames after the peer identity)."""
+        frames = message.frames
+        self._count("CommandsReceived")
+        raw = frames[0] if frames else b""
+        try:
+            if len(frames) != 1:
+                raise PacketError(FailureCode.MULTIPART_MESSAGE,
+                                  f"{len(frames)} frames in one message")
+            tc = Telecommand.decode(raw, self.max_tc_size)
+            if tc.apid != self.context.catalog.apid:
+                raise PacketError(FailureCode.UNKNOWN_APID, f"APID {tc.apid}")
+            route = self._routes.get((tc.service, tc.subtype))
+            if route is None:
+                code = (FailureCode.UNKNOWN_SUBTYPE if tc.service in self._services
+                        else FailureCode.UNKNOWN_SERVICE)
+                raise PacketError(code, f"TC[{tc.service},{tc.subtype}]")
+            label, action = route(tc)
+        except PacketError as error:
+            self._reject(request_id_of(raw), error)
+            return
+        request_id = request_id_of(raw)
+        if tc.ack & AckFlags.ACCEPTANCE:
+            self._report(st.Stage.ACCEPTANCE, request_id)
+        if tc.ack & AckFlags.START:
+            self._report(st.Stage.START, request_id)
+        try:
+            action()
+        except Exception as error:  # any handler failure is a completion failure, not a crash
+            detail = str(error) if isinstance(error, CommandError) else repr(error)
+            self._count("CommandsFailed")
+            self.tlm("LastFailureCode", int(FailureCode.EXECUTION_FAILED))
+            self._report(st.Stage.COMPLETION, request_id, FailureCode.EXECUTION_FAILED)
+            self.event("CommandFailed", command=label, detail=detail)
+            return
+        self._count("CommandsCompleted")
+        if tc.ack & AckFlags.COMPLETION:
+            self._report(st.Stage.COMPLETION, request_id)
+
+    def _reject(self, request_id: bytes, error: PacketError) -> None:
+        self._count("CommandsRejected")
+        self.tlm("LastFailureCode", int(error.code))
+        self._report(st.Stage.ACCEPTANCE, request_id, error.code)
+        self.event("CommandRejected", code=int(error.code), reason=error.code.name,
+                   detail=error.message)
+
+    def _report(self, stage: st.Stage, request_id: bytes, code: FailureCode | None = None) -> None:
+        report = st.VerificationReport(stage, code is None, request_id, int(code or 0))
+        self.tm.send(TmPacket(st.VERIFICATION, report.subtype, report.pack()))
+
+    def _count(self, channel: str) -> None:
+        self.tlm(channel, (self.telemetry[channel] + 1) & 0xFFFFFFFF)
+
+    # --- acceptance per service: parse and check, return (label, action) ------------------------
+    def _accept_function(self, tc: Telecommand) -> tuple[str, Action]:
+        if len(tc.app_data) < 2:
+            raise PacketError(FailureCode.BAD_ARGUMENTS, "TC[8,1] without a function id")
+        (opcode,) = struct.unpack_from(">H", tc.app_data)
+        definition = self.context.catalog.command_by_opcode.get(opcode)
+        if definition is None:
+            raise PacketError(FailureCode.UNKNOWN_COMMAND, f"opcode 0x{opcode:04x}")
+        args, _ = _decode_checked(definition.args, tc.app_data[2:],
+                                  FailureCode.ARGUMENT_OUT_OF_RANGE)
+        component_name, _, handler = definition.name.partition(".")
+        component = self._roster[component_name]
+        return definition.name, lambda: component.run_command(handler, args)
+
+    def _accept_ping(self, tc: Telecommand) -> tuple[str, Action]:
+        if tc.app_data:
+            raise PacketError(FailureCode.BAD_ARGUMENTS, "TC[17,1] carries no data")
+        return "ping", lambda: self.tm.send(TmPacket(st.TEST, st.PING_REPLY, b""))
+
+    def _parameter(self, pid: int) -> Any:
+        definition = self.context.catalog.parameter_by_id.get(pid)
+        if definition is None:
+            raise PacketError(FailureCode.UNKNOWN_PARAMETER, f"parameter id 0x{pid:04x}")
+        return definition
+
+    def _accept_parameter_report(self, tc: Telecommand) -> tuple[str, Action]:
+        try:
+            ids = st.unpack_ids(tc.app_data)
+        except ValueError as error:
+            raise PacketError(FailureCode.BAD_ARGUMENTS, str(error)) from None
+        definitions = [self._parameter(pid) for pid in ids]
+
+        def report() -> None:
+            body = struct.pack(">H", len(definitions))
+            for d in definitions:
+                component, _, name = d.name.partition(".")
+                body += struct.pack(">H", d.id) + d.field.type.encode(
+                    self._roster[component].param(name))
+            self.tm.send(TmPacket(st.PARAMETER, st.PARAMETER_REPORT, body))
+
+        return "report parameters", report
+
+    def _accept_parameter_set(self, tc: Telecommand) -> tuple[str, Action]:
+        data = tc.app_data
+        if len(data) < 2:
+            raise PacketError(FailureCode.BAD_ARGUMENTS, "TC[20,3] without a count")
+        (count,) = struct.unpack_from(">H", data)
+        offset, updates = 2, []
+        for _ in range(count):
+            if offset + 2 > len(data):
+                raise PacketError(FailureCode.BAD_ARGUMENTS, "TC[20,3] shorter than its count")
+            (pid,) = struct.unpack_from(">H", data, offset)
+            definition = self._parameter(pid)
+            values, offset = _decode_checked((definition.field,), data,
+                                             FailureCode.PARAMETER_OUT_OF_RANGE, offset + 2,
+                                             exact=False)
+            updates.append((definition, values[0]))
+        if offset != len(data):
+            raise PacketError(FailureCode.BAD_ARGUMENTS, f"{len(data) - offset} bytes left over")
+
+        def apply() -> None:
+            for definition, value in updates:
+                component, _, name = definition.name.partition(".")
+                self._roster[component].apply_parameter(name, value)
+
+        return "set parameters", apply
+
+
+def _decode_checked(fields: tuple[Field, ...], data: bytes, range_code: FailureCode,
+                    offset: int = 0, exact: bool = True) -> tuple[list[Any], int]:
+    """decode_fields with its refusals turned into PacketErrors carrying the right code."""
+    try:
+        return decode_fields(fields, data, offset, exact=exact)
+    except ValueRejected as error:
+        code = range_code if error.out_of_range else FailureCode.BAD_ARGUMENTS
+        raise PacketError(code, str(error)) from None

@@ -1,0 +1,84 @@
+"""Health: pings every component each cycle and strokes the watchdog only when all answer.
+
+Each cycle, a component that has answered its last ping gets a new one (a passive component
+answers at once; an active one answers from its own thread, through its queue); a ping that could
+not be delivered (the component's queue was full) is offered again next cycle. A component that
+has not answered within ``PingTimeoutCycles`` cycles is reported once with ComponentUnresponsive
+(WARNING_HI) and again with ComponentRecovered when it answers. The watchdog stroke count is
+telemetry; a hardware-in-the-loop build connects it to the board's watchdog.
+
+It holds the ``health`` role: the executive hands it the roster of every component.
+
+| requirement | verified by |
+| a hung active component is reported within the timeout, and its recovery too | tests/unit/services/test_health.py |
+| the watchdog is not stroked while any component is unresponsive | tests/unit/services/test_health.py |
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flight.core.component import Channel, Component, Event, Parameter
+from flight.core.context import Context
+from flight.core.roles import HealthMonitor, Roster
+from flight.core.types import DataType, Field, Limits, Severity
+
+
+class Health(Component, HealthMonitor):
+    CHANNELS = {
+        "PingsSent": Channel(DataType.U32, "pings"),
+        "UnresponsiveComponents": Channel(DataType.U16, "components",
+                                          Limits(yellow_high=0, red_high=1)),
+        "WatchdogStrokes": Channel(DataType.U32, "strokes"),
+    }
+    EVENTS = {
+        "ComponentUnresponsive": Event(Severity.WARNING_HI,
+                                       "{component} has not answered a ping for {cycles} cycles",
+                                       (Field("component", DataType.STRING),
+                                        Field("cycles", DataType.U16))),
+        "ComponentRecovered": Event(Severity.ACTIVITY, "{component} answers pings again",
+                                    (Field("component", DataType.STRING),)),
+    }
+    PARAMETERS = {"PingTimeoutCycles": Parameter(DataType.U16, 3, 1, 1000)}
+
+    def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
+        super().__init__(name, context, config)
+        self._roster: Roster = {}
+        self._outstanding: dict[str, tuple[int, int]] = {}  # component -> (key, cycles waited)
+        self._undelivered: set[str] = set()
+        self._unresponsive: set[str] = set()
+        self._key = 0
+
+    def serve(self, roster: Roster) -> None:
+        self._roster = roster
+
+    def tick(self, tick: int, now: float) -> None:
+        timeout = self.param("PingTimeoutCycles")
+        for name, component in self._roster.items():
+            if component is self:
+                continue
+            key, waited = self._outstanding.get(name, (None, 0))
+            if key is None or component.last_pong == key:
+                if name in self._unresponsive:
+                    self._unresponsive.discard(name)
+                    self.event("ComponentRecovered", component=name)
+                self._key = (self._key + 1) & 0x7FFFFFFF
+                self._outstanding[name] = (self._key, 0)
+                self._ping(name, component, self._key)
+                continue
+            if name in self._undelivered:
+                self._ping(name, component, key)
+            waited += 1
+            self._outstanding[name] = (key, waited)
+            if waited >= timeout and name not in self._unresponsive:
+                self._unresponsive.add(name)
+                self.event("ComponentUnresponsive", component=name, cycles=min(waited, 0xFFFF))
+        self.tlm("UnresponsiveComponents", len(self._unresponsive))
+        if not self._unresponsive:
+            self.tlm("WatchdogStrokes", (self.telemetry["WatchdogStrokes"] + 1) & 0xFFFFFFFF)
+
+    def _ping(self, name: str, component: Any, key: int) -> None:
+        if component.request_ping(key):
+            self._undelivered.discard(name)
+            self.tlm("PingsSent", (self.telemetry["PingsSent"] + 1) & 0xFFFFFFFF)
+        else:
+            self._undelivered.add(name)

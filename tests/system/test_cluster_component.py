@@ -1,0 +1,113 @@
+"""The InferenceCluster component, in process (flight.testing's component tester), with real card
+workers.
+
+Verifies the requirements table of flight/payload/cluster/component.py: tiles become products (or
+counted drops) that carry the model's decisions; card commands (and card faults from the SEU
+injector's port) reach the cards; each card's status becomes its telemetry; SET_MODE and auto-TMR
+over the SAA switch the redundancy mode.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from flight.core.component import CommandError
+from flight.messages import Capture, CardFault
+from flight.payload.cluster.card_process import CardState
+from flight.payload.cluster.frames import Mode
+from flight.payload.scene import SceneGenerator
+from flight.testing import ComponentTester
+
+CARDS = ["card0", "card1", "card2"]
+
+
+@pytest.fixture
+def flight(demo_model, tmp_path):
+    h = ComponentTester.build(
+        tmp_path, [{"name": "cluster", "kind": "flight.payload.cluster.component:InferenceCluster",
+                    "cards": [{"name": c} for c in CARDS], "model": str(demo_model),
+                    "heartbeat_timeout_s": 1.0}],
+        rate_groups=[{"name": "rg", "rate_hz": 10, "members": ["cluster"]}],
+        mission={"seed": 3, "orbit": {"saa_windows": [[0.25, 0.5]], "period_s": 100.0}})
+    h.start("cluster")
+    yield h
+    h.stop()
+
+
+def _wait(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _ready(h) -> bool:
+    return len(h.events_named("CardReady")) >= 3
+
+
+def test_tiles_become_products_with_the_scene_truth(flight):
+    cluster, products = flight.components["cluster"], flight.sent["cluster.products"]
+    _wait(lambda: _ready(flight))
+    scene = SceneGenerator(3)
+    for frame in range(12):
+        tile = scene.tile(frame)
+        while cluster.engine.backpressure:
+            time.sleep(0.005)
+        flight.send("cluster.tiles", Capture(tile.frame_id, tile.pixels))
+    _wait(lambda: len(products) == 12)
+    for product in list(products):
+        truth = scene.truth(product.frame_id)
+        assert product.tile_class == int(truth.tile_class)
+        assert (product.fire_cells == truth.fire_cells).all()
+        assert product.card in (0, 1, 2)
+    cluster.tick(1, 0.1)
+    assert cluster.telemetry["FramesDelivered"] == 12
+    assert cluster.telemetry["RawBytesProcessed"] == 12 * scene.tile(0).pixels.nbytes
+
+
+def test_card_commands_reach_the_cards_and_status_becomes_per_card_telemetry(flight):
+    cluster = flight.components["cluster"]
+    _wait(lambda: _ready(flight))
+    cluster.INJECT_CARD_FAULT("card1", 3, 1.0)  # crash
+    _wait(lambda: flight.events_named("CardQuarantined"))
+    assert flight.events_named("CardQuarantined")[0][2][0] == "card1"
+    _wait(lambda: cluster.engine.cards["card1"].state is CardState.READY)
+    cluster.tick(1, 0.1)
+    telemetry = cluster.telemetry
+    assert telemetry["card1_Resets"] == 1 and telemetry["card1_State"] == int(CardState.READY)
+    assert telemetry["card1_Pid"] == cluster.engine.cards["card1"].pid
+    assert telemetry["card0_Resets"] == 0 and telemetry["card0_Pid"] == cluster.engine.cards["card0"].pid
+    cluster.POWER_OFF_CARD("card2")
+    _wait(lambda: cluster.engine.cards["card2"].state is CardState.OFF)
+    cluster.RESET_CARD("card2")
+    _wait(lambda: cluster.engine.cards["card2"].state is CardState.READY)
+    with pytest.raises(CommandError, match="no card 'card9'"):
+        cluster.RESET_CARD("card9")
+
+
+def test_a_card_fault_from_the_injector_port_reaches_its_card(flight):
+    cluster = flight.components["cluster"]
+    _wait(lambda: _ready(flight))
+    flight.send("cluster.card_faults", CardFault("card0", "crash"))
+    _wait(lambda: flight.events_named("CardQuarantined"))
+    assert flight.events_named("CardQuarantined")[0][2][0] == "card0"
+    with pytest.raises(CommandError, match="no card 'card7'"):
+        flight.send("cluster.card_faults", CardFault("card7", "hang"))
+    _wait(lambda: cluster.engine.cards["card0"].state is CardState.READY)
+
+
+def test_set_mode_and_auto_tmr_over_the_saa(flight):
+    cluster = flight.components["cluster"]
+    cluster.SET_MODE(int(Mode.DMR))
+    _wait(lambda: cluster.engine.mode is Mode.DMR)
+    cluster.SET_MODE(int(Mode.THROUGHPUT))
+    cluster.apply_parameter("AutoTmrInSaa", True)
+    cluster.tick(0, 10.0)   # phase 0.1: outside the SAA window [0.25, 0.5)
+    cluster.tick(1, 30.0)   # phase 0.3: inside
+    _wait(lambda: cluster.engine.mode is Mode.TMR)
+    cluster.tick(2, 60.0)   # phase 0.6: outside again
+    _wait(lambda: cluster.engine.mode is Mode.THROUGHPUT)
+    reasons = [v[1] for _, _, v in flight.events_named("ModeChanged")]
+    assert "entering the SAA" in reasons and "leaving the SAA" in reasons
+    assert cluster.telemetry["InSaa"] is False

@@ -1,0 +1,72 @@
+"""The Camera component, in process.
+
+Verifies the requirements table of flight/payload/camera.py: imaging sessions produce exactly
+the commanded frames with consecutive ids and the commanded priority; STOP_IMAGING ends a session;
+no capture is made while the payload reports backpressure.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from flight.messages import Backpressure
+from flight.payload.camera import Camera
+from flight.payload.scene import SceneGenerator
+from flight.testing import ComponentTester
+
+
+def _camera(tmp_path: Path, **config) -> tuple[Camera, ComponentTester, list]:
+    h = ComponentTester.build(tmp_path, [{"name": "camera", "kind": "flight.payload.camera:Camera",
+                                          **config}], mission={"seed": 5})
+    camera = h.components["camera"]
+    camera.start()
+    return camera, h, h.sent["camera.captures"]
+
+
+def event_names(h: ComponentTester) -> list[str]:
+    return [name for _, name, _ in h.events]
+
+
+def test_camera_images_exactly_the_commanded_frames_with_consecutive_ids(tmp_path):
+    camera, recorder, captures = _camera(tmp_path)
+    camera.START_IMAGING(3, 0)
+    for tick in range(10):
+        camera.tick(tick, 0.0)
+    camera.START_IMAGING(2, 6)
+    for tick in range(10, 20):
+        camera.tick(tick, 0.0)
+    assert [c.frame_id for c in captures] == [0, 1, 2, 3, 4]
+    assert [c.priority for c in captures] == [0, 0, 0, 6, 6]
+    reference = SceneGenerator(5)
+    assert all(np.array_equal(c.pixels, reference.tile(c.frame_id).pixels) for c in captures)
+    assert event_names(recorder).count("ImagingComplete") == 2
+    assert camera.telemetry["FramesCaptured"] == 5
+    assert camera.telemetry["RawBytesCaptured"] == sum(c.pixels.nbytes for c in captures)
+
+
+def test_camera_stop_imaging_ends_the_session_early(tmp_path):
+    camera, recorder, tiles = _camera(tmp_path, frame_divider=2)
+    camera.START_IMAGING(100, 0)
+    for tick in range(6):  # frames at ticks 0, 2, 4
+        camera.tick(tick, 0.0)
+    camera.STOP_IMAGING()
+    for tick in range(6, 20):
+        camera.tick(tick, 0.0)
+    assert len(tiles) == 3
+    assert camera.telemetry["FramesRemaining"] == 0
+    assert recorder.events[-1][1:] == ("ImagingComplete", [3])
+
+
+def test_camera_defers_captures_while_the_payload_reports_backpressure(tmp_path):
+    camera, recorder, captures = _camera(tmp_path)
+    camera.START_IMAGING(5, 0)
+    camera.tick(0, 0.0)
+    recorder.send("camera.backpressure", Backpressure(True))
+    for tick in range(1, 4):
+        camera.tick(tick, 0.0)
+    assert len(captures) == 1 and camera.telemetry["CapturesDeferred"] == 3
+    recorder.send("camera.backpressure", Backpressure(False))
+    for tick in range(4, 20):
+        camera.tick(tick, 0.0)
+    assert [c.frame_id for c in captures] == [0, 1, 2, 3, 4]  # nothing skipped, only later

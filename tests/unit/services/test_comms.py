@@ -1,0 +1,165 @@
+"""Tests of Comms over real ZeroMQ on 127.0.0.1 (wildcard ports), in flight.testing's component
+tester.
+
+Packets are read back with TelemetryPacket.decode and their CRC checked with crcmod.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import crcmod.predefined
+import pytest
+import zmq
+
+from flight.messages import RawTelecommand
+from flight.testing import ComponentTester
+from flight.wire.pus import TelemetryPacket
+
+crc16 = crcmod.predefined.mkCrcFun("crc-ccitt-false")
+TIMEOUT_MS = 5000  # bound on waiting for a packet; never a speed requirement
+APID = 0x123
+
+
+@pytest.fixture
+def context():
+    return zmq.Context.instance()
+
+
+@pytest.fixture
+def make(tmp_path, context):
+    started, sockets = [], []
+
+    def build(**config):
+        config = {"tc_endpoint": "tcp://127.0.0.1:*", "tm_endpoint": "tcp://127.0.0.1:*",
+                  "flush_timeout": 2.0, **config}
+        h = ComponentTester.build(tmp_path, [{"name": "comms", "kind": "flight.services.comms:Comms",
+                                **config}], mission={"apid": APID})
+        h.time = 1_767_225_600.5
+        comms = h.components["comms"]
+        comms.start()
+        started.append(comms)
+        h.comms = comms
+        h.socket = lambda kind: sockets.append(context.socket(kind)) or sockets[-1]
+        return h
+
+    yield build
+    for comms in started:
+        if comms._running:
+            comms.stop()
+    for s in sockets:
+        s.close(linger=0)
+
+
+def ground(h) -> zmq.Socket:
+    pull = h.socket(zmq.PULL)
+    pull.connect(h.comms.tm_endpoint)
+    return pull
+
+
+def receive(pull: zmq.Socket) -> TelemetryPacket:
+    assert pull.poll(TIMEOUT_MS), "no packet arrived"
+    raw = pull.recv()
+    assert int.from_bytes(raw[-2:], "big") == crc16(raw[:-2])
+    return TelemetryPacket.decode(raw)
+
+
+def depth(h) -> int:
+    h.comms.tick(0, 0.0)
+    return h.comms.telemetry["TmStoreDepth"]
+
+
+def test_endpoints_are_bound_on_wildcard_ports(make):
+    h = make()
+    for endpoint in (h.comms.tc_endpoint, h.comms.tm_endpoint):
+        assert endpoint.startswith("tcp://127.0.0.1:") and not endpoint.endswith(":*")
+    assert h.comms.tc_endpoint != h.comms.tm_endpoint
+
+
+def test_packets_wait_in_the_store_until_a_ground_connects(make):
+    h = make()
+    services = [1, 5, 1, 3, 5, 1, 17, 3]
+    for i, service in enumerate(services):
+        assert h.comms.send_tm(service, 1, bytes([i]) * i)
+    time.sleep(0.3)  # give the downlink thread time to try (and fail) to send
+    assert depth(h) == len(services)
+    assert h.comms.telemetry["TmPacketsQueued"] == len(services)
+    assert h.comms.telemetry["TmPacketsSent"] == 0
+    pull = ground(h)
+    packets = [receive(pull) for _ in services]
+    assert [p.app_data for p in packets] == [bytes([i]) * i for i in range(len(services))]
+    assert [p.sequence_count for p in packets] == list(range(len(services)))
+    assert all(p.apid == APID and p.time == h.time for p in packets)
+    seen: dict[int, int] = {}
+    for p, service in zip(packets, services):
+        assert (p.service, p.subtype) == (service, 1)
+        assert p.message_counter == seen.get(service, 0)  # per-service, from 0, consecutive
+        seen[service] = p.message_counter + 1
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while depth(h) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert depth(h) == 0
+    assert h.comms.telemetry["TmPacketsSent"] == len(services)
+    assert h.comms.telemetry["TmBytesSent"] == sum(len(p.encode()) for p in packets)
+
+
+def test_full_store_drops_new_packets_and_counts_them(make):
+    h = make(tm_store_capacity=3)
+    accepted = [h.comms.send_tm(5, 1, bytes([i])) for i in range(7)]
+    assert accepted == [True] * 3 + [False] * 4
+    assert h.comms.telemetry["TmDroppedStoreFull"] == 4
+    assert h.comms.telemetry["TmPacketsQueued"] == 3
+    assert depth(h) == 3
+    pull = ground(h)
+    packets = [receive(pull) for _ in range(3)]
+    assert [p.app_data for p in packets] == [b"\x00", b"\x01", b"\x02"]
+    # the dropped packets used no sequence count and no message counter: no false gap
+    assert [(p.sequence_count, p.message_counter) for p in packets] == [(0, 0), (1, 1), (2, 2)]
+    assert h.comms.send_tm(5, 1, b"late")
+    late = receive(pull)
+    assert (late.app_data, late.sequence_count, late.message_counter) == (b"late", 3, 3)
+    assert h.comms.telemetry["TmDroppedStoreFull"] == 4
+
+
+def test_stop_flushes_the_store(make):
+    h = make(flush_timeout=10.0)  # an upper bound: stop() returns as soon as the store is empty
+    pull = ground(h)
+    assert h.comms.send_tm(17, 2, b"probe")
+    assert receive(pull).app_data == b"probe"  # the ground is connected
+    count = 300
+    for i in range(count):
+        assert h.comms.send_tm(3, 25, i.to_bytes(2, "big") * 50)
+    h.comms.stop()
+    assert depth(h) == 0
+    packets = [receive(pull) for _ in range(count)]
+    assert [int.from_bytes(p.app_data[:2], "big") for p in packets] == list(range(count))
+    assert [p.sequence_count for p in packets] == list(range(1, count + 1))
+
+
+def test_stop_without_a_ground_gives_up_after_flush_timeout_and_says_so(make, caplog):
+    h = make(flush_timeout=0.3)
+    for i in range(3):
+        h.comms.send_tm(5, 1, bytes([i]))
+    with caplog.at_level(logging.WARNING):
+        h.comms.stop()
+    assert depth(h) == 3  # nothing pretended sent
+    assert any("3 TM packets not sent" in r.getMessage() for r in caplog.records)
+
+
+def test_tcs_from_a_dealer_go_out_of_the_tc_port_without_identity(make):
+    h = make()
+    received = h.sent["comms.tc"]
+    dealer = h.socket(zmq.DEALER)
+    dealer.connect(h.comms.tc_endpoint)
+    messages = [[b"\x18\x01first"], [b"part one", b"part two"], [b""]]
+    for message in messages:
+        dealer.send_multipart(message)
+    [(socket, handler)] = h.comms.poll_sockets()
+    poller = zmq.Poller()
+    poller.register(socket, zmq.POLLIN)
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while len(received) < len(messages) and time.monotonic() < deadline:
+        if poller.poll(100):
+            handler()
+    assert received == [RawTelecommand(tuple(m)) for m in messages]
+    assert h.comms.telemetry["TcPacketsReceived"] == len(messages)

@@ -1,0 +1,28 @@
+"""Tests of flight.app, the composition root: the executive it builds for the default topology
+carries the mission dictionary, written for the ground, and every component wired and served."""
+from __future__ import annotations
+
+import json
+
+from flight.app import DEFAULT_TOPOLOGY, build_flight, load_flight_topology
+from flight.core.roles import ROLES
+from flight.wire.dictionary import Dictionary
+
+
+def test_the_default_flight_is_built_with_its_dictionary_and_wiring(tmp_path):
+    topology = load_flight_topology(overrides=["mission.seed=9"])
+    assert DEFAULT_TOPOLOGY.is_file() and topology.seed == 9
+    executive = build_flight(topology, tmp_path / "run")
+    written = Dictionary.load(tmp_path / "run" / "dictionary.json")
+    assert written.to_json() == Dictionary.of(executive.catalog).to_json()
+    assert executive.ready_info == {"dictionary": str(tmp_path / "run" / "dictionary.json"),
+                                     "digest": written.digest}
+    components = executive.components
+    assert set(topology.roles) == set(ROLES)
+    assert executive.context.parameters is components["prmDb"]
+    assert executive.context.emit_event == components["eventLog"].log_event
+    for connection in topology.connections:  # every declared connection is made
+        assert components[connection.source].outputs[connection.output].connections >= 1
+    assert components["comms"].outputs["tc"].connections == 1
+    assert components["prmDb"].outputs["regions"].connections == 2  # scrubber and SEU injector
+    assert json.loads((tmp_path / "run" / "dictionary.json").read_text())["mission"] == "orbitfs-demo"
