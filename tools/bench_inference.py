@@ -412,41 +412,19 @@ class Figures:
         ratio = paired([o.rate for o in ours], [o.rate for o in peer])
         what = "1 card vs bare session, 1 thread" if sessions == 1 else "2 cards vs 2 bare sessions in 2 threads"
         self.rows.append(
-            Row(
-                figure,
-                what,
-                median([o.rate for o in ours]),
-                median([o.rate for o in peer]),
-                "frames/s",
-                ratio,
-                f"ratio >= {need:.2f}",
-                check(ratio, ratio >= need),
-            )
+            Row(figure, what, median([o.rate for o in ours]), median([o.rate for o in peer]), "frames/s",
+                ratio, f"ratio >= {need:.2f}", check(ratio, ratio >= need))
         )
         cpu = paired([o.cpu_per_frame for o in peer], [o.cpu_per_frame for o in ours])
         self.rows.append(
-            Row(
-                figure,
-                "  CPU per frame, all threads and processes (bare/ours)",
-                median([o.cpu_per_frame for o in ours]) * 1e6,
-                median([o.cpu_per_frame for o in peer]) * 1e6,
-                "us",
-                cpu,
-                "diagnostic",
-                "info",
-            )
+            Row(figure, "  CPU per frame, all threads and processes (bare/ours)",
+                median([o.cpu_per_frame for o in ours]) * 1e6, median([o.cpu_per_frame for o in peer]) * 1e6,
+                "us", cpu, "diagnostic", "info")
         )
         self.rows.append(
-            Row(
-                figure,
-                "  with each tile copied into its slot (Cluster.submit)",
-                median([o.rate for o in copying]),
-                median([o.rate for o in peer]),
-                "frames/s",
-                paired([o.rate for o in copying], [o.rate for o in peer]),
-                "report",
-                "info",
-            )
+            Row(figure, "  with each tile copied into its slot (Cluster.submit)",
+                median([o.rate for o in copying]), median([o.rate for o in peer]), "frames/s",
+                paired([o.rate for o in copying], [o.rate for o in peer]), "report", "info")
         )
 
     def heterogeneous_layouts(self, policies: list[str]) -> dict[str, tuple[list[CardSpec], dict]]:
@@ -491,58 +469,28 @@ class Figures:
         self.ideal = ideal
         self.raw["figure3"] = {"fps": runs, "ideal_fps": ideals, "default_policy": DEFAULT_POLICY}
         self.rows.append(
-            Row(
-                "3",
+            Row("3",
                 f"ideal: card0 alone {median(runs['alone:card0']):.0f} + card1 ({SLOW_FACTOR:g}x slower) alone "
                 f"{median(runs['alone:card1']):.0f}",
-                ideal,
-                None,
-                "frames/s",
-                None,
-                "report",
-                "info",
-            )
+                ideal, None, "frames/s", None, "report", "info")
         )
         best = max(policies, key=lambda p: median(runs[p]))
         for policy in policies:
             ratio = paired(runs[policy], ideals)
             default = policy == DEFAULT_POLICY
             self.rows.append(
-                Row(
-                    "3",
-                    f"{policy}{' (default)' if default else ''} vs ideal",
-                    median(runs[policy]),
-                    ideal,
-                    "frames/s",
-                    ratio,
-                    ">= 0.90" if default else "-",
-                    check(ratio, ratio >= 0.90) if default else "info",
-                )
+                Row("3", f"{policy}{' (default)' if default else ''} vs ideal", median(runs[policy]), ideal,
+                    "frames/s", ratio, ">= 0.90" if default else "-",
+                    check(ratio, ratio >= 0.90) if default else "info")
             )
         ratio = paired(runs[DEFAULT_POLICY], runs["round-robin"])
         self.rows.append(
-            Row(
-                "3",
-                f"{DEFAULT_POLICY} (default) vs round-robin",
-                median(runs[DEFAULT_POLICY]),
-                median(runs["round-robin"]),
-                "frames/s",
-                ratio,
-                ">= 1.40",
-                check(ratio, ratio >= 1.4),
-            )
+            Row("3", f"{DEFAULT_POLICY} (default) vs round-robin", median(runs[DEFAULT_POLICY]),
+                median(runs["round-robin"]), "frames/s", ratio, ">= 1.40", check(ratio, ratio >= 1.4))
         )
         self.rows.append(
-            Row(
-                "3",
-                f"highest rate: {best} (default: {DEFAULT_POLICY})",
-                median(runs[best]),
-                None,
-                "frames/s",
-                None,
-                "report",
-                "info",
-            )
+            Row("3", f"highest rate: {best} (default: {DEFAULT_POLICY})", median(runs[best]), None,
+                "frames/s", None, "report", "info")
         )
 
     def figure4(self, started: dict[str, Bench], policies: list[str]) -> None:
@@ -556,16 +504,8 @@ class Figures:
                 runs[policy].append(started[policy].open_loop(self.frames, offered, ARRIVAL_SEED + r))
         summary = {}
         self.rows.append(
-            Row(
-                "4",
-                f"offered: Poisson at {LOAD:.0%} of the ideal capacity",
-                offered,
-                self.ideal,
-                "frames/s",
-                LOAD,
-                "report",
-                "info",
-            )
+            Row("4", f"offered: Poisson at {LOAD:.0%} of the ideal capacity", offered, self.ideal, "frames/s",
+                LOAD, "report", "info")
         )
         for policy in policies:
             p50 = median([float(np.percentile(o.latencies, 50)) for o in runs[policy]]) * 1e3
@@ -575,16 +515,8 @@ class Figures:
             summary[policy] = {"p50_ms": p50, "p99_ms": p99, "refused": refused, "offered": offered_frames}
             label = f"{policy}{' (default)' if policy == DEFAULT_POLICY else ''}"
             self.rows.append(
-                Row(
-                    "4",
-                    f"{label} latency p50, refused {refused}/{offered_frames}",
-                    p50,
-                    None,
-                    "ms",
-                    None,
-                    "report",
-                    "info",
-                )
+                Row("4", f"{label} latency p50, refused {refused}/{offered_frames}", p50, None, "ms", None,
+                    "report", "info")
             )
             self.rows.append(Row("4", f"{label} latency p99", p99, None, "ms", None, "report", "info"))
         self.raw["figure4"] = {
@@ -620,16 +552,8 @@ class Figures:
                 ready.append(bench.times("card_ready", victim, killed)[0] - killed)
         self.raw["figure5"] = {"lost": lost, "to_quarantine_s": quarantine, "to_ready_s": ready}
         self.rows.append(
-            Row(
-                "5",
-                "frames lost (accepted - delivered), all repeats",
-                sum(lost),
-                None,
-                "frames",
-                None,
-                "== 0",
-                check(sum(lost), sum(lost) == 0),
-            )
+            Row("5", "frames lost (accepted - delivered), all repeats", sum(lost), None, "frames", None,
+                "== 0", check(sum(lost), sum(lost) == 0))
         )
         self.rows.append(
             Row("5", "kill -> card_quarantined", median(quarantine) * 1e3, None, "ms", None, "report", "info")
@@ -670,28 +594,12 @@ class Figures:
         }
         ratio = paired(tmr, throughput)
         self.rows.append(
-            Row(
-                "6",
-                f"TMR vs THROUGHPUT, 3 cards: cost {1.0 / ratio:.2f}x",
-                median(tmr),
-                median(throughput),
-                "frames/s",
-                ratio,
-                "cost ~3x expected",
-                "info",
-            )
+            Row("6", f"TMR vs THROUGHPUT, 3 cards: cost {1.0 / ratio:.2f}x", median(tmr), median(throughput),
+                "frames/s", ratio, "cost ~3x expected", "info")
         )
         self.rows.append(
-            Row(
-                "6",
-                "TMR frames voted on three results",
-                voted,
-                expected,
-                "frames",
-                voted / expected,
-                "all",
-                check(voted, voted == expected),
-            )
+            Row("6", "TMR frames voted on three results", voted, expected, "frames", voted / expected, "all",
+                check(voted, voted == expected))
         )
 
 
@@ -713,28 +621,10 @@ def print_table(rows: list[Row], header: str) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="cluster vs bare ONNX Runtime: six figures")
-    parser.add_argument("--frames", type=int, default=1000, help="frames per measured run")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per figure; medians reported")
-    parser.add_argument("--only", default="1,2,3,4,5,6", help="comma-separated figures to run")
-    parser.add_argument(
-        "--weights",
-        choices=("live", "optimized"),
-        default=ClusterConfig.weights,
-        help="the cards' weights mode (ClusterConfig.weights); bare sessions follow it",
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args(argv)
-    selected = {f.strip() for f in args.only.split(",") if f.strip()}
-    unknown = selected - set("123456")
-    if unknown:
-        parser.error(f"unknown figures: {', '.join(sorted(unknown))}")
-
+def run_figures(args: argparse.Namespace, selected: set[str]) -> Figures:
+    """Run the selected figures on the demo model and the tile pool."""
     scene = SceneGenerator(SCENE_SEED)
     tiles = [scene.tile(i).pixels for i in range(TILE_POOL)]
-    load_before = os.getloadavg()[0]
-    began = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         figures = Figures(
             write_demo_model(Path(tmp) / "demo_model.onnx"), tiles, args.frames, args.repeat, args.weights
@@ -751,6 +641,25 @@ def main(argv: list[str] | None = None) -> int:
             if key == "4" and "3" in selected:
                 continue  # ran with figure 3, on the same clusters
             runs[key]()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="cluster vs bare ONNX Runtime: six figures")
+    parser.add_argument("--frames", type=int, default=1000, help="frames per measured run")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per figure; medians reported")
+    parser.add_argument("--only", default="1,2,3,4,5,6", help="comma-separated figures to run")
+    parser.add_argument("--weights", choices=("live", "optimized"), default=ClusterConfig.weights,
+                        help="the cards' weights mode (ClusterConfig.weights); bare sessions follow it")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    selected = {f.strip() for f in args.only.split(",") if f.strip()}
+    unknown = selected - set("123456")
+    if unknown:
+        parser.error(f"unknown figures: {', '.join(sorted(unknown))}")
+    load_before = os.getloadavg()[0]
+    began = time.perf_counter()
+    figures = run_figures(args, selected)
     elapsed = time.perf_counter() - began
     load = {"before": load_before, "after": os.getloadavg()[0]}
     result = {

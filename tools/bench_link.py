@@ -85,66 +85,71 @@ def _tm_run(kind: str, count: int) -> float:
                          args=(endpoints, count))
     sender.start()
     endpoint = endpoints.get(timeout=60)
-    received = 0
-    first = last = 0.0
-    if kind == "raw":
-        pull = zmq.Context.instance().socket(zmq.PULL)
-        pull.connect(endpoint)
-        time.sleep(0.2)
-        endpoints.put("go")
-        pull.recv()
-        first = time.perf_counter()
-        received = 1
-        while received < count:
-            pull.recv()
-            received += 1
-        last = time.perf_counter()
-        pull.close()
-    else:
-        from ground_sim.decoder import TmDecoder
-        from ground_sim.link import FlightLink
-        from ground_sim.station import GroundStation
-
-        dictionary = build_dictionary(load_flight_topology())
-
-        finished = threading.Event()
-        stamps: list[float] = []
-        if kind == "ours-station":
-            tmp = tempfile.mkdtemp()
-            station = GroundStation(dictionary, "tcp://127.0.0.1:1", endpoint,
-                                    Path(tmp) / "archive.sqlite")
-            original = station._receive
-
-            def on_packet(raw: bytes, t: float) -> None:
-                original(raw, t)
-                stamps.append(time.perf_counter())
-                if len(stamps) >= count:
-                    finished.set()
-
-            station.link = FlightLink("tcp://127.0.0.1:1", endpoint, on_packet)
-            station.start()
-            closer = station.close
-        else:
-            decoder = TmDecoder(dictionary)
-
-            def on_packet(raw: bytes, t: float) -> None:
-                decoder.decode(raw)
-                stamps.append(time.perf_counter())
-                if len(stamps) >= count:
-                    finished.set()
-
-            link = FlightLink("tcp://127.0.0.1:1", endpoint, on_packet)
-            link.start()
-            closer = link.close
-        time.sleep(0.2)
-        endpoints.put("go")
-        finished.wait(300)
-        closer()
-        received, first, last = len(stamps), stamps[0], stamps[-1]
+    receive = _receive_raw if kind == "raw" else _receive_ours
+    received, first, last = receive(kind, endpoint, endpoints, count)
     sender.join(60)
     if received < count:
         raise RuntimeError(f"{kind}: {received}/{count} packets")
     return (received - 1) / (last - first)
+
+
+def _receive_raw(kind: str, endpoint: str, endpoints: mp.Queue, count: int) -> tuple[int, float, float]:
+    """A PULL that only receives: (packets, time of the first, time of the last)."""
+    pull = zmq.Context.instance().socket(zmq.PULL)
+    pull.connect(endpoint)
+    time.sleep(0.2)
+    endpoints.put("go")
+    pull.recv()
+    first = time.perf_counter()
+    received = 1
+    while received < count:
+        pull.recv()
+        received += 1
+    last = time.perf_counter()
+    pull.close()
+    return received, first, last
+
+
+def _receive_ours(kind: str, endpoint: str, endpoints: mp.Queue, count: int) -> tuple[int, float, float]:
+    """The ground's FlightLink and TmDecoder, or its whole GroundStation (``ours-station``)."""
+    from ground_sim.decoder import TmDecoder
+    from ground_sim.link import FlightLink
+    from ground_sim.station import GroundStation
+
+    dictionary = build_dictionary(load_flight_topology())
+    finished = threading.Event()
+    stamps: list[float] = []
+    if kind == "ours-station":
+        station = GroundStation(dictionary, "tcp://127.0.0.1:1", endpoint,
+                                Path(tempfile.mkdtemp()) / "archive.sqlite")
+        original = station._receive
+
+        def on_packet(raw: bytes, t: float) -> None:
+            original(raw, t)
+            stamps.append(time.perf_counter())
+            if len(stamps) >= count:
+                finished.set()
+
+        station.link = FlightLink("tcp://127.0.0.1:1", endpoint, on_packet)
+        station.start()
+        closer = station.close
+    else:
+        decoder = TmDecoder(dictionary)
+
+        def on_packet(raw: bytes, t: float) -> None:
+            decoder.decode(raw)
+            stamps.append(time.perf_counter())
+            if len(stamps) >= count:
+                finished.set()
+
+        link = FlightLink("tcp://127.0.0.1:1", endpoint, on_packet)
+        link.start()
+        closer = link.close
+    time.sleep(0.2)
+    endpoints.put("go")
+    finished.wait(300)
+    closer()
+    return len(stamps), stamps[0], stamps[-1]
 
 
 # --- TC round trip ------------------------------------------------------------------------------

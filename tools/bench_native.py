@@ -94,114 +94,63 @@ def ours_both(func: Callable[[], object], nbytes: int, repeat: int) -> tuple[flo
 
 def run(size_mib: int, chunk_kib: int, repeat: int) -> list[Row]:
     """Measure everything and return the table rows."""
-    size, chunk = size_mib << 20, chunk_kib << 10
-    big = f"{size_mib} MiB"
+    size = size_mib << 20
     a, b, c = make_copies(size)
-    out = np.empty_like(a)
-    rows: list[Row] = []
-
-    numpy_vote = gbps(size, median_seconds(lambda: (a & b) | (a & c) | (b & c), repeat))
-    memcpy = gbps(size, median_seconds(lambda: np.copyto(out, a), repeat))
-    best, port = ours_both(lambda: native.vote3(a, b, c, out=out), size, repeat)
-    rows.append(
-        Row(
-            "vote3(out=)",
-            big,
-            best,
-            port,
-            "numpy majority",
-            numpy_vote,
-            best / numpy_vote,
-            ">= 2.5x",
-            best >= 2.5 * numpy_vote,
-        )
-    )
-    rows.append(
-        Row(
-            "vote3(out=)",
-            big,
-            best,
-            port,
-            "memcpy (numpy copy)",
-            memcpy,
-            best / memcpy,
-            ">= 0.5x",
-            best >= 0.5 * memcpy,
-        )
-    )
-    best, port = ours_both(lambda: native.vote3(a, a, a, repair=True), size, repeat)
-    rows.append(
-        Row("vote3(repair, clean)", big, best, port, "memcpy (numpy copy)", memcpy, best / memcpy, "info", None)
-    )
-
-    data = a
-    block = np.ascontiguousarray(a[:chunk])
-    calls = max(1, size // chunk)
+    rows = vote_rows(a, b, c, f"{size_mib} MiB", repeat)
     crcs = [
         ("crc32c", native.crc32c, native.crc32c_chunks, "crcmod crc-32c", crcmod.predefined.mkCrcFun("crc-32c"), 15.0),
         ("crc32", native.crc32, native.crc32_chunks, "zlib.crc32", zlib.crc32, 2.0),
-        (
-            "crc16_ccitt_false",
-            native.crc16_ccitt_false,
-            native.crc16_ccitt_false_chunks,
-            "crcmod crc-ccitt-false",
-            crcmod.predefined.mkCrcFun("crc-ccitt-false"),
-            4.0,
-        ),
+        ("crc16_ccitt_false", native.crc16_ccitt_false, native.crc16_ccitt_false_chunks,
+         "crcmod crc-ccitt-false", crcmod.predefined.mkCrcFun("crc-ccitt-false"), 4.0),
     ]
-    for name, ours, ours_chunks, peer_name, peer, needed in crcs:
-        peer_speed = gbps(size, median_seconds(lambda peer=peer: peer(data), repeat))
-        best, port = ours_both(lambda ours=ours: ours(data), size, repeat)
-        goal = " (goal 15x)" if name == "crc16_ccitt_false" else ""
-        rows.append(
-            Row(
-                name,
-                big,
-                best,
-                port,
-                peer_name,
-                peer_speed,
-                best / peer_speed,
-                f">= {needed:g}x{goal}",
-                best >= needed * peer_speed,
-            )
-        )
-
-        def in_cache(func: Callable[[np.ndarray], object] = ours) -> None:
-            for _ in range(calls):
-                func(block)
-
-        peer_cache = gbps(calls * chunk, median_seconds(lambda peer=peer: in_cache(peer), repeat))
-        best, port = ours_both(in_cache, calls * chunk, repeat)
-        requirement, passed = (">= 20 GB/s", best >= 20.0) if name == "crc32c" else ("info", None)
-        rows.append(
-            Row(
-                name,
-                f"{chunk_kib} KiB x{calls} (in cache)",
-                best,
-                port,
-                peer_name,
-                peer_cache,
-                best / peer_cache,
-                requirement,
-                passed,
-            )
-        )
-        best, port = ours_both(lambda f=ours_chunks: f(data, chunk), size, repeat)
-        rows.append(
-            Row(
-                f"{name}_chunks",
-                f"{big} / {chunk_kib} KiB",
-                best,
-                port,
-                peer_name,
-                peer_speed,
-                best / peer_speed,
-                "info",
-                None,
-            )
-        )
+    for crc in crcs:
+        rows += crc_rows(*crc, data=a, size_mib=size_mib, chunk_kib=chunk_kib, repeat=repeat)
     rows.extend(fallback_rows(a, b, c, min(size, 1 << 20)))
+    return rows
+
+
+def vote_rows(a: np.ndarray, b: np.ndarray, c: np.ndarray, big: str, repeat: int) -> list[Row]:
+    """vote3 against the numpy majority expression and against memcpy."""
+    size = a.nbytes
+    out = np.empty_like(a)
+    numpy_vote = gbps(size, median_seconds(lambda: (a & b) | (a & c) | (b & c), repeat))
+    memcpy = gbps(size, median_seconds(lambda: np.copyto(out, a), repeat))
+    best, port = ours_both(lambda: native.vote3(a, b, c, out=out), size, repeat)
+    rows = [Row("vote3(out=)", big, best, port, "numpy majority", numpy_vote, best / numpy_vote,
+                ">= 2.5x", best >= 2.5 * numpy_vote),
+            Row("vote3(out=)", big, best, port, "memcpy (numpy copy)", memcpy, best / memcpy,
+                ">= 0.5x", best >= 0.5 * memcpy)]
+    best, port = ours_both(lambda: native.vote3(a, a, a, repair=True), size, repeat)
+    rows.append(Row("vote3(repair, clean)", big, best, port, "memcpy (numpy copy)", memcpy,
+                    best / memcpy, "info", None))
+    return rows
+
+
+def crc_rows(name: str, ours: Callable[[np.ndarray], int], ours_chunks: Callable[..., object],
+             peer_name: str, peer: Callable[[np.ndarray], int], needed: float, *, data: np.ndarray,
+             size_mib: int, chunk_kib: int, repeat: int) -> list[Row]:
+    """One CRC against its peer: the whole buffer, in-cache blocks, and the batched form."""
+    size, chunk, big = data.nbytes, chunk_kib << 10, f"{size_mib} MiB"
+    block = np.ascontiguousarray(data[:chunk])
+    calls = max(1, size // chunk)
+    peer_speed = gbps(size, median_seconds(lambda: peer(data), repeat))
+    best, port = ours_both(lambda: ours(data), size, repeat)
+    goal = " (goal 15x)" if name == "crc16_ccitt_false" else ""
+    rows = [Row(name, big, best, port, peer_name, peer_speed, best / peer_speed,
+                f">= {needed:g}x{goal}", best >= needed * peer_speed)]
+
+    def in_cache(func: Callable[[np.ndarray], object] = ours) -> None:
+        for _ in range(calls):
+            func(block)
+
+    peer_cache = gbps(calls * chunk, median_seconds(lambda: in_cache(peer), repeat))
+    best, port = ours_both(in_cache, calls * chunk, repeat)
+    requirement, passed = (">= 20 GB/s", best >= 20.0) if name == "crc32c" else ("info", None)
+    rows.append(Row(name, f"{chunk_kib} KiB x{calls} (in cache)", best, port, peer_name, peer_cache,
+                    best / peer_cache, requirement, passed))
+    best, port = ours_both(lambda: ours_chunks(data, chunk), size, repeat)
+    rows.append(Row(f"{name}_chunks", f"{big} / {chunk_kib} KiB", best, port, peer_name, peer_speed,
+                    best / peer_speed, "info", None))
     return rows
 
 

@@ -413,7 +413,7 @@ def campaign(flight: Flight, tiles: list[Tile], protection: bool,
     no wrong product); the cluster's counters and events are reported from after the control.
     """
     scene = SceneGenerator(TILE_SEED)
-    seu, scrubber = flight.components["seu"], flight.components["scrubber"]
+    scrubber = flight.components["scrubber"]
     registry = flight.protected
     result: dict[str, Any] = {
         "steps": len(plan), "upsets": sum(map(len, plan)), "delivered": 0, "dropped": 0,
@@ -433,24 +433,8 @@ def campaign(flight: Flight, tiles: list[Tile], protection: bool,
         upsets_so_far = 0
         began = time.perf_counter()
         for step, upsets in enumerate(plan):
-            for u in upsets:
-                seu.inject(u.region, u.target, u.offset, 1 << u.bit, "single", step, float(step))
-                kind = f"{u.region}/{u.target}"
-                result["by_target"][kind] = result["by_target"].get(kind, 0) + 1
             upsets_so_far += len(upsets)
-            product = flight.frame(tiles[step % len(tiles)])
-            if product is None:
-                result["dropped"] += 1
-            else:
-                result["delivered"] += 1
-                if _is_wrong(product, scene, step % len(tiles)):
-                    result["wrong"] += 1
-                    result["wrong_by_quarter"][4 * step // len(plan)] += 1
-                    if result["first_wrong_at_upset"] is None:
-                        result["first_wrong_at_upset"] = upsets_so_far
-            if result["first_card_off_at_upset"] is None and any(
-                    c.state is CardState.OFF for c in flight.engine.cards.values()):
-                result["first_card_off_at_upset"] = upsets_so_far
+            _campaign_step(flight, tiles, scene, step, upsets, upsets_so_far, len(plan), result)
             if protection:
                 _scrub_step(flight, step, upsets, references, result)
         result["seconds"] = time.perf_counter() - began
@@ -458,25 +442,54 @@ def campaign(flight: Flight, tiles: list[Tile], protection: bool,
         result["live_bits_wrong_at_end"] = {
             r.name: int(np.unpackbits(r.live ^ references[r.name]).sum())
             for r in registry.regions() if isinstance(r, LiveGoldenRegion)}
-        now = _engine_counters(flight)
-        events = flight.events_from(mark)
-        result["cluster"] = {
-            **{k: now[k] - base[k] for k in ("votes", "disagreements", "degraded", "redispatched")},
-            "dropped": {k: n - base["dropped"][k] for k, n in now["dropped"].items() if n > base["dropped"][k]},
-            "quarantined": sum(1 for e in events if e[1] == "CardQuarantined"),
-            "switched_off": sum(1 for e in events if e[1] == "CardSwitchedOff"),
-            "quarantine_reasons": _reasons(events),
-            "card_states": {c.name: c.state.name for c in flight.engine.cards.values()}}
-        result["scrubber"] = {k: scrubber.telemetry[k] for k in
-                              ("Detected", "Repaired", "Uncorrectable", "Recoveries")}
-        uncorrectable = [tuple(e[2]) for e in events if e[1] == "UncorrectableError"]
-        result["uncorrectable_distinct"] = len(set(uncorrectable))
-        result["uncorrectable_by_region"] = {
-            name: sum(1 for r, _ in uncorrectable if r == name) for name, _ in set(uncorrectable)}
+        _campaign_counts(flight, base, flight.events_from(mark), result)
         result["protected_bytes"] = registry.total_bytes
     finally:
         flight.stop()
     return result
+
+
+def _campaign_step(flight: Flight, tiles: list[Tile], scene: SceneGenerator, step: int,
+                   upsets: list[Upset], upsets_so_far: int, steps: int, result: dict[str, Any]) -> None:
+    """Inject one step's upsets, run one frame and count what came of it."""
+    for u in upsets:
+        flight.components["seu"].inject(u.region, u.target, u.offset, 1 << u.bit, "single", step,
+                                        float(step))
+        kind = f"{u.region}/{u.target}"
+        result["by_target"][kind] = result["by_target"].get(kind, 0) + 1
+    product = flight.frame(tiles[step % len(tiles)])
+    if product is None:
+        result["dropped"] += 1
+    else:
+        result["delivered"] += 1
+        if _is_wrong(product, scene, step % len(tiles)):
+            result["wrong"] += 1
+            result["wrong_by_quarter"][4 * step // steps] += 1
+            if result["first_wrong_at_upset"] is None:
+                result["first_wrong_at_upset"] = upsets_so_far
+    if result["first_card_off_at_upset"] is None and any(
+            c.state is CardState.OFF for c in flight.engine.cards.values()):
+        result["first_card_off_at_upset"] = upsets_so_far
+
+
+def _campaign_counts(flight: Flight, base: dict[str, Any], events: list[tuple[str, str, list[Any]]],
+                     result: dict[str, Any]) -> None:
+    """The cluster's and the scrubber's counters after the plan, against ``base``."""
+    now = _engine_counters(flight)
+    result["cluster"] = {
+        **{k: now[k] - base[k] for k in ("votes", "disagreements", "degraded", "redispatched")},
+        "dropped": {k: n - base["dropped"][k] for k, n in now["dropped"].items() if n > base["dropped"][k]},
+        "quarantined": sum(1 for e in events if e[1] == "CardQuarantined"),
+        "switched_off": sum(1 for e in events if e[1] == "CardSwitchedOff"),
+        "quarantine_reasons": _reasons(events),
+        "card_states": {c.name: c.state.name for c in flight.engine.cards.values()}}
+    scrubber = flight.components["scrubber"]
+    result["scrubber"] = {k: scrubber.telemetry[k] for k in
+                          ("Detected", "Repaired", "Uncorrectable", "Recoveries")}
+    uncorrectable = [tuple(e[2]) for e in events if e[1] == "UncorrectableError"]
+    result["uncorrectable_distinct"] = len(set(uncorrectable))
+    result["uncorrectable_by_region"] = {
+        name: sum(1 for r, _ in uncorrectable if r == name) for name, _ in set(uncorrectable)}
 
 
 def _scrub_step(flight: Flight, step: int, upsets: list[Upset], references: dict[str, np.ndarray],
@@ -586,7 +599,13 @@ def _rate_note(run: dict[str, Any]) -> dict[str, float]:
 
 
 def _print(result: dict[str, Any], args: argparse.Namespace) -> None:
-    s, d, c, w = result["scrub"], result["latency"], result["campaign"], result["cost"]
+    _print_scrub(result["scrub"], result["latency"], args)
+    _print_campaign(result["campaign"], args)
+    _print_cost(result["cost"], args)
+    print(f"load average at end: {result['loadavg']}")
+
+
+def _print_scrub(s: dict[str, Any], d: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"1. Scrub throughput, one clean full pass, median of {args.passes} (GB/s = 1e9 B/s "
           "of region size)")
     for cs in LIVE_CHUNKS:
@@ -609,6 +628,9 @@ def _print(result: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"   (b) 1 GiB weights: {b['ticks_per_pass']} ticks/pass -> {b['worst_case_s']:.1f} s;"
           f" tick (1 MiB of a 64 MiB live region) {b['tick_cpu_s'] * 1e3:.2f} ms = "
           f"{100 * b['cpu_share']:.1f} % CPU")
+
+
+def _print_campaign(c: dict[str, Any], args: argparse.Namespace) -> None:
     on, off, burst = c["on"], c["off"], c["burst"]
     note = c["rate"]
     print(f"3. Upset campaign: {on['upsets']} single-bit upsets, one per frame and per full scrub pass;"
@@ -617,7 +639,22 @@ def _print(result: dict[str, Any], args: argparse.Namespace) -> None:
           f" LEO at {LEO_RATE_PER_BIT_DAY:g}/bit/day: {note['leo_upsets_per_s']:.1e}/s -> "
           f"x{note['acceleration']:.1e}; LEO per 10 Hz pass {note['leo_upsets_per_pass']:.1e}")
     print(f"   {'':34}{'protection ON (TMR+scrub)':>28}{'protection OFF':>18}")
-    rows = [("control: fault-free frames, wrong", f"{on['control_frames']}, "
+    for label, a_, b_ in _campaign_rows(on, off):
+        print(f"   {label:<34}{str(a_):>28}{str(b_):>18}")
+    print(f"   quarantine reasons: ON {on['cluster']['quarantine_reasons']}, "
+          f"OFF {off['cluster']['quarantine_reasons']}")
+    print(f"   upsets by region/copy: {json.dumps(dict(sorted(on['by_target'].items())))}")
+    print(f"   for information, protection ON at {args.burst} upsets per pass: {burst['upsets']} upsets,"
+          f" {burst['steps']} frames: findings repaired {burst['scrubber']['Repaired']}, "
+          f"uncorrectable findings {burst['scrubber']['Uncorrectable']} ({burst['uncorrectable_distinct']} distinct, "
+          f"by region {burst['uncorrectable_by_region']}; recoveries {burst['scrubber']['Recoveries']}),"
+          f" clean after scrub {burst['clean_after_scrub']}/{burst['steps']}, delivered {burst['delivered']},"
+          f" wrong {burst['wrong']}, dropped {burst['dropped']} {burst['cluster']['dropped']},"
+          f" quarantines {burst['cluster']['quarantined']}, switched off {burst['cluster']['switched_off']}")
+
+
+def _campaign_rows(on: dict[str, Any], off: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    return [("control: fault-free frames, wrong", f"{on['control_frames']}, "
              f"{on['control_wrong_or_dropped']}", f"{off['control_frames']}, "
              f"{off['control_wrong_or_dropped']}"),
             ("frames (one per upset)", on["steps"], off["steps"]),
@@ -643,18 +680,9 @@ def _print(result: dict[str, Any], args: argparse.Namespace) -> None:
              off["first_card_off_at_upset"] or "-"),
             ("TMR disagreements / degraded frames", f"{on['cluster']['disagreements']} / "
              f"{on['cluster']['degraded']}", "-")]
-    for label, a_, b_ in rows:
-        print(f"   {label:<34}{str(a_):>28}{str(b_):>18}")
-    print(f"   quarantine reasons: ON {on['cluster']['quarantine_reasons']}, "
-          f"OFF {off['cluster']['quarantine_reasons']}")
-    print(f"   upsets by region/copy: {json.dumps(dict(sorted(on['by_target'].items())))}")
-    print(f"   for information, protection ON at {args.burst} upsets per pass: {burst['upsets']} upsets,"
-          f" {burst['steps']} frames: findings repaired {burst['scrubber']['Repaired']}, "
-          f"uncorrectable findings {burst['scrubber']['Uncorrectable']} ({burst['uncorrectable_distinct']} distinct, "
-          f"by region {burst['uncorrectable_by_region']}; recoveries {burst['scrubber']['Recoveries']}),"
-          f" clean after scrub {burst['clean_after_scrub']}/{burst['steps']}, delivered {burst['delivered']},"
-          f" wrong {burst['wrong']}, dropped {burst['dropped']} {burst['cluster']['dropped']},"
-          f" quarantines {burst['cluster']['quarantined']}, switched off {burst['cluster']['switched_off']}")
+
+
+def _print_cost(w: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"4. Throughput cost of live weights, {w['frames']} frames, median of {args.repeat}")
     print(f"   cluster, 3 cards, THROUGHPUT, saturated   live {w['cluster_fps']['live']:7.1f} f/s   "
           f"optimized {w['cluster_fps']['optimized']:7.1f} f/s   ratio live/optimized "
@@ -665,7 +693,6 @@ def _print(result: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"   bare ORT control: EXTENDED, model's own weights, prepacking on "
           f"{w['bare_fps']['extended']:7.1f} f/s   ratio live/this {w['bare_live_vs_extended']:.3f}")
     print("   (live: EXTENDED + disable_prepacking + add_initializer; optimized: ENABLE_ALL)")
-    print(f"load average at end: {result['loadavg']}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,3 +26,20 @@ def test_the_default_flight_is_built_with_its_dictionary_and_wiring(tmp_path):
     assert components["comms"].outputs["tc"].connections == 1
     assert components["prmDb"].outputs["regions"].connections == 2  # scrubber and SEU injector
     assert json.loads((tmp_path / "run" / "dictionary.json").read_text())["mission"] == "orbitfs-demo"
+
+
+def test_orbitfs_flight_refuses_a_miswired_topology_with_one_line_and_exit_2(tmp_path, capsys):
+    from flight.__main__ import main
+
+    text = DEFAULT_TOPOLOGY.read_text()
+    wrong_type = text.replace('"camera.captures     -> cluster.tiles"', '"camera.captures     -> comms.tm"')
+    missing = text.replace('"camera.captures     -> cluster.tiles",', "")
+    assert wrong_type != text and missing != text
+    for document, reason in ((wrong_type, "camera.captures carries Capture, comms.tm takes TmPacket"),
+                             (missing, "camera.captures (Capture) is required but not connected")):
+        path = tmp_path / "topology.toml"
+        path.write_text(document)
+        assert main(["--topology", str(path), "--run-dir", str(tmp_path / "run")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert reason in err and "\n" not in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "flight-ready.json").exists()
