@@ -154,6 +154,7 @@ def _nodes(cell: int) -> list[onnx.NodeProto]:
 def write_demo_model(path: str | os.PathLike, size: int = 256, grid: int = 8) -> pathlib.Path:
     """Write the demo model to ``path``; the same arguments always give the same bytes."""
     target = pathlib.Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(build_demo_model(size, grid).SerializeToString(deterministic=True))
     return target
 

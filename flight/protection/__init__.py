@@ -1,1 +1,2 @@
-"""Radiation protection: protected memory regions, scrubbing, SEU injection."""
+"""Radiation protection: protected memory regions and unprotected buffers, the scrubber, the SEU
+injector, and the TMR parameter store."""

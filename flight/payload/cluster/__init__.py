@@ -1,1 +1,4 @@
-"""Multi-card inference: card workers, balancing policies, power and thermal models, voting."""
+"""The multi-card inference cluster: the flight component (component.py), its engine (engine.py)
+and the engine's parts: the card supervisor, the scheduler with its balancing policies, the
+voter, the power manager; the card process handle (card_process.py), its link and protocol, and
+the card worker process (card_worker.py); shared-memory slots and live weights."""
