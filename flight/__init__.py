@@ -5,7 +5,7 @@
   layer.
 - ``messages``: what components send each other through their ports (imports the core only).
 - ``environment``: the orbit, the battery and power budget, the cards' thermal model (imports
-  nothing of flight).
+  the core only, for its settings' declarations).
 - ``wire``: CCSDS space packets, PUS-C services, the mission dictionary (the core and messages).
 - ``protection``: protected memory regions, the scrubber, the SEU injector, the TMR parameter store.
 - ``payload``: the camera, the inference cluster (engine, card supervisor, scheduler, voter,

@@ -12,15 +12,43 @@ from pathlib import Path
 from typing import Sequence
 
 from flight.core.executive import Executive
-from flight.core.topology import Topology, load_topology
+from flight.core.settings import Setting, SettingError, check_settings
+from flight.core.topology import MISSION_SETTINGS, Topology, TopologyError, load_topology
+from flight.environment.orbit import ORBIT_SETTINGS
+from flight.messages import Capture
 from flight.wire.dictionary import build_dictionary
 
 DEFAULT_TOPOLOGY = Path(__file__).parent / "topologies" / "default.toml"
 
 
+SHARED_SETTINGS = {"orbit": Setting(dict, {}, fields=ORBIT_SETTINGS,
+                                   description="the orbit every component flies (flight.environment.orbit)")}
+
+
 def load_flight_topology(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Topology:
-    """The topology at ``path`` (the packaged default if None), with ``--set`` overrides applied."""
-    return load_topology(path or DEFAULT_TOPOLOGY, overrides)
+    """The topology at ``path`` (the packaged default if None), with ``--set`` overrides applied,
+    checked as a whole: the mission's shared settings, and tiles that fit where they go."""
+    topology = load_topology(path or DEFAULT_TOPOLOGY, overrides)
+    shared = {k: v for k, v in topology.settings.items() if k not in MISSION_SETTINGS}
+    try:
+        topology.settings.update(check_settings("mission", shared, SHARED_SETTINGS))
+    except SettingError as error:
+        raise TopologyError(str(error)) from None
+    _check_tile_sizes(topology)
+    return topology
+
+
+def _check_tile_sizes(topology: Topology) -> None:
+    """A sensor's tiles must have the size the component they go to computes on."""
+    classes = topology.classes()
+    for c in topology.connections:
+        if classes[c.source].ports()[c.output].message is not Capture:
+            continue
+        sent, taken = topology.component(c.source).config, topology.component(c.target).config
+        if sent.get("size") != taken.get("size"):
+            raise TopologyError(f"{c.source}.size = {sent.get('size')} but {c.target}.size = "
+                                f"{taken.get('size')}: the tiles of {c} must have the size "
+                                f"{c.target} computes on")
 
 
 def build_flight(topology: Topology, run_dir: str | Path) -> Executive:

@@ -31,6 +31,7 @@ import zmq
 
 from flight.core.context import Context
 from flight.core.ports import Output, PortSpec, port_specs
+from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Limits, Severity, clip_utf8
 
 
@@ -101,11 +102,13 @@ class Component:
     CHANNELS: ClassVar[dict[str, Channel]] = {}
     EVENTS: ClassVar[dict[str, Event]] = {}
     PARAMETERS: ClassVar[dict[str, Parameter]] = {}
+    SETTINGS: ClassVar[dict[str, Setting] | None] = None  # None: not declared, not checked
 
     def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
         self.name = name
         self.context = context
-        self.config = dict(config or {})
+        declared = type(self).settings() or {}
+        self.config = {**{key: s.default for key, s in declared.items()}, **(config or {})}
         self.outputs: dict[str, Output] = {
             spec.name: Output(name, spec) for spec in type(self).ports().values()
             if spec.direction == "out"}
@@ -121,6 +124,19 @@ class Component:
         """The channels of an instance with this configuration: ``CHANNELS``, unless a class
         declares some per configured item (e.g. one set of counters per protected region)."""
         return cls.CHANNELS
+
+    @classmethod
+    def settings(cls) -> dict[str, Setting] | None:
+        """The settings this class and its bases declare (None if none of them declares any)."""
+        declared = [vars(k)["SETTINGS"] for k in reversed(cls.__mro__)
+                    if vars(k).get("SETTINGS") is not None]
+        return {key: s for table in declared for key, s in table.items()} if declared else None
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> str | None:
+        """What is wrong with a whole checked configuration (settings that must agree with each
+        other), as ``key = value: reason``; None when it can fly."""
+        return None
 
     @classmethod
     def ports(cls) -> dict[str, PortSpec]:
@@ -181,6 +197,11 @@ class Component:
     def on_parameter(self, name: str, value: Any) -> None:
         """Called after a parameter changed (loaded at start or set by command)."""
 
+    def preflight(self) -> str | None:
+        """Why this component could not start as configured (a file it names is missing or
+        unusable, ...), checked for every component before any starts; None when it can."""
+        return None
+
     def start(self) -> None:
         """Called once, in topology order, before the first tick."""
 
@@ -213,12 +234,15 @@ class ActiveComponent(Component):
     """A component with its own thread and a bounded work queue (F Prime's active component)."""
 
     QUEUE_DEPTH: ClassVar[int] = 16
+    SETTINGS = {"queue_depth": Setting(int, None, 1, 1 << 16,
+                                       description="work items the thread's queue holds "
+                                                   "(default: the class's QUEUE_DEPTH)")}
     _STOP = object()
 
     def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
         super().__init__(name, context, config)
-        self._queue: queue.Queue = queue.Queue(maxsize=int(self.config.get("queue_depth",
-                                                                            self.QUEUE_DEPTH)))
+        depth = self.config.get("queue_depth")
+        self._queue: queue.Queue = queue.Queue(maxsize=int(depth or self.QUEUE_DEPTH))
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:

@@ -28,6 +28,7 @@ components stop in reverse order, so comms, listed first, flushes its TM store l
 |   | tests/system/test_integration.py |
 | the clock waits for every component to be ready, at most start_timeout_s | tests/unit/core/test_executive.py |
 | a component that cannot start stops the started ones; the reason is printed | tests/unit/core/test_executive.py |
+| a component whose preflight fails starts nothing at all | tests/unit/core/test_executive.py |
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ import zmq
 
 from flight.core.catalog import Catalog, build_catalog
 from flight.core.clock import Clock, SimulatedClock, WallClock, parse_epoch
-from flight.core.component import Component
+from flight.core.component import Component, StartError
 from flight.core.context import Context
 from flight.core.rate_group import RateGroup
 from flight.core.roles import EventSink, ParameterKeeper
@@ -113,8 +114,13 @@ class Executive:
         self._stop_requested = True
 
     def start(self) -> None:
-        """Start every component in order; if one cannot start, stop those already started and
-        raise (StartError carries the reason for the operator)."""
+        """Check every component can start (``preflight``: nothing starts if one cannot), then
+        start them in order; if one fails to start, stop those already started and raise
+        (StartError carries the reason for the operator)."""
+        for component in self.components.values():
+            problem = component.preflight()
+            if problem:
+                raise StartError(problem)
         started = []
         for component in self.components.values():
             try:

@@ -31,10 +31,40 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from flight.core.catalog import MAX_COMPONENTS
+from flight.core.clock import parse_epoch
 from flight.core.component import Component
 from flight.core.rate_group import RateGroup
 from flight.core.roles import ROLES
+from flight.core.settings import Setting, SettingError, check_settings
 from flight.core.wiring import Connection, WiringError, check_wiring, parse_connection
+
+
+def _epoch_reason(text: str) -> str | None:
+    try:
+        parse_epoch(text)
+    except ValueError:
+        return "not an ISO-8601 time such as 2026-01-01T00:00:00Z"
+    return None
+
+
+MISSION_SETTINGS = {
+    "name": Setting(str, "orbitfs", description="the mission's name, in the dictionary"),
+    "apid": Setting(int, 1, 0, 2046, description="the flight's application process id "
+                                                 "(11 bits; 2047 is the idle packet's)"),
+    "seed": Setting(int, 0, 0, 2**63 - 1, description="determines every scene and fault of a run"),
+}
+CLOCK_SETTINGS = {
+    "kind": Setting(str, "simulated", choices=("simulated", "wall"),
+                    description="simulated: mission time = epoch + tick x period; wall: host UTC"),
+    "base_rate_hz": Setting(float, None, 0.001, 1000.0,
+                            description="the base tick rate (default: the fastest rate group)"),
+    "speedup": Setting(float, 1.0, 0.0, 1e6, description="simulated seconds per wall second; "
+                                                         "0: as fast as the work allows"),
+    "epoch": Setting(str, "2026-01-01T00:00:00Z", check=_epoch_reason,
+                     description="mission time of tick 0 (simulated clock)"),
+    "start_timeout_s": Setting(float, 60.0, 0.0, 3600.0,
+                               description="how long the clock waits for every component to be ready"),
+}
 
 
 class TopologyError(ValueError):
@@ -141,15 +171,12 @@ def load_topology(path: str | Path, overrides: Sequence[str] = ()) -> Topology:
 def parse_topology(doc: dict[str, Any], *, require_ports: bool = True) -> Topology:
     """Check and build a topology from its TOML document. ``require_ports=False`` accepts
     required ports left unconnected (the component tester, flight.testing, connects them)."""
-    mission = doc.get("mission", {})
+    mission = _mission(doc.get("mission", {}))
     components = _components(doc.get("components", []))
-    clock = dict(doc.get("clock", {}))
-    if clock.get("kind", "simulated") not in ("simulated", "wall"):
-        raise TopologyError(f"clock kind {clock.get('kind')!r} is neither simulated nor wall")
+    clock = _clock(doc.get("clock", {}))
     groups = _rate_groups(doc.get("rate_groups", []), clock, {c.name for c in components})
-    topology = Topology(mission.get("name", "orbitfs"), int(mission.get("apid", 1)),
-                        int(mission.get("seed", 0)), clock, components, groups,
-                        settings=dict(mission))
+    topology = Topology(mission["name"], mission["apid"], mission["seed"], clock, components,
+                        groups, settings=mission)
     if len(topology.all_components()) > MAX_COMPONENTS:
         raise TopologyError(f"{len(topology.all_components())} components and rate groups: at "
                             f"most {MAX_COMPONENTS} fit the catalog's ids")
@@ -169,13 +196,38 @@ def _components(entries: list[dict[str, Any]]) -> list[ComponentSpec]:
     for entry in entries:
         entry = dict(entry)
         name, kind = entry.pop("name", None), entry.pop("kind", None)
-        if not name or not kind:
+        if not name or not kind or not isinstance(name, str) or not isinstance(kind, str):
             raise TopologyError(f"component entry {entry} needs a name and a kind")
         if name in names:
             raise TopologyError(f"component name {name!r} used twice")
         names.add(name)
-        components.append(ComponentSpec(name, resolve_kind(kind), entry))
+        cls = resolve_kind(kind)
+        declared = cls.settings()
+        config = entry if declared is None else _checked(name, entry, declared)
+        problem = cls.check_config(config)
+        if problem:
+            raise TopologyError(f"{name}.{problem}")
+        components.append(ComponentSpec(name, cls, config))
     return components
+
+
+def _checked(section: str, table: dict[str, Any], settings: dict[str, Setting]) -> dict[str, Any]:
+    try:
+        return check_settings(section, table, settings)
+    except SettingError as error:
+        raise TopologyError(str(error)) from None
+
+
+def _clock(table: dict[str, Any]) -> dict[str, Any]:
+    clock = _checked("clock", table, CLOCK_SETTINGS)
+    return {k: v for k, v in clock.items() if v is not None}
+
+
+def _mission(table: dict[str, Any]) -> dict[str, Any]:
+    """``[mission]``: name, apid and seed are checked here; the mission's shared settings (e.g. its
+    orbit) by the application that knows them (flight.app)."""
+    known = {k: v for k, v in table.items() if k in MISSION_SETTINGS}
+    return {**table, **_checked("mission", known, MISSION_SETTINGS)}
 
 
 def _rate_groups(entries: list[dict[str, Any]], clock: dict[str, Any],

@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from flight.core.settings import Setting
+
 
 def _in_arc(phase: float, start: float, length: float) -> bool:
     """Whether ``phase`` lies in the half-open arc of ``length`` starting at ``start`` (mod 1)."""
@@ -57,6 +59,24 @@ class OrbitModel:
     def in_saa(self, t: float) -> bool:
         phase = self.phase(t)
         return any(_in_arc(phase, start, (end - start) % 1.0) for start, end in self.saa_windows)
+
+
+def _arcs_reason(windows: list[Any]) -> str | None:
+    for window in windows:
+        if (not isinstance(window, list) or len(window) != 2
+                or not all(isinstance(x, (int, float)) and 0 <= x < 1 for x in window)):
+            return "each window is [start, end], orbit phases in [0, 1)"
+    return None
+
+
+ORBIT_SETTINGS = {
+    "period_s": Setting(float, 5760.0, 60.0, 1e7, description="orbit period"),
+    "eclipse_fraction": Setting(float, 0.35, 0.0, 0.99, description="share of the orbit in eclipse"),
+    "eclipse_start_phase": Setting(float, 0.6, 0.0, 1.0, description="orbit phase where eclipse begins"),
+    "saa_windows": Setting(list, [[0.15, 0.22]], check=_arcs_reason,
+                           description="orbit phase arcs [start, end) over the South Atlantic Anomaly"),
+    "epoch_phase": Setting(float, 0.0, 0.0, 1.0, description="orbit phase at mission time 0"),
+}
 
 
 def mission_orbit(mission: Mapping[str, Any]) -> OrbitModel:

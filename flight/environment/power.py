@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flight.core.settings import Setting
 from flight.environment.orbit import OrbitModel
 
 SECONDS_PER_HOUR = 3600.0
@@ -86,3 +87,17 @@ class PowerSystem:
         """Advance the battery over ``[t, t + dt)`` with the payload drawing ``payload_w``."""
         generation = self.solar_w if self.orbit.sunlit(t) else 0.0
         self.battery.step(generation - self.platform_load_w - payload_w, dt)
+
+
+BATTERY_SETTINGS = {
+    "capacity_wh": Setting(float, 200.0, 0.001, 1e6, description="battery capacity"),
+    "state_of_charge": Setting(float, 0.9, 0.0, 1.0, description="at mission start"),
+    "min_state_of_charge": Setting(float, 0.3, 0.0, 1.0, description="never discharged below"),
+    "max_charge_w": Setting(float, 60.0, 0.0, 1e6, description="charge power limit"),
+    "max_discharge_w": Setting(float, 120.0, 0.0, 1e6, description="discharge power limit"),
+    "charge_efficiency": Setting(float, 0.95, 0.01, 1.0, description="share of charge power stored"),
+}
+POWER_SETTINGS = {
+    "solar_w": Setting(float, 150.0, 0.0, 1e6, description="array power in sunlight"),
+    "platform_load_w": Setting(float, 40.0, 0.0, 1e6, description="what the platform draws"),
+}

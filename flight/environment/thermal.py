@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from flight.core.settings import Setting
+
 
 @dataclass
 class ThermalModel:
@@ -58,3 +60,13 @@ class ThermalModel:
             self._over_limit = True
         elif self.temperature_c < self.limit_c - self.hysteresis_c:
             self._over_limit = False
+
+
+THERMAL_SETTINGS = {
+    "temperature_c": Setting(float, 20.0, -150.0, 200.0, description="at mission start"),
+    "heat_capacity_j_per_k": Setting(float, 400.0, 0.001, 1e9, description="the card's heat capacity"),
+    "conductance_w_per_k": Setting(float, 1.5, 0.001, 1e6, description="to the radiator"),
+    "sink_c": Setting(float, 10.0, -150.0, 200.0, description="radiator temperature"),
+    "limit_c": Setting(float, 85.0, -150.0, 300.0, description="the card is parked at or above"),
+    "hysteresis_c": Setting(float, 10.0, 0.0, 200.0, description="back in service below limit - this"),
+}

@@ -20,6 +20,7 @@ from typing import Any
 from flight.core.component import Channel, Component, Event, command
 from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
+from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Severity
 from flight.messages import Backpressure, Capture
 from flight.payload.scene import SceneGenerator
@@ -40,13 +41,25 @@ class Camera(Component):
     }
 
     captures = OutputPort(Capture, "one per tile taken", required=True)
+    SETTINGS = {
+        "seed": Setting(int, None, 0, 2**63 - 1, description="scene seed (default: the mission's)"),
+        "size": Setting(int, 256, 8, 4096, description="pixels per tile side; 4 bands of uint16"),
+        "grid": Setting(int, 8, 1, 256, description="detection grid cells per tile side"),
+        "frame_divider": Setting(int, 1, 1, 1_000_000, description="one frame every N base ticks"),
+    }
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> str | None:
+        if config["size"] % config["grid"]:
+            return f"grid = {config['grid']}: must divide size = {config['size']}"
+        return None
 
     def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
         super().__init__(name, context, config)
-        self.scene = SceneGenerator(int(self.config.get("seed", context.seed)),
-                                    size=int(self.config.get("size", 256)),
-                                    grid=int(self.config.get("grid", 8)))
-        self.frame_divider = int(self.config.get("frame_divider", 1))
+        seed = self.config["seed"]
+        self.scene = SceneGenerator(context.seed if seed is None else seed,
+                                    size=self.config["size"], grid=self.config["grid"])
+        self.frame_divider = self.config["frame_divider"]
         self._next_frame = 0
         self._remaining = 0
         self._session_frames = 0

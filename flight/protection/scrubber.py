@@ -31,6 +31,7 @@ from typing import Any
 from flight.core.component import Channel, Component, Event, Parameter
 from flight.core.context import Context
 from flight.core.ports import input_port
+from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Limits, Severity
 from flight.messages import RegionChange
 from flight.protection.regions import RegionRegistry
@@ -61,6 +62,8 @@ class Scrubber(Component):
         "RecoveryStarted": Event(Severity.WARNING_HI, "Recovery of {region}: {action}",
                                  (REGION, Field("action", DataType.STRING))),
     }
+    SETTINGS = {"region_counters": Setting(list, [], item=Setting(str),
+                                           description="regions with their own counters in housekeeping")}
     PARAMETERS = {
         "BytesPerTick": Parameter(DataType.U32, 1 << 20, 1, 0xFFFFFFFF, "bytes checked per tick"),
     }

@@ -40,6 +40,7 @@ import numpy as np
 from flight.core.component import Channel, CommandError, Component, Event, Parameter, command
 from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
+from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Severity
 from flight.environment.orbit import mission_orbit
 from flight.messages import CardFault, RegionChange
@@ -47,6 +48,28 @@ from flight.protection.regions import RegionRegistry
 
 SECONDS_PER_DAY = 86400.0
 KINDS = ("single", "multi", "byte")
+CARD_FAULTS = ("hang", "crash", "slow", "wrong", "clear")
+
+
+def _weights_reason(weights: list[Any]) -> str | None:
+    if (len(weights) != len(KINDS) or not all(isinstance(w, (int, float)) and w >= 0 for w in weights)
+            or not sum(weights) > 0):
+        return f"{len(KINDS)} odds >= 0 ({', '.join(KINDS)}), not all 0"
+    return None
+
+
+def _step_reason(step: dict[str, Any]) -> str | None:
+    if not isinstance(step.get("tick"), int) or step["tick"] < 0:
+        return "a step needs a tick >= 0"
+    if "card" in step:
+        if step.get("fault") not in CARD_FAULTS:
+            return f"a card fault is one of {', '.join(CARD_FAULTS)}"
+        return None
+    if not isinstance(step.get("region"), str) or not isinstance(step.get("offset"), int):
+        return "an upset step needs a region and an offset (and a target, bit, kind)"
+    if not 0 <= step.get("bit", 0) <= 7 or step.get("kind", "single") not in KINDS:
+        return f"bit from 0 to 7; kind one of {', '.join(KINDS)}"
+    return None
 
 
 class SeuInjector(Component):
@@ -68,20 +91,35 @@ class SeuInjector(Component):
         "Acceleration": Parameter(DataType.F64, 1.0, 0.0, 1e18, "multiplies the upset rate"),
     }
 
+    SETTINGS = {
+        "seed": Setting(int, None, 0, 2**63 - 1, description="the draws' seed (default: the mission's)"),
+        "rate_per_bit_day": Setting(float, 6e-7, 0.0, 1e-3,
+                                    description="upsets per bit per day (LEO SRAM: about 4e-7 to 8e-7)"),
+        "saa_factor": Setting(float, 50.0, 0.0, 1e4, description="rate multiplier inside the SAA"),
+        "kind_weights": Setting(list, [0.9, 0.08, 0.02], check=_weights_reason,
+                                description="odds of a single-bit, multi-bit (adjacent) and random-byte upset"),
+        "targets": Setting(list, [], item=Setting(str),
+                           description="region or buffer names; empty: every protected region"),
+        "plan": Setting(list, [], item=Setting(dict, check=_step_reason, open=True),
+                        description="upsets by tick: {tick, region, target, offset, bit, kind} or "
+                                    "{tick, card, fault, factor}"),
+        "log": Setting(str, "injections.jsonl", description="the ground-truth log, in the run directory"),
+    }
     card_faults = OutputPort(CardFault, "card faults, to the inference cluster")
 
     def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
         super().__init__(name, context, config)
         self.protected = RegionRegistry()
         self.unprotected = RegionRegistry()
-        self.rng = np.random.default_rng([int(self.config.get("seed", context.seed)), 0x5E0])
-        self.rate = float(self.config.get("rate_per_bit_day", 6e-7))
-        self.saa_factor = float(self.config.get("saa_factor", 50.0))
+        seed = self.config["seed"]
+        self.rng = np.random.default_rng([context.seed if seed is None else seed, 0x5E0])
+        self.rate = self.config["rate_per_bit_day"]
+        self.saa_factor = self.config["saa_factor"]
         self.orbit = mission_orbit(context.mission)
-        self.targets = list(self.config.get("targets", []))  # region names; empty = every region
-        self.kind_weights = np.array(self.config.get("kind_weights", [0.9, 0.08, 0.02]), float)
-        self.plan = sorted(self.config.get("plan", []), key=lambda p: p["tick"])
-        self.log_path = Path(context.run_dir) / str(self.config.get("log", "injections.jsonl"))
+        self.targets = list(self.config["targets"])
+        self.kind_weights = np.array(self.config["kind_weights"], float)
+        self.plan = sorted(self.config["plan"], key=lambda p: p["tick"])
+        self.log_path = Path(context.run_dir) / self.config["log"]
         self._last_now: float | None = None
 
     # --- what there is to upset ---------------------------------------------------------------
@@ -151,7 +189,7 @@ class SeuInjector(Component):
         raise CommandError(f"no region or buffer {name!r}")
 
     def card_fault(self, card: str, fault: str, factor: float, tick: int, now: float) -> None:
-        if fault not in ("hang", "crash", "slow", "wrong"):
+        if fault not in CARD_FAULTS:
             raise CommandError(f"no card fault {fault!r}")
         if not self.card_faults.send(CardFault(card, fault, factor)):
             raise CommandError("card_faults is not connected to a cluster")

@@ -24,21 +24,37 @@ thread enqueue encoded packets. The store is offered to the SEU injector on the 
 from __future__ import annotations
 
 import collections
+import re
 import threading
 import time
 from typing import Any, Callable
 
 import zmq
 
-from flight.core.component import Channel, Component
+from flight.core.component import Channel, Component, StartError
 from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
+from flight.core.settings import Setting
 from flight.core.types import DataType
 from flight.messages import Product, RawTelecommand, RegionChange, TmPacket
 from flight.protection.buffers import PacketStore
 from flight.wire import services as st
 from flight.wire.pus import TelemetryPacket
 from flight.wire.spacepacket import SequenceCounter
+
+
+ENDPOINT = re.compile(r"^(tcp://(\*|[\w.\-]+|\[[0-9a-fA-F:]+\]):(\*|\d{1,5})|ipc://.+|inproc://.+)$")
+
+
+def endpoint_reason(endpoint: str) -> str | None:
+    """Why ``endpoint`` is not a ZeroMQ endpoint this component can bind, or None."""
+    match = ENDPOINT.match(endpoint)
+    if match is None:
+        return "not a ZeroMQ endpoint: tcp://HOST:PORT (PORT may be *), ipc://PATH or inproc://NAME"
+    port = match.group(3)
+    if port and port != "*" and not 1 <= int(port) <= 65535:
+        return "the port must be from 1 to 65535 (or * for any)"
+    return None
 
 
 class Comms(Component):
@@ -51,16 +67,26 @@ class Comms(Component):
         "TmDroppedStoreFull": Channel(DataType.U32, "packets"),
         "ProductBytes": Channel(DataType.U64, "bytes", description="TM[200,1] products queued"),
     }
+    SETTINGS = {
+        "tc_endpoint": Setting(str, "tcp://127.0.0.1:5550", check=endpoint_reason,
+                               description="ZeroMQ ROUTER, bound; grounds connect a DEALER"),
+        "tm_endpoint": Setting(str, "tcp://127.0.0.1:5551", check=endpoint_reason,
+                               description="ZeroMQ PUSH, bound; grounds connect a PULL"),
+        "tm_hwm": Setting(int, 10_000, 1, 10_000_000, description="ZeroMQ send high-water mark, messages"),
+        "tm_store_capacity": Setting(int, 100_000, 1, 100_000_000,
+                                     description="packets held while the ground is away; beyond: counted drops"),
+        "flush_timeout": Setting(float, 5.0, 0.0, 600.0, description="seconds spent flushing the store at stop"),
+    }
     tc = OutputPort(RawTelecommand, "every message from the ground, as it arrived", required=True)
     buffers = OutputPort(RegionChange, "the TM store, for the SEU injector")
 
     def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
         super().__init__(name, context, config)
-        self.tc_endpoint = str(self.config.get("tc_endpoint", "tcp://127.0.0.1:5550"))
-        self.tm_endpoint = str(self.config.get("tm_endpoint", "tcp://127.0.0.1:5551"))
-        self.capacity = int(self.config.get("tm_store_capacity", 100_000))
-        self.tm_hwm = int(self.config.get("tm_hwm", 10_000))
-        self.flush_timeout = float(self.config.get("flush_timeout", 5.0))
+        self.tc_endpoint = self.config["tc_endpoint"]
+        self.tm_endpoint = self.config["tm_endpoint"]
+        self.capacity = self.config["tm_store_capacity"]
+        self.tm_hwm = self.config["tm_hwm"]
+        self.flush_timeout = self.config["flush_timeout"]
         self._sequence = SequenceCounter()
         self._message_counters: dict[int, int] = collections.defaultdict(int)
         self._store: collections.deque[bytes] = collections.deque()
@@ -69,6 +95,7 @@ class Comms(Component):
         self._running = False
         self._context = zmq.Context.instance()
         self.tc_socket: zmq.Socket | None = None
+        self._tm_socket: zmq.Socket | None = None
         self._downlink = threading.Thread(target=self._send_loop, name=f"{name}-downlink",
                                           daemon=True)
         self._sent = 0
@@ -79,17 +106,27 @@ class Comms(Component):
     def start(self) -> None:
         self.tc_socket = self._context.socket(zmq.ROUTER)
         self.tc_socket.setsockopt(zmq.LINGER, 0)
-        self.tc_socket.bind(self.tc_endpoint)
-        self.tc_endpoint = self.tc_socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.tc_endpoint = self._bind(self.tc_socket, "tc_endpoint")
         self._tm_socket = self._context.socket(zmq.PUSH)
         self._tm_socket.setsockopt(zmq.SNDHWM, self.tm_hwm)
         self._tm_socket.setsockopt(zmq.SNDTIMEO, 100)
         self._tm_socket.setsockopt(zmq.LINGER, int(self.flush_timeout * 1000))
-        self._tm_socket.bind(self.tm_endpoint)
-        self.tm_endpoint = self._tm_socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.tm_endpoint = self._bind(self._tm_socket, "tm_endpoint")
         self._running = True
         self._downlink.start()
         self.buffers.send(RegionChange(self._tm_store))
+
+    def _bind(self, socket: zmq.Socket, setting: str) -> str:
+        """Bind to the endpoint a setting names; the endpoint bound (a wildcard port resolved)."""
+        try:
+            socket.bind(self.config[setting])
+        except zmq.ZMQError as error:  # the port is taken, the address is not this host's, ...
+            for opened in (self.tc_socket, self._tm_socket):
+                if opened is not None:
+                    opened.close(linger=0)
+            raise StartError(f"{self.name}.{setting} = {self.config[setting]!r}: cannot bind: "
+                             f"{error}") from None
+        return socket.getsockopt_string(zmq.LAST_ENDPOINT)
 
     def stop(self) -> None:
         self.buffers.send(RegionChange(self._tm_store, added=False))

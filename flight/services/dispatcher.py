@@ -27,6 +27,7 @@ from flight.core.component import Channel, Component, CommandError, Event, comma
 from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
 from flight.core.roles import CommandRouter, Roster
+from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Severity, ValueRejected, decode_fields
 from flight.messages import RawTelecommand, TmPacket
 from flight.wire import services as st
@@ -56,11 +57,13 @@ class CommandDispatcher(Component, CommandRouter):
         "NoOpString": Event(Severity.ACTIVITY, "No-op: {text}", (Field("text", DataType.STRING),)),
     }
     tm = OutputPort(TmPacket, "verification reports, ping replies, parameter reports", required=True)
+    SETTINGS = {"max_tc_size": Setting(int, 1024, 13, 65542, description="bytes; larger TCs are refused "
+                                                                        "(OVERSIZED); 13 is the smallest TC")}
 
     def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
         super().__init__(name, context, config)
         self._roster: Roster = {}
-        self.max_tc_size = int(self.config.get("max_tc_size", 1024))
+        self.max_tc_size = self.config["max_tc_size"]
         self._routes: dict[tuple[int, int], Callable[[Telecommand], tuple[str, Action]]] = {
             (st.FUNCTION, st.PERFORM_FUNCTION): self._accept_function,
             (st.TEST, st.PING): self._accept_ping,

@@ -22,6 +22,7 @@ from flight.wire import services as st
 
 
 class EventLog(Component, EventSink):
+    SETTINGS: dict = {}  # none: any key in its table is refused
     CHANNELS = {"EventsReported": Channel(DataType.U32, "events")}
     tm = OutputPort(TmPacket, "TM[5,1..4] event reports", required=True)
 

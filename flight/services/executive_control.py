@@ -16,6 +16,7 @@ from flight.wire.dictionary import Dictionary
 
 
 class ExecutiveControl(Component):
+    SETTINGS: dict = {}  # none: any key in its table is refused
     CHANNELS = {
         "Ticks": Channel(DataType.U32, "ticks"),
         "MissionTime": Channel(DataType.F64, "s"),

@@ -24,6 +24,7 @@ from flight.core.types import DataType, Field, Limits, Severity
 
 
 class Health(Component, HealthMonitor):
+    SETTINGS: dict = {}  # none: any key in its table is refused
     CHANNELS = {
         "PingsSent": Channel(DataType.U32, "pings"),
         "UnresponsiveComponents": Channel(DataType.U16, "components",

@@ -36,6 +36,7 @@ def encode_channel(data_type: DataType, value: object) -> bytes:
 
 
 class Housekeeping(Component, TelemetryReader):
+    SETTINGS: dict = {}  # none: any key in its table is refused
     CHANNELS = {"ReportsSent": Channel(DataType.U32, "reports")}
     tm = OutputPort(TmPacket, "TM[3,25] housekeeping reports", required=True)
 

@@ -38,6 +38,7 @@ from flight.core.component import Channel, CommandError, Component, Event, comma
 from flight.core.context import Context
 from flight.core.ports import OutputPort
 from flight.core.roles import ParameterKeeper, Roster
+from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Severity, ValueRejected
 from flight.messages import RegionChange
 from flight.protection.parameter_store import ParameterStore
@@ -70,10 +71,12 @@ class ParameterDb(Component, ParameterKeeper):
     }
 
     regions = OutputPort(RegionChange, "the TMR parameter store, for the scrubber")
+    SETTINGS = {"file": Setting(str, "parameters.json", check=lambda f: None if f.strip() else "empty",
+                                description="the parameter file, relative to the run directory")}
 
     def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
         super().__init__(name, context, config)
-        self.path = Path(context.run_dir) / str(self.config.get("file", "parameters.json"))
+        self.path = Path(context.run_dir) / self.config["file"]
         self.store = ParameterStore(context.catalog.parameters)
         self.store.region.recover = self.restore
         self._roster: Roster = {}

@@ -43,3 +43,28 @@ def test_orbitfs_flight_refuses_a_miswired_topology_with_one_line_and_exit_2(tmp
         err = capsys.readouterr().err.strip()
         assert reason in err and "\n" not in err and "Traceback" not in err
     assert not (tmp_path / "run" / "flight-ready.json").exists()
+
+
+def test_every_flight_component_declares_its_settings():
+    import importlib
+    import pkgutil
+
+    import flight
+    from flight.core.component import ActiveComponent, Component
+    from flight.core.rate_group import RateGroup
+
+    for module in pkgutil.walk_packages(flight.__path__, "flight."):
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+    classes = set()
+    pending = [Component]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            pending.append(sub)
+            if sub.__module__.startswith("flight."):
+                classes.add(sub)
+    classes -= {ActiveComponent, RateGroup}  # a base; and a group is configured by [[rate_groups]]
+    assert {c.__name__ for c in classes} >= {"Comms", "CommandDispatcher", "InferenceCluster", "Camera",
+                                             "Scrubber", "SeuInjector", "ParameterDb", "EventLog"}
+    undeclared = sorted(c.__name__ for c in classes if c.settings() is None)
+    assert not undeclared, f"no SETTINGS declared: {undeclared}"

@@ -4,7 +4,7 @@ flight/__init__.py. A forbidden import fails with its file and line.
 
 Rules:
 - flight's core (flight.core) imports no other part of flight;
-- flight.messages imports only the core; flight.environment nothing of flight;
+- flight.messages and flight.environment import only the core;
 - the wire imports the core and the messages; protection the core, the messages, the wire and the
   environment; the payload the core, the messages, the environment and protection (never the
   services: products go out of its ports); the services the core, the messages, the wire and
@@ -27,7 +27,7 @@ PROJECT = ("flight", "ground_sim", "native", "tools")
 FLIGHT_LAYERS = {
     "core": {"core"},
     "messages": {"messages", "core"},
-    "environment": {"environment"},
+    "environment": {"environment", "core"},
     "wire": {"wire", "core", "messages"},
     "protection": {"protection", "core", "messages", "wire", "environment"},
     "payload": {"payload", "core", "messages", "environment", "protection"},

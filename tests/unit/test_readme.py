@@ -48,3 +48,10 @@ def test_every_test_file_the_code_and_docs_name_exists():
     assert len(named) > 40
     missing = sorted(f"{where}: {test}" for where, test in named if not (ROOT / test).is_file())
     assert not missing, "\n".join(missing)
+
+
+def test_the_settings_reference_is_the_generated_one_and_the_readme_links_it(capsys):
+    generated = printed(capsys, "--settings")
+    assert "| cluster.policy | one of 'round-robin'" in generated
+    assert (ROOT / "docs" / "settings.md").read_text().rstrip("\n") == generated
+    assert "(docs/settings.md)" in README

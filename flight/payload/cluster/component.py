@@ -27,13 +27,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import onnxruntime as ort
 
-from flight.core.component import Channel, CommandError, Component, Parameter, StartError, command
+from flight.core.component import Channel, CommandError, Component, Parameter, command
 from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
 from flight.core.types import DataType, Field, Limits
+from flight.core.settings import Setting
 from flight.environment.orbit import mission_orbit
-from flight.environment.power import Battery, PowerSystem
+from flight.environment.power import BATTERY_SETTINGS, POWER_SETTINGS, Battery, PowerSystem
+from flight.environment.thermal import THERMAL_SETTINGS
 from flight.messages import Backpressure, Capture, CardFault, Product, RegionChange
 from flight.payload.cluster.card_process import CardSpec, CardState
 from flight.payload.cluster.engine import Cluster, ClusterConfig
@@ -65,18 +68,101 @@ ENGINE_KEYS = ("slots", "policy", "vote", "heartbeat_s", "heartbeat_timeout_s", 
                "max_queue_delay_s", "frame_deadline_s", "weights", "refresh_s", "weights_chunk")
 
 
+def _providers_reason(providers: list[Any]) -> str | None:
+    for provider in providers:
+        if not (isinstance(provider, str) or (isinstance(provider, list) and len(provider) == 2
+                                              and isinstance(provider[0], str)
+                                              and isinstance(provider[1], dict))):
+            return 'each provider is a name or [name, {options}], e.g. ["CUDAExecutionProvider", {device_id = 1}]'
+    return None if providers else "at least one provider"
+
+
+CARD_SETTINGS = {
+    "name": Setting(str, required=True, check=lambda n: None if n.isidentifier() else "a name such as card0",
+                    description="the card's name: its channels are cluster.<name>_..."),
+    "providers": Setting(list, ["CPUExecutionProvider"], check=_providers_reason,
+                         description="ONNX Runtime execution providers in order of preference, a name or "
+                                     "[name, {options}]; one this host lacks is replaced by CPU, with an event"),
+    "threads": Setting(int, 1, 1, 256, description="intra-op threads of the card's session"),
+    "capacity": Setting(int, 4, 1, 256, description="requests outstanding at once (pipeline depth)"),
+    "max_batch": Setting(int, 1, 1, 256, description="frames per request; > 1 enables dynamic batching"),
+    "idle_w": Setting(float, 5.0, 0.0, 10_000.0, description="power drawn while powered and idle"),
+    "active_w": Setting(float, 25.0, 0.0, 10_000.0, description="power drawn while computing"),
+    "thermal": Setting(dict, {}, fields=THERMAL_SETTINGS, description="the card's thermal model"),
+}
+CLUSTER_SETTINGS = {
+    "model": Setting(str, "demo_model.onnx", description="the ONNX model, relative to the run directory"),
+    "size": Setting(int, 256, 8, 4096, description="tile side, pixels (the camera's, and the model's input)"),
+    "grid": Setting(int, 8, 1, 256, description="detection grid cells per side (the model's fire output)"),
+    "mode": Setting(str, "THROUGHPUT", choices=tuple(m.name for m in Mode),
+                    description="redundancy mode at start (SET_MODE changes it)"),
+    "policy": Setting(str, ClusterConfig.policy, choices=tuple(POLICIES), description="balancing policy"),
+    "vote": Setting(str, "bitwise", choices=("bitwise", "tolerance"),
+                    description="bitwise (identical cards) or tolerance (mixed providers)"),
+    "slots": Setting(int, ClusterConfig.slots, 1, 4096, description="frames admitted at once (shared memory)"),
+    "heartbeat_s": Setting(float, ClusterConfig.heartbeat_s, 0.001, 60.0, description="card heartbeat period"),
+    "heartbeat_timeout_s": Setting(float, ClusterConfig.heartbeat_timeout_s, 0.01, 600.0,
+                                   description="a card silent this long is quarantined"),
+    "deadline_factor": Setting(float, ClusterConfig.deadline_factor, 1.0, 1e4,
+                               description="an inference is late after factor x latency x frames ahead ..."),
+    "min_deadline_s": Setting(float, ClusterConfig.min_deadline_s, 0.001, 3600.0, description="... never before this"),
+    "max_failures": Setting(int, ClusterConfig.max_failures, 1, 1000,
+                            description="failures within failure_window_s before a card is switched off"),
+    "failure_window_s": Setting(float, ClusterConfig.failure_window_s, 0.0, 1e7, description="see max_failures"),
+    "disagreement_limit": Setting(int, ClusterConfig.disagreement_limit, 1, 1000,
+                                  description="outvoted this many times in a row: quarantined"),
+    "max_queue_delay_s": Setting(float, ClusterConfig.max_queue_delay_s, 0.0, 10.0,
+                                 description="how long a partial batch may wait for companions"),
+    "frame_deadline_s": Setting(float, ClusterConfig.frame_deadline_s, 0.0, 1e6,
+                                description="a frame queued longer is dropped (DEADLINE); 0: never"),
+    "weights": Setting(str, ClusterConfig.weights, choices=("live", "optimized"),
+                       description="live: cards compute in place from scrubbed shared memory; optimized: "
+                                   "ONNX Runtime's private copy, refreshed every refresh_s"),
+    "refresh_s": Setting(float, ClusterConfig.refresh_s, 0.0, 1e7,
+                         description="optimized weights: session refresh period (0: never)"),
+    "weights_chunk": Setting(int, ClusterConfig.weights_chunk, 4, 1 << 24,
+                             check=lambda n: None if n % 4 == 0 else "a multiple of 4 (float32 words)",
+                             description="bytes per CRC chunk of the live weights"),
+    "battery": Setting(dict, {}, fields=BATTERY_SETTINGS, description="the battery"),
+    "power": Setting(dict, {}, fields=POWER_SETTINGS, description="solar array and platform load"),
+    "cards": Setting(list, [], item=Setting(dict, fields=CARD_SETTINGS),
+                     description="the accelerator cards, a table each"),
+}
+
+
 def drop_channel(reason: DropReason) -> str:
     return f"Dropped{reason.name.title().replace('_', '')}"
 
 
+def model_problem(path: Path, size: int, grid: int) -> str | None:
+    """Why the model at ``path`` cannot fly on tiles of ``size`` with a ``grid`` (None: it can).
+    It must read uint16 tiles [N, 4, size, size] and give float32 class logits [N, 3], a fire
+    grid [N, grid, grid] and a cloud fraction [N], as the demo model does."""
+    if not path.is_file():
+        return (f"no model there: build the demo model with 'python -m flight.payload.demo_model "
+                f"-o {path}' or set the model setting")
+    try:
+        session = ort.InferenceSession(path.read_bytes(), providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own classes for every kind of bad file
+        return f"not a model ONNX Runtime can load ({str(error).splitlines()[0][:160]})"
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    wanted_in = [4, size, size]
+    if len(inputs) != 1 or inputs[0].type != "tensor(uint16)" or list(inputs[0].shape[1:]) != wanted_in:
+        got = ", ".join(f"{i.type} {i.shape}" for i in inputs)
+        return f"takes {got}; the cluster feeds one tensor(uint16) [N, 4, {size}, {size}]"
+    shapes = [list(o.shape[1:]) for o in outputs]
+    if shapes != [[3], [grid, grid], []] or any(o.type != "tensor(float)" for o in outputs):
+        got = ", ".join(f"{o.type} {o.shape}" for o in outputs)
+        return f"gives {got}; the cluster decodes float [N, 3], [N, {grid}, {grid}], [N]"
+    return None
+
+
 def card_spec(entry: dict[str, Any]) -> CardSpec:
-    """A card as its ``cards`` table configures it."""
-    providers = tuple(p if isinstance(p, str) else (p[0], dict(p[1]))
-                      for p in entry.get("providers", ["CPUExecutionProvider"]))
-    return CardSpec(str(entry["name"]), providers, int(entry.get("threads", 1)),
-                    int(entry.get("capacity", 4)), int(entry.get("max_batch", 1)),
-                    float(entry.get("idle_w", 5.0)), float(entry.get("active_w", 25.0)),
-                    dict(entry.get("thermal", {})))
+    """A card as its ``cards`` table configures it (defaults where it is silent)."""
+    card = {**{key: s.default for key, s in CARD_SETTINGS.items()}, **entry}
+    providers = tuple(p if isinstance(p, str) else (p[0], dict(p[1])) for p in card["providers"])
+    return CardSpec(card["name"], providers, card["threads"], card["capacity"], card["max_batch"],
+                    card["idle_w"], card["active_w"], dict(card["thermal"]))
 
 
 class InferenceCluster(Component):
@@ -106,40 +192,51 @@ class InferenceCluster(Component):
                                         "fire score above which a cell is reported"),
         "AutoTmrInSaa": Parameter(DataType.BOOL, False, description="TMR while over the SAA"),
     }
+    SETTINGS = CLUSTER_SETTINGS
     products = OutputPort(Product, "one per frame delivered", required=True)
     backpressure = OutputPort(Backpressure, "whether the sensor should wait")
     regions = OutputPort(RegionChange, "each card's live weights, for the scrubber and the SEU injector")
     buffers = OutputPort(RegionChange, "the frame slots, for the SEU injector")
 
     @classmethod
+    def check_config(cls, config: dict[str, Any]) -> str | None:
+        names = [card["name"] for card in config["cards"]]
+        if not names:
+            return "cards = []: at least one card"
+        if len(set(names)) != len(names):
+            return f"cards: each card needs its own name, got {', '.join(names)}"
+        if config["size"] % config["grid"]:
+            return f"grid = {config['grid']}: must divide size = {config['size']}"
+        return None
+
+    @classmethod
     def channels_for(cls, config: dict[str, Any]) -> dict[str, Channel]:
-        per_card = {f"{card['name']}_{name}": channel for card in config.get("cards", [])
+        per_card = {f"{card['name']}_{name}": channel for card in config["cards"]
                     for name, channel in CARD_CHANNELS.items()}
         return {**cls.CHANNELS, **per_card}
 
     def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
         super().__init__(name, context, config)
-        model = Path(str(self.config.get("model", "demo_model.onnx")))
+        model = Path(self.config["model"])
         self.model_path = model if model.is_absolute() else context.run_dir / model
-        self.base_mode = Mode[str(self.config.get("mode", "THROUGHPUT")).upper()]
-        self.cards = [card_spec(entry) for entry in self.config.get("cards", [])]
+        self.base_mode = Mode[self.config["mode"]]
+        self.cards = [card_spec(entry) for entry in self.config["cards"]]
         self._last_tick: tuple[float, float, int] | None = None
         self._backpressure = False
         self._raw_bytes = 0
 
+    def preflight(self) -> str | None:
+        problem = model_problem(self.model_path, self.config["size"], self.config["grid"])
+        return problem and f"{self.name}.model = {str(self.model_path)!r}: {problem}"
+
     def start(self) -> None:
-        if not self.model_path.is_file():
-            raise StartError(f"no model at {self.model_path}: build the demo model with "
-                             f"'python -m flight.payload.demo_model -o {self.model_path}' or set "
-                             "cluster.model")
         config = self.config
-        size = int(config.get("size", 256))
-        self.grid = int(config.get("grid", 8))
+        size = config["size"]
+        self.grid = config["grid"]
         engine_config = ClusterConfig(self.model_path, (4, size, size), mode=self.base_mode,
-                                      seed=self.context.seed,
-                                      **{k: config[k] for k in ENGINE_KEYS if k in config})
-        power = PowerSystem(mission_orbit(self.context.mission), Battery(**config.get("battery", {})),
-                            **config.get("power", {}))
+                                      seed=self.context.seed, **{k: config[k] for k in ENGINE_KEYS})
+        power = PowerSystem(mission_orbit(self.context.mission), Battery(**config["battery"]),
+                            **config["power"])
         self.engine = Cluster(engine_config, self.cards, self._product, self._engine_event, power)
         self.engine.start()
         if self.engine.weights is not None:  # each card's live weights, for the scrubber

@@ -9,7 +9,8 @@ do not fit are parked (they take no frames), the others unparked. Cards are admi
 first, then fastest.
 
 | requirement | verified by |
-| cards are parked rather than exceed the power budget or their temperature limit | tests/system/test_cluster_engine.py |
+| cards are parked rather than exceed the power budget |   |
+|   or their temperature limit | tests/system/test_cluster_engine.py |
 | the plan respects the budget, parks hot cards, keeps the given order | tests/unit/payload/test_power_manager.py |
 """
 from __future__ import annotations

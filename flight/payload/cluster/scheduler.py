@@ -18,7 +18,8 @@ being woken by each (:meth:`Scheduler.hold_ms`).
 | requirement | verified by |
 | priorities overtake bulk frames; expired frames are dropped as DEADLINE | tests/system/test_cluster_engine.py |
 | dynamic batching sends several frames per request, each comes back right | tests/system/test_cluster_engine.py |
-| results are held only while the head frame cannot be sent, never past a health check | tests/system/test_cluster_engine.py |
+| results are held only while the head frame cannot be |   |
+|   sent, never past a health check | tests/system/test_cluster_engine.py |
 | in TMR a card with room takes the frames behind one that waits for a full card | tests/system/test_cluster_engine.py |
 """
 from __future__ import annotations

@@ -15,7 +15,8 @@ the flight computed at start), and is readmitted. After ``max_failures`` failure
 from the model file every ``refresh_s``; a card that refuses (the file changed) is quarantined.
 
 | requirement | verified by |
-| a card SIGKILLed mid-run loses no frame: its frames in flight go back to the queue | tests/system/test_cluster_engine.py |
+| a card SIGKILLed mid-run loses no frame: its frames in |   |
+|   flight go back to the queue | tests/system/test_cluster_engine.py |
 | a hung, crashed or lying card is quarantined, reset, probed, readmitted | tests/system/test_cluster_engine.py |
 | a card failing repeatedly is switched off | tests/system/test_cluster_engine.py |
 | a card whose model CRC does not match is refused | tests/system/test_cluster_engine.py |

@@ -21,7 +21,8 @@ The voter also learns, at start, the probe tile's reference output (from an in-p
 Runtime session) against which a restarted card's probe result is compared.
 
 | requirement | verified by |
-| any corruption confined to one card's output is voted away, and that card named | tests/unit/payload/test_voter.py (hypothesis) |
+| any corruption confined to one card's output is voted |   |
+|   away, and that card named | tests/unit/payload/test_voter.py (hypothesis) |
 | three pairwise-different outputs are uncorrectable | tests/unit/payload/test_voter.py |
 | tolerance voting ignores float noise but not a changed decision | tests/unit/payload/test_voter.py |
 | TMR votes a wrong card away and counts its disagreement | tests/system/test_cluster_engine.py |

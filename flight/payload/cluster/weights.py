@@ -11,8 +11,10 @@ only one live copy), with reference chunk CRCs kept in TMR. Recovery from an unc
 reloads the weights from the model file, after checking its CRC-32C.
 
 | requirement | verified by |
-| a session computes from the live copy: upsets there reach it; repairs too | tests/unit/protection/test_protection_components.py |
-| recovery reloads the golden and live copies from the model file | tests/unit/protection/test_protection_components.py |
+| a session computes from the live copy: upsets there |   |
+|   reach it; repairs too | tests/unit/protection/test_protection_components.py |
+| recovery reloads the golden and live copies from the |   |
+|   model file | tests/unit/protection/test_protection_components.py |
 """
 from __future__ import annotations
 

@@ -350,3 +350,18 @@ def test_a_component_that_cannot_start_stops_the_started_ones_and_says_why(tmp_p
     with pytest.raises(StartError, match="no model here"):
         Executive(topo, tmp_path).run(max_ticks=2)
     assert log == [("start", "a"), ("start", "b"), ("stop", "b"), ("stop", "a")]
+
+
+class NotReady(Component):
+    def preflight(self):
+        return "needs a file that is not there"
+
+
+def test_a_component_whose_preflight_fails_starts_nothing_at_all(tmp_path):
+    log: list = []
+    topo = topology([{"name": "a", "kind": kind_of(Starts), "log": log},
+                     {"name": "unready", "kind": kind_of(NotReady)}],
+                    [{"name": "rg", "rate_hz": 10, "members": ["a"]}])
+    with pytest.raises(StartError, match="needs a file that is not there"):
+        Executive(topo, tmp_path).run(max_ticks=2)
+    assert log == []

@@ -168,21 +168,19 @@ def test_unreadable_topology_file_is_refused(tmp_path):
 # --- overrides ---------------------------------------------------------------------------------
 def test_overrides_reach_components_mission_and_clock():
     topology = load_flight_topology(overrides=[
-        "comms.tm_store_capacity=7", "prmDb.size=128", "health.extra=\"x y\"",
+        "comms.tm_store_capacity=7", "prmDb.file=\"p x.json\"", "seu.targets=[\"A\", \"B\"]",
         "comms.tc_endpoint=tcp://127.0.0.1:*", "mission.apid=9", "mission.seed=42",
-        "clock.speedup=0", "clock.kind=\"wall\"", "prmDb.providers=[\"A\", \"B\"]",
-        "dispatcher.flag=true",
+        "clock.speedup=0", "clock.kind=\"wall\"", "cluster.weights=\"optimized\"",
     ])
     assert topology.component("comms").config["tm_store_capacity"] == 7
-    assert topology.component("prmDb").config["size"] == 128
-    assert topology.component("health").config["extra"] == "x y"
+    assert topology.component("prmDb").config["file"] == "p x.json"
     assert topology.component("comms").config["tc_endpoint"] == "tcp://127.0.0.1:*"
-    assert topology.component("prmDb").config["providers"] == ["A", "B"]
-    assert topology.component("dispatcher").config["flag"] is True
+    assert topology.component("seu").config["targets"] == ["A", "B"]
+    assert topology.component("cluster").config["weights"] == "optimized"
     assert (topology.apid, topology.seed) == (9, 42)
     assert topology.clock["speedup"] == 0 and topology.clock["kind"] == "wall"
-    # the override went to that component only
-    assert "size" not in topology.component("comms").config
+    # the override went to that component only; the others keep their (default) values
+    assert topology.component("cluster").config["policy"] == "earliest-finish"
 
 
 def test_override_creates_a_missing_table_and_leaves_others_alone():
