@@ -17,7 +17,10 @@ Requirements (verified in tests/unit/core/test_component.py):
 - undeclared channels, events or parameters are refused (KeyError), never created on the fly;
 - parameter values are range-checked before they are applied; ``on_parameter`` sees each change;
 - an event with ``throttle = n`` is emitted at most n times until its throttle is reset;
-- an active component answers pings through its queue and stops answering when its thread hangs.
+- an active component answers pings through its queue and stops answering when its thread hangs;
+- an active component runs its commands on its thread: a command completes when its work has
+  run, fails with its error, or is refused at once (busy) when the queue is full; a work item
+  that raises is counted and the thread goes on.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from typing import Any, Callable, ClassVar
 
 import zmq
 
+from flight.core.completion import Pending
 from flight.core.context import Context
 from flight.core.ports import Output, PortSpec, port_specs
 from flight.core.settings import Setting
@@ -71,6 +75,18 @@ class CommandSpec:
 
 class CommandError(Exception):
     """Raised by a command handler to fail the command with a reason (ST[1] completion failure)."""
+
+
+class CommandRefused(CommandError):
+    """The command does not apply to the state it finds (e.g. powering off a card that is off)."""
+
+
+class CommandBusy(CommandError):
+    """The component cannot take the work now (its queue is full); the command may be sent again."""
+
+
+class CommandDisabled(CommandError):
+    """The command is test equipment and this configuration does not enable it."""
 
 
 class StartError(Exception):
@@ -190,8 +206,10 @@ class Component:
         self.on_parameter(name, value)
         return value
 
-    def run_command(self, name: str, args: list[Any]) -> None:
-        getattr(self, name)(*args)
+    def run_command(self, name: str, args: list[Any]) -> Any:
+        """Run a command handler; what it returns (a :class:`Pending` if its work runs on another
+        thread: the command completes when that work has run)."""
+        return getattr(self, name)(*args)
 
     # --- hooks --------------------------------------------------------------------------------
     def on_parameter(self, name: str, value: Any) -> None:
@@ -224,6 +242,11 @@ class Component:
         return []
 
     # --- liveness -----------------------------------------------------------------------------
+    def restart(self) -> bool:
+        """Restart this component's own thread if it has died (the health monitor asks when the
+        component stops answering pings); True if a thread was restarted."""
+        return False
+
     def request_ping(self, key: int) -> bool:
         """Ask for a ping answer; a passive component answers at once. False: not delivered."""
         self.last_pong = key
@@ -241,6 +264,8 @@ class ActiveComponent(Component):
 
     def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
         super().__init__(name, context, config)
+        self.work_failures = 0  # work items that raised (contained: the thread went on)
+        self._stopped = False
         depth = self.config.get("queue_depth")
         self._queue: queue.Queue = queue.Queue(maxsize=int(depth or self.QUEUE_DEPTH))
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -248,7 +273,15 @@ class ActiveComponent(Component):
     def start(self) -> None:
         self._thread.start()
 
+    def restart(self) -> bool:
+        if self._thread.is_alive() or self._stopped:
+            return False
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+        return True
+
     def stop(self) -> None:
+        self._stopped = True
         if self._thread.is_alive():
             self._queue.put(self._STOP)
             self._thread.join(timeout=5.0)
@@ -265,6 +298,25 @@ class ActiveComponent(Component):
     def queue_depth(self) -> int:
         return self._queue.qsize()
 
+    def run_command(self, name: str, args: list[Any]) -> Pending:
+        """Commands run on this component's thread; the command completes when the work has run
+        (CommandBusy at once if the queue is full)."""
+        pending = Pending()
+        if not self.post(self._run_command, pending, name, args):
+            raise CommandBusy(f"{self.name}'s queue is full ({self._queue.maxsize} items): send it again")
+        return pending
+
+    def _run_command(self, pending: Pending, name: str, args: list[Any]) -> None:
+        try:
+            outcome = super().run_command(name, args)
+        except Exception as error:
+            pending.finish(error)
+            return
+        if isinstance(outcome, Pending):  # handed on again: done when that is
+            outcome.when_done(pending.finish)
+        else:
+            pending.finish()
+
     def request_ping(self, key: int) -> bool:
         return self.post(self._answer_ping, key)
 
@@ -279,5 +331,6 @@ class ActiveComponent(Component):
             work, args = item
             try:
                 work(*args)
-            except Exception:  # a failing message must not kill the thread: log and go on
-                self.log.exception("%s: unhandled error in %s", self.name, work)
+            except Exception:  # a failing work item must not kill the thread: count, log, go on
+                self.work_failures += 1
+                self.log.exception("%s: work item %s failed (contained)", self.name, work)

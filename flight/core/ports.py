@@ -11,7 +11,8 @@ A component class declares its ports with the message type each carries::
 An input port is the method that handles its messages; its name is the method's. An output
 port, read on an instance, is an :class:`Output`: ``self.captures.send(capture)`` calls every
 input port connected to it, in the sender's thread, in connection order (an active component's
-handler only queues the work), and returns how many received it. The topology lists the
+handler only queues the work), and returns how many received it; ``call`` delivers to the one
+connected input and returns its answer. The topology lists the
 connections; :mod:`flight.core.wiring` checks and makes them. A component never holds a
 reference to another: what it sends goes where the topology says.
 """
@@ -58,6 +59,15 @@ class Output(Generic[M]):
         for receiver in receivers:
             receiver(message)
         return len(receivers)
+
+    def call(self, message: M) -> Any:
+        """Deliver ``message`` to the one connected input and return what it returns (F Prime's
+        synchronous port with a return value: e.g. the completion of the work it starts).
+        LookupError if the port is not connected to exactly one input."""
+        if len(self._receivers) != 1:
+            raise LookupError(f"{self.owner}.{self.spec.name} has {len(self._receivers)} connections, "
+                              "not one")
+        return self._receivers[0](message)
 
 
 class OutputPort(Generic[M]):

@@ -170,8 +170,8 @@ class SeuInjector(Component):
     @command(Field("card", DataType.STRING), Field("fault", DataType.STRING),
              Field("factor", DataType.F32, 1.0, 100.0),
              description="Inject a card fault now: hang, crash, slow (by factor) or wrong")
-    def INJECT_CARD_FAULT(self, card: str, fault: str, factor: float) -> None:
-        self.card_fault(card, fault, factor, self.context.tick(), self.context.now())
+    def INJECT_CARD_FAULT(self, card: str, fault: str, factor: float) -> Any:
+        return self.card_fault(card, fault, factor, self.context.tick(), self.context.now())
 
     # --- the flips ----------------------------------------------------------------------------
     def _regions(self) -> list[Any]:
@@ -188,13 +188,17 @@ class SeuInjector(Component):
                 continue
         raise CommandError(f"no region or buffer {name!r}")
 
-    def card_fault(self, card: str, fault: str, factor: float, tick: int, now: float) -> None:
+    def card_fault(self, card: str, fault: str, factor: float, tick: int, now: float) -> Any:
+        """Send a card fault to the cluster; what the cluster answers (its work's completion)."""
         if fault not in CARD_FAULTS:
-            raise CommandError(f"no card fault {fault!r}")
-        if not self.card_faults.send(CardFault(card, fault, factor)):
-            raise CommandError("card_faults is not connected to a cluster")
+            raise CommandError(f"no card fault {fault!r} (faults: {', '.join(CARD_FAULTS)})")
+        try:
+            done = self.card_faults.call(CardFault(card, fault, factor))
+        except LookupError:
+            raise CommandError("card_faults is not connected to a cluster") from None
         self._log({"tick": tick, "time": now, "card": card, "fault": fault, "factor": factor})
         self.event("CardFaultInjected", card=card, fault=fault)
+        return done
 
     def _log(self, record: dict[str, Any]) -> None:
         with self.log_path.open("a") as log:

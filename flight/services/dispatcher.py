@@ -21,9 +21,12 @@ executive hands it. Every report goes out of the ``tm`` port.
 from __future__ import annotations
 
 import struct
+import threading
 from typing import Any, Callable
 
-from flight.core.component import Channel, Component, CommandError, Event, command
+from flight.core.completion import Pending
+from flight.core.component import (Channel, CommandBusy, CommandDisabled, CommandError, CommandRefused,
+                                   Component, Event, command)
 from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
 from flight.core.roles import CommandRouter, Roster
@@ -34,7 +37,9 @@ from flight.wire import services as st
 from flight.wire.failure import FailureCode, PacketError
 from flight.wire.pus import AckFlags, Telecommand, request_id_of
 
-Action = Callable[[], None]
+Action = Callable[[], Any]
+FAILURES = ((CommandRefused, FailureCode.INVALID_STATE), (CommandBusy, FailureCode.BUSY),
+            (CommandDisabled, FailureCode.NOT_ENABLED), (CommandError, FailureCode.EXECUTION_FAILED))
 
 
 class CommandDispatcher(Component, CommandRouter):
@@ -63,6 +68,7 @@ class CommandDispatcher(Component, CommandRouter):
     def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
         super().__init__(name, context, config)
         self._roster: Roster = {}
+        self._counting = threading.Lock()
         self.max_tc_size = self.config["max_tc_size"]
         self._routes: dict[tuple[int, int], Callable[[Telecommand], tuple[str, Action]]] = {
             (st.FUNCTION, st.PERFORM_FUNCTION): self._accept_function,
@@ -112,17 +118,29 @@ class CommandDispatcher(Component, CommandRouter):
         if tc.ack & AckFlags.START:
             self._report(st.Stage.START, request_id)
         try:
-            action()
+            outcome = action()
         except Exception as error:  # any handler failure is a completion failure, not a crash
-            detail = str(error) if isinstance(error, CommandError) else repr(error)
-            self._count("CommandsFailed")
-            self.tlm("LastFailureCode", int(FailureCode.EXECUTION_FAILED))
-            self._report(st.Stage.COMPLETION, request_id, FailureCode.EXECUTION_FAILED)
-            self.event("CommandFailed", command=label, detail=detail)
+            self._complete(label, request_id, tc.ack, error)
             return
-        self._count("CommandsCompleted")
-        if tc.ack & AckFlags.COMPLETION:
-            self._report(st.Stage.COMPLETION, request_id)
+        if isinstance(outcome, Pending):  # the work runs on the component's thread: wait for it
+            outcome.when_done(lambda error: self._complete(label, request_id, tc.ack, error))
+        else:
+            self._complete(label, request_id, tc.ack, None)
+
+    def _complete(self, label: str, request_id: bytes, ack: AckFlags, error: BaseException | None) -> None:
+        """ST[1] completion once the work has run (in the thread that ran it): success as the ack
+        flags ask, failure always, with the code of what failed it and an event."""
+        if error is None:
+            self._count("CommandsCompleted")
+            if ack & AckFlags.COMPLETION:
+                self._report(st.Stage.COMPLETION, request_id)
+            return
+        code = next((c for kind, c in FAILURES if isinstance(error, kind)), FailureCode.INTERNAL_ERROR)
+        detail = str(error) if isinstance(error, CommandError) else f"{type(error).__name__}: {error}"
+        self._count("CommandsFailed")
+        self.tlm("LastFailureCode", int(code))
+        self._report(st.Stage.COMPLETION, request_id, code)
+        self.event("CommandFailed", command=label, detail=detail)
 
     def _reject(self, request_id: bytes, error: PacketError) -> None:
         self._count("CommandsRejected")
@@ -136,7 +154,8 @@ class CommandDispatcher(Component, CommandRouter):
         self.tm.send(TmPacket(st.VERIFICATION, report.subtype, report.pack()))
 
     def _count(self, channel: str) -> None:
-        self.tlm(channel, (self.telemetry[channel] + 1) & 0xFFFFFFFF)
+        with self._counting:  # completions come from other threads too
+            self.tlm(channel, (self.telemetry[channel] + 1) & 0xFFFFFFFF)
 
     # --- acceptance per service: parse and check, return (label, action) ------------------------
     def _accept_function(self, tc: Telecommand) -> tuple[str, Action]:

@@ -7,11 +7,15 @@ has not answered within ``PingTimeoutCycles`` cycles is reported once with Compo
 (WARNING_HI) and again with ComponentRecovered when it answers. The watchdog stroke count is
 telemetry; a hardware-in-the-loop build connects it to the board's watchdog.
 
-It holds the ``health`` role: the executive hands it the roster of every component.
+It holds the ``health`` role: the executive hands it the roster of every component. A component
+found unresponsive is asked to ``restart`` its thread if that thread died (cFS ES's application
+restart), reported with ComponentRestarted.
 
 | requirement | verified by |
 | a hung active component is reported within the timeout, and its recovery too | tests/unit/services/test_health.py |
 | the watchdog is not stroked while any component is unresponsive | tests/unit/services/test_health.py |
+| a component whose thread died is restarted, with an event, and answers again | tests/unit/services/test_health.py, |
+|   | tests/system/test_cluster_component.py |
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ class Health(Component, HealthMonitor):
         "UnresponsiveComponents": Channel(DataType.U16, "components",
                                           Limits(yellow_high=0, red_high=1)),
         "WatchdogStrokes": Channel(DataType.U32, "strokes"),
+        "Restarts": Channel(DataType.U32, "threads", description="dead threads restarted"),
     }
     EVENTS = {
         "ComponentUnresponsive": Event(Severity.WARNING_HI,
@@ -38,6 +43,10 @@ class Health(Component, HealthMonitor):
                                         Field("cycles", DataType.U16))),
         "ComponentRecovered": Event(Severity.ACTIVITY, "{component} answers pings again",
                                     (Field("component", DataType.STRING),)),
+        "ComponentRestarted": Event(Severity.WARNING_HI, "{component}'s thread had died: restarted",
+                                    (Field("component", DataType.STRING),)),
+        "RestartFailed": Event(Severity.WARNING_HI, "{component} could not be restarted: {detail}",
+                               (Field("component", DataType.STRING), Field("detail", DataType.STRING))),
     }
     PARAMETERS = {"PingTimeoutCycles": Parameter(DataType.U16, 3, 1, 1000)}
 
@@ -73,9 +82,21 @@ class Health(Component, HealthMonitor):
             if waited >= timeout and name not in self._unresponsive:
                 self._unresponsive.add(name)
                 self.event("ComponentUnresponsive", component=name, cycles=min(waited, 0xFFFF))
+                self._restart(name, component)
         self.tlm("UnresponsiveComponents", len(self._unresponsive))
         if not self._unresponsive:
             self.tlm("WatchdogStrokes", (self.telemetry["WatchdogStrokes"] + 1) & 0xFFFFFFFF)
+
+    def _restart(self, name: str, component: Any) -> None:
+        """An unresponsive component whose thread died gets a new one (cFS ES's app restart)."""
+        try:
+            restarted = component.restart()
+        except Exception as error:  # the restart itself failed: say so, keep watching
+            self.event("RestartFailed", component=name, detail=f"{type(error).__name__}: {error}")
+            return
+        if restarted:
+            self.tlm("Restarts", (self.telemetry["Restarts"] + 1) & 0xFFFFFFFF)
+            self.event("ComponentRestarted", component=name)
 
     def _ping(self, name: str, component: Any, key: int) -> None:
         if component.request_ping(key):

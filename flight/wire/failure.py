@@ -24,8 +24,12 @@ class FailureCode(enum.IntEnum):
     ARGUMENT_OUT_OF_RANGE = 11
     UNKNOWN_PARAMETER = 12
     PARAMETER_OUT_OF_RANGE = 13
-    EXECUTION_FAILED = 14       # the handler refused or raised
+    EXECUTION_FAILED = 14       # the handler refused the command (its reason is in the event)
     MULTIPART_MESSAGE = 15      # a ZeroMQ message of more than one frame (one message = one packet)
+    INVALID_STATE = 16          # refused by the state it finds (e.g. powering off a card that is off)
+    BUSY = 17                   # the component cannot take the work now (its queue is full)
+    NOT_ENABLED = 18            # test equipment (fault injection) this configuration does not enable
+    INTERNAL_ERROR = 19         # the work raised: contained, reported, the flight goes on
 
 
 class PacketError(Exception):

@@ -111,3 +111,52 @@ def test_set_mode_and_auto_tmr_over_the_saa(flight):
     reasons = [v[1] for _, _, v in flight.events_named("ModeChanged")]
     assert "entering the SAA" in reasons and "leaving the SAA" in reasons
     assert cluster.telemetry["InSaa"] is False
+
+
+def _outcome(pending, timeout: float = 10.0):
+    seen = []
+    pending.when_done(seen.append)
+    _wait(lambda: seen, timeout)
+    return seen[0]
+
+
+def test_card_commands_complete_when_their_work_ran_and_state_refusals_fail_alone(flight):
+    from flight.core.component import CommandRefused
+
+    cluster = flight.components["cluster"]
+    _wait(lambda: _ready(flight))
+    assert _outcome(cluster.POWER_OFF_CARD("card2")) is None
+    assert cluster.engine.cards["card2"].state is CardState.OFF  # done when it completed
+    assert isinstance(_outcome(cluster.POWER_OFF_CARD("card2")), CommandRefused)
+    assert isinstance(_outcome(cluster.INJECT_CARD_FAULT("card2", 2, 1.0)), CommandRefused)
+    with pytest.raises(CommandError, match="no card fault 'explode'"):
+        flight.send("cluster.card_faults", CardFault("card0", "explode"))
+    tile = SceneGenerator(3).tile(0)
+    flight.send("cluster.tiles", Capture(tile.frame_id, tile.pixels))
+    _wait(lambda: len(flight.sent["cluster.products"]) == 1)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_cluster_thread_that_died_is_restarted_by_health_and_frames_flow_again(demo_model, tmp_path):
+    h = ComponentTester.build(
+        tmp_path, [{"name": "health", "kind": "flight.services.health:Health"},
+                   {"name": "cluster", "kind": "flight.payload.cluster.component:InferenceCluster",
+                    "cards": [{"name": "card0"}], "model": str(demo_model)}])
+    h.start("cluster")
+    try:
+        cluster, health = h.components["cluster"], h.components["health"]
+        _wait(lambda: _ready_count(h) >= 1)
+        cluster.engine.call(lambda: (_ for _ in ()).throw(SystemExit("the thread dies")))
+        _wait(lambda: not cluster.engine._thread.is_alive())
+        for tick in range(5):
+            health.tick(tick, float(tick))
+        assert [args for _, name, args in h.events if name == "ComponentRestarted"] == [["cluster"]]
+        tile = SceneGenerator(3).tile(1)
+        h.send("cluster.tiles", Capture(tile.frame_id, tile.pixels))
+        _wait(lambda: len(h.sent["cluster.products"]) == 1)
+    finally:
+        h.stop()
+
+
+def _ready_count(h) -> int:
+    return len(h.events_named("CardReady"))

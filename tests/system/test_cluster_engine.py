@@ -420,3 +420,59 @@ def test_tmr_cards_run_ahead_of_a_full_card_instead_of_going_in_step(demo_model)
     assert taken(c) == [100, 101, 102, 103]
     assert sorted(f.frame_id for _, f in cluster.scheduler.queue) == [104, 105]  # still owed by a and b
     assert all(len(f.dispatched) == 3 for f in frames[:4])
+
+
+# --- containment: no work item, bad command or resource shortage stops the cluster thread -----------
+def _outcome(pending, timeout: float = 10.0):
+    done = threading.Event()
+    seen = []
+    pending.when_done(lambda error: (seen.append(error), done.set()))
+    assert done.wait(timeout), "the work never completed"
+    return seen[0]
+
+
+def test_commands_refused_by_the_state_they_find_fail_alone_and_the_cluster_goes_on(harness, reference):
+    from flight.core.component import CommandRefused
+
+    h = harness(2)
+    c = h.cluster
+    assert _outcome(c.call(lambda: c.power_off("card1"))) is None
+    assert isinstance(_outcome(c.call(lambda: c.power_off("card1"))), CommandRefused)
+    assert isinstance(_outcome(c.call(lambda: c.inject_fault("card1", "hang"))), CommandRefused)
+    assert isinstance(_outcome(c.call(lambda: c.inject_fault("card9", "hang"))), KeyError)
+    assert c.work_failures == 3 and h.count("work_failed") == 3
+    h.submit_all(TILES[:6])
+    h.settle()
+    assert sorted(f for f, _, _ in h.products) == [t.frame_id for t in TILES[:6]]
+    for frame, outputs, _ in h.products:
+        assert all(np.array_equal(o.ravel(), r) for o, r in zip(outputs, reference[frame]))
+    h.assert_accounted()
+
+
+def test_a_card_that_cannot_be_restarted_for_lack_of_descriptors_is_retried_then_readmitted(
+        harness, monkeypatch):
+    import errno
+    import subprocess
+
+    from flight.payload.cluster import card_process
+
+    h = harness(1)
+    real, refusals = subprocess.Popen, []
+
+    def popen(*args, **kwargs):
+        if len(refusals) < 3:  # the host is out of descriptors for the next three tries
+            refusals.append(time.monotonic())
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(card_process.subprocess, "Popen", popen)
+    assert _outcome(h.cluster.call(lambda: h.cluster.reset_card("card0"))) is None
+    h.wait(lambda: h.count("card_ready") >= 2, timeout=30)
+    failed = [a for k, a in h.events if k == "card_spawn_failed"]
+    assert [a["retry_s"] for a in failed] == [0.5, 1.0, 2.0]  # back-off doubles
+    assert all("Too many open files" in a["reason"] for a in failed)
+    assert refusals[2] - refusals[1] >= 0.9 and refusals[1] - refusals[0] >= 0.4
+    assert h.cluster.work_failures == 0  # contained where it happened, not by the last resort
+    h.submit_all(TILES[:3])
+    h.settle()
+    assert len(h.products) == 3

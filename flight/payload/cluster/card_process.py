@@ -62,6 +62,8 @@ class Request:
 
 class Card:
     LATENCY_ALPHA = 0.2
+    FIRST_RETRY_S = 0.5   # a card that could not be started is tried again after this ...
+    MAX_RETRY_S = 60.0    # ... twice as long after each failure, at most this
 
     def __init__(self, spec: CardSpec, latency_prior: float) -> None:
         self.spec = spec
@@ -85,6 +87,8 @@ class Card:
         self.thermal = ThermalModel(**spec.thermal)
         self.power_w = 0.0
         self.providers: list[str] = []
+        self.retry_at: float | None = None  # when to try to start it again (None: no retry due)
+        self._retry_s = self.FIRST_RETRY_S
 
     # --- what the policies see ------------------------------------------------------------------
     @property
@@ -109,7 +113,8 @@ class Card:
 
     # --- the process ----------------------------------------------------------------------------
     def spawn(self, worker_config: dict[str, Any], max_message: int, now: float) -> CardLink:
-        """Start the worker process on a new link; the link is the card's until :meth:`kill`."""
+        """Start the worker process on a new link; the link is the card's until :meth:`kill`.
+        OSError (no descriptors, no memory, no process slots) leaves nothing open behind."""
         self.link = CardLink(max_message)
         config = dict(worker_config, name=self.name, threads=self.spec.threads, fd=self.link.worker_fd(),
                       providers=[list(p) if not isinstance(p, str) else p for p in self.providers])
@@ -117,12 +122,25 @@ class Card:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "flight.payload.cluster.card_worker", "--config", json.dumps(config)],
                 stdin=subprocess.DEVNULL, pass_fds=(self.link.worker_fd(),))
-        finally:
-            self.link.spawned()
+        except OSError:
+            self.link.close()
+            self.link = None
+            raise
+        self.link.spawned()
         self.pid = self.process.pid
         self.set_state(CardState.STARTING, now)
         self.last_heartbeat = now
+        self.retry_at, self._retry_s = None, self.FIRST_RETRY_S
         return self.link
+
+    def spawn_failed(self, now: float) -> float:
+        """The process could not be started: wait (doubling each time) before the next try; the
+        delay, in seconds."""
+        delay = self._retry_s
+        self.retry_at = now + delay
+        self._retry_s = min(2 * delay, self.MAX_RETRY_S)
+        self.set_state(CardState.QUARANTINED, now)
+        return delay
 
     def kill(self) -> None:
         """Power-cycle: SIGKILL works on a stopped (hung) process too. The link is closed."""

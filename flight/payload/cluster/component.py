@@ -30,6 +30,7 @@ import numpy as np
 import onnxruntime as ort
 
 from flight.core.component import Channel, CommandError, Component, Parameter, command
+from flight.core.completion import Pending
 from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
 from flight.core.types import DataType, Field, Limits
@@ -48,6 +49,7 @@ from flight.protection.buffers import ByteBuffer
 
 POLICY_NAMES = list(POLICIES)
 FAULTS = {1: "slow", 2: "hang", 3: "crash", 4: "wrong"}
+CARD_FAULT_KINDS = (*FAULTS.values(), "clear")
 CARD = Field("card", DataType.STRING, description="the card's name, e.g. card0")
 CARD_CHANNELS = {
     "State": Channel(DataType.U8, description=", ".join(f"{s.value}={s.name}" for s in CardState)),
@@ -178,6 +180,8 @@ class InferenceCluster(Component):
         "Disagreements": Channel(DataType.U32, "outputs"),
         "Redispatched": Channel(DataType.U32, "frames"),
         "Degraded": Channel(DataType.U32, "frames", description="run on fewer cards than the mode asks"),
+        "WorkFailures": Channel(DataType.U32, "items", Limits(yellow_high=0),
+                                description="work of the cluster thread that raised and was contained"),
         "Backpressure": Channel(DataType.BOOL),
         "RawBytesProcessed": Channel(DataType.U64, "bytes"),
         "BatteryCharge": Channel(DataType.F32, "%", Limits(red_low=30.0, yellow_low=40.0)),
@@ -266,6 +270,9 @@ class InferenceCluster(Component):
         return all(card.state not in (CardState.STARTING, CardState.PROBING)
                    for card in self.engine.cards.values())
 
+    def restart(self) -> bool:
+        return self.engine.restart()
+
     def request_ping(self, key: int) -> bool:
         """Answered by the cluster thread, so a wedged cluster stops answering."""
         self.engine.call(lambda: setattr(self, "last_pong", key))
@@ -302,45 +309,50 @@ class InferenceCluster(Component):
             args = {**args, "frame": args["frame"] & 0xFFFFFFFF}
         self.event(ENGINE_EVENTS[kind], **args)
 
-    # --- commands -----------------------------------------------------------------------------
+    # --- commands: run in the cluster thread; each completes when its work has run ---------
     @command(Field("mode", DataType.U8, 0, 2, "0 THROUGHPUT, 1 TMR, 2 DMR"),
              description="Set the redundancy mode (the base mode when auto-TMR is on)")
-    def SET_MODE(self, mode: int) -> None:
+    def SET_MODE(self, mode: int) -> Pending:
         self.base_mode = Mode(mode)
-        self.engine.call(lambda: self.engine.set_mode(Mode(mode), "commanded"))
+        return self.engine.call(lambda: self.engine.set_mode(Mode(mode), "commanded"))
 
     @command(Field("policy", DataType.U8, 0, len(POLICIES) - 1,
                    ", ".join(f"{i} {n}" for i, n in enumerate(POLICIES))),
              description="Set the balancing policy")
-    def SET_POLICY(self, policy: int) -> None:
+    def SET_POLICY(self, policy: int) -> Pending:
         chosen = make_policy(POLICY_NAMES[policy], self.context.seed)
-        self.engine.call(lambda: setattr(self.engine, "policy", chosen))
+        return self.engine.call(lambda: setattr(self.engine, "policy", chosen))
 
     @command(CARD, Field("kind", DataType.U8, 1, 4, "1 slow, 2 hang, 3 crash, 4 wrong output"),
              Field("factor", DataType.F32, 1.0, 100.0, "slowdown factor (slow only)"),
              description="Inject a card fault (tests and fault-injection campaigns)")
-    def INJECT_CARD_FAULT(self, card: str, kind: int, factor: float) -> None:
-        self.card_faults(CardFault(card, FAULTS[kind], factor))
+    def INJECT_CARD_FAULT(self, card: str, kind: int, factor: float) -> Pending:
+        return self.card_faults(CardFault(card, FAULTS[kind], factor))
 
     @command(CARD, description="Clear an injected slow or wrong-output fault")
-    def CLEAR_CARD_FAULT(self, card: str) -> None:
-        self.card_faults(CardFault(card, "clear"))
+    def CLEAR_CARD_FAULT(self, card: str) -> Pending:
+        return self.card_faults(CardFault(card, "clear"))
 
     @command(CARD, description="Power-cycle a card (or power on a switched-off one): restart, reload "
                                "and verify the model, probe, readmit")
-    def RESET_CARD(self, card: str) -> None:
+    def RESET_CARD(self, card: str) -> Pending:
         self._card(card)
-        self.engine.call(lambda: self.engine.reset_card(card))
+        return self.engine.call(lambda: self.engine.reset_card(card))
 
-    @command(CARD, description="Switch a card off; its frames in flight go to the others")
-    def POWER_OFF_CARD(self, card: str) -> None:
+    @command(CARD, description="Switch a card off; its frames in flight go to the others "
+                               "(refused if it is off)")
+    def POWER_OFF_CARD(self, card: str) -> Pending:
         self._card(card)
-        self.engine.call(lambda: self.engine.power_off(card))
+        return self.engine.call(lambda: self.engine.power_off(card))
 
     @input_port(CardFault, "card faults to inject (from the SEU injector)", required=False)
-    def card_faults(self, fault: CardFault) -> None:
+    def card_faults(self, fault: CardFault) -> Pending:
+        """Refused at once for an unknown card or fault; else done by the cluster thread (refused
+        there if the card has no process)."""
         self._card(fault.card)
-        self.engine.call(lambda: self.engine.inject_fault(fault.card, fault.kind, fault.factor))
+        if fault.kind not in CARD_FAULT_KINDS:
+            raise CommandError(f"no card fault {fault.kind!r} (faults: {', '.join(CARD_FAULT_KINDS)})")
+        return self.engine.call(lambda: self.engine.inject_fault(fault.card, fault.kind, fault.factor))
 
     def _card(self, name: str) -> None:
         if name not in self.engine.cards:
@@ -386,6 +398,7 @@ class InferenceCluster(Component):
         self.tlm("Disagreements", engine.disagreements & 0xFFFFFFFF)
         self.tlm("Redispatched", engine.redispatched & 0xFFFFFFFF)
         self.tlm("Degraded", engine.degraded & 0xFFFFFFFF)
+        self.tlm("WorkFailures", engine.work_failures & 0xFFFFFFFF)
         self.tlm("Backpressure", engine.backpressure)
         self.tlm("RawBytesProcessed", self._raw_bytes)
         self.tlm("PayloadPower", sum(card.power_w for card in list(engine.cards.values())))

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from flight.core.completion import Pending
 from flight.environment.power import PowerSystem
 from flight.payload.cluster.card_process import Card, CardSpec
 from flight.payload.cluster.frames import DropReason, Frame, FrameBuffer, Mode
@@ -84,6 +85,11 @@ class ClusterConfig:
     seed: int = 0
 
 
+def _part(part: str, name: str, doc: str = "") -> Any:
+    """A read-only attribute of the cluster that is ``name`` of one of its parts."""
+    return property(lambda cluster: getattr(getattr(cluster, part), name), doc=doc or None)
+
+
 class Cluster:
     """The cluster's facade (thread-safe: ``submit``, buffers, ``call``) and its thread, which
     wires the parts together and keeps the frame accounting. Commands (``set_mode``,
@@ -103,6 +109,7 @@ class Cluster:
         self.delivered = 0
         self.dropped = {reason: 0 for reason in DropReason}
         self.backpressure = False
+        self.work_failures = 0  # work items of the thread that raised (contained)
         self.supervisor = CardSupervisor(config, cards, on_event)
         self.cards: dict[str, Card] = self.supervisor.cards
         self.scheduler = Scheduler(config, self.supervisor, self._drop, self.HEALTH_PERIOD_S)
@@ -116,6 +123,7 @@ class Cluster:
         self._pending: set[Frame] = set()
         self._stopping = False
         self._holding = False  # the thread is holding results back (see Scheduler.hold_ms)
+        self._waited = True  # the last poll waited (so the next serves even without events)
         self._next_check = 0.0
         self._thread = threading.Thread(target=self._run, name="cluster", daemon=True)
 
@@ -134,6 +142,14 @@ class Cluster:
         self.supervisor.start(self.slots, self._poller, 4 * sum(self.voter.output_sizes))
         self._thread.start()
 
+    def restart(self) -> bool:
+        """Start the thread again if it died (everything it owns is kept); True if it had."""
+        if self._thread.is_alive() or self._stopping:
+            return False
+        self._thread = threading.Thread(target=self._run, name="cluster", daemon=True)
+        self._thread.start()
+        return True
+
     def stop(self) -> None:
         self.call(self._begin_stop)
         self._thread.join(timeout=10)
@@ -148,9 +164,21 @@ class Cluster:
             self._drop(frame, DropReason.SHUTDOWN)
 
     # --- from other threads ---------------------------------------------------------------------
-    def call(self, work: Callable[[], None]) -> None:
-        """Run ``work`` in the cluster thread (commands, power steps)."""
-        self._post(work, urgent=True)
+    def call(self, work: Callable[[], None]) -> Pending:
+        """Run ``work`` in the cluster thread (commands, power steps); its outcome, once it ran.
+        A work item that raises fails alone: the thread goes on (and reports it, :meth:`_contain`)."""
+        pending = Pending()
+
+        def run() -> None:
+            try:
+                work()
+            except Exception as error:
+                pending.finish(error)
+                raise
+            pending.finish()
+
+        self._post(run, urgent=True)
+        return pending
 
     def _post(self, work: Callable[[], None], urgent: bool) -> None:
         """Put ``work`` in the thread's inbox and wake the thread if it needs waking: not when the
@@ -210,39 +238,56 @@ class Cluster:
 
     # --- the thread -----------------------------------------------------------------------------
     def _run(self) -> None:
-        wake, by_fd, receive = self._wake_read, self.supervisor.by_fd, self.supervisor.receive
-        scheduler = self.scheduler
-        timeout, waited = 0, True
+        """The thread: poll the cards' links and the wake pipe, serve, hold. Whatever raises is
+        contained: a card whose message cannot be handled is failed, any other error is counted
+        and reported, and the loop goes on."""
+        timeout = 0
         while not self._stopping:
-            events = self._poller.poll(timeout)  # one message per link: poll again for more
-            for fd, _ in events:
-                if fd == wake:
-                    os.read(wake, 4096)
-                else:
-                    card = by_fd.get(fd)
-                    if card is not None:  # (not quarantined by an earlier message of this round)
-                        receive(card)
-            if events or waited:
-                self._serve(time.monotonic())
-            if events:  # more may be waiting: look again (without waiting) before sleeping
-                timeout, waited = 0, False
-                continue
-            hold_ms = scheduler.hold_ms()
-            if hold_ms:  # saturated, and nothing waiting: sleep, then take what came meanwhile
-                self._holding = True  # new frames need not wake us: they could not be sent yet
-                self._wake_poller.poll(hold_ms)
-                self._holding = False
+            try:
+                timeout = self._cycle(timeout)
+            except Exception as error:
+                self._contain(error)
                 timeout = 0
-            else:
-                timeout = 20 if scheduler.queue else 50
-            waited = True
+
+    def _cycle(self, timeout: int) -> int:
+        """One poll and what follows it; the poll timeout for the next, in ms."""
+        wake, by_fd = self._wake_read, self.supervisor.by_fd
+        events = self._poller.poll(timeout)  # one message per link: poll again for more
+        for fd, _ in events:
+            if fd == wake:
+                os.read(wake, 4096)
+                continue
+            card = by_fd.get(fd)
+            if card is not None:  # (not quarantined by an earlier message of this round)
+                try:
+                    self.supervisor.receive(card)
+                except Exception as error:  # the card said something that cannot be handled
+                    self._contain(error)
+                    self.supervisor.fail(card, f"bad message: {type(error).__name__}: {error}",
+                                         time.monotonic())
+        if events or self._waited:
+            self._serve(time.monotonic())
+        if events:  # more may be waiting: look again (without waiting) before sleeping
+            self._waited = False
+            return 0
+        self._waited = True
+        hold_ms = self.scheduler.hold_ms()
+        if hold_ms:  # saturated, and nothing waiting: sleep, then take what came meanwhile
+            self._holding = True  # new frames need not wake us: they could not be sent yet
+            self._wake_poller.poll(hold_ms)
+            self._holding = False
+            return 0
+        return 20 if self.scheduler.queue else 50
 
     def _serve(self, now: float) -> None:
         """Commands and new frames, health checks, dispatch: after every poll."""
         with self._lock:
             work, self._inbox = self._inbox, []
         for item in work:
-            item()
+            try:
+                item()
+            except Exception as error:  # one work item fails; the thread and the others go on
+                self._contain(error)
         if now >= self._next_check:  # health and expiry: every HEALTH_PERIOD_S, not per message
             self._next_check = now + self.HEALTH_PERIOD_S
             self.supervisor.check_cards(now)
@@ -251,6 +296,11 @@ class Cluster:
         supervisor, refresh_s = self.supervisor, self.config.refresh_s
         if refresh_s and now - supervisor.last_refresh > refresh_s:
             supervisor.refresh_sessions(now)
+
+    def _contain(self, error: Exception) -> None:
+        """A work item of the thread failed: count it and say so; nothing else stops."""
+        self.work_failures += 1
+        self.on_event("work_failed", {"detail": f"{type(error).__name__}: {error}"})
 
     def _admit(self, frame: Frame) -> None:
         self._pending.add(frame)
@@ -293,46 +343,17 @@ class Cluster:
     def policy(self, policy: Policy) -> None:
         self.scheduler.policy = policy
 
-    @property
-    def power(self) -> PowerSystem | None:
-        return self.power_manager.power
-
-    @property
-    def weights(self) -> WeightStore | None:
-        """The cards' live weights, or None with optimized weights."""
-        return self.supervisor.weights
-
-    @property
-    def model_crc(self) -> int:
-        return self.supervisor.model_crc
-
-    @property
-    def probe_reference(self) -> bytes:
-        return self.voter.probe_reference
-
-    @property
-    def output_sizes(self) -> list[int]:
-        return self.voter.output_sizes
-
-    @property
-    def votes(self) -> int:
-        return self.voter.votes
-
-    @property
-    def disagreements(self) -> int:
-        return self.voter.disagreements
-
-    @property
-    def degraded(self) -> int:
-        return self.scheduler.degraded
-
-    @property
-    def redispatched(self) -> int:
-        return self.supervisor.redispatched
-
-    @property
-    def refreshes(self) -> int:
-        return self.supervisor.refreshes
+    # the parts' figures, read from any thread (plain attributes of the parts)
+    power: PowerSystem | None = _part("power_manager", "power")
+    weights: WeightStore | None = _part("supervisor", "weights", "the cards' live weights (None: optimized)")
+    model_crc: int = _part("supervisor", "model_crc")
+    redispatched: int = _part("supervisor", "redispatched")
+    refreshes: int = _part("supervisor", "refreshes")
+    probe_reference: bytes = _part("voter", "probe_reference")
+    output_sizes: list[int] = _part("voter", "output_sizes")
+    votes: int = _part("voter", "votes")
+    disagreements: int = _part("voter", "disagreements")
+    degraded: int = _part("scheduler", "degraded")
 
     def set_mode(self, mode: Mode, reason: str) -> None:
         if mode is not self.scheduler.mode:

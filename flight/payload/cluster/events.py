@@ -39,6 +39,11 @@ EVENTS = {
     "CardParked": _event("{card} parked: {reason}", CARD, Field("reason", DataType.STRING),
                          severity=Severity.ACTIVITY),
     "CardUnparked": _event("{card} back in service", CARD, severity=Severity.ACTIVITY),
+    "CardStartFailed": _event("{card} could not be started ({reason}): next try in {retry_s} s", CARD,
+                              Field("reason", DataType.STRING), Field("retry_s", DataType.F32),
+                              severity=Severity.WARNING_HI, throttle=50),
+    "WorkFailed": _event("Cluster work failed and was contained: {detail}", Field("detail", DataType.STRING),
+                         severity=Severity.WARNING_HI, throttle=50),
 }
 
 ENGINE_EVENTS = {"card_ready": "CardReady", "card_quarantined": "CardQuarantined",
@@ -46,4 +51,5 @@ ENGINE_EVENTS = {"card_ready": "CardReady", "card_quarantined": "CardQuarantined
                  "model_crc_mismatch": "ModelCrcMismatch",
                  "provider_unavailable": "ProviderUnavailable", "frame_dropped": "FrameDropped",
                  "mode_changed": "ModeChanged", "card_parked": "CardParked",
-                 "card_unparked": "CardUnparked"}
+                 "card_unparked": "CardUnparked", "card_spawn_failed": "CardStartFailed",
+                 "work_failed": "WorkFailed"}

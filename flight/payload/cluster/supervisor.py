@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from flight.core.component import CommandRefused
 from flight.payload.cluster import card_protocol as msg
 from flight.payload.cluster.card_process import Card, CardSpec, CardState
 from flight.payload.cluster.frames import PROBE
@@ -121,8 +122,15 @@ class CardSupervisor:
             self.weights.close()
 
     def _spawn(self, card: Card, now: float) -> None:
+        """Start the card's process; if the host lacks the resources (descriptors, memory,
+        processes), the card waits in quarantine and is tried again later (check_cards)."""
         weights = {"weights": self.weights.worker_config(card.name)} if self.weights else {}
-        link = card.spawn({**self.worker_config, **weights}, self.max_message, now)
+        try:
+            link = card.spawn({**self.worker_config, **weights}, self.max_message, now)
+        except OSError as error:
+            delay = card.spawn_failed(now)
+            self._on_event("card_spawn_failed", {"card": card.name, "reason": str(error), "retry_s": delay})
+            return
         self.by_fd[link.fileno()] = card
         self._poller.register(link.fileno(), select.POLLIN)
 
@@ -208,6 +216,8 @@ class CardSupervisor:
         """Fail the cards that did not start, went silent, or are late with a request."""
         config = self.config
         for card in self.cards.values():
+            if card.state is CardState.QUARANTINED and card.retry_at is not None and now >= card.retry_at:
+                self._spawn(card, now)  # a start that failed for lack of resources, again
             if card.state in (CardState.OFF, CardState.QUARANTINED):
                 continue
             if card.state is CardState.STARTING:  # (an exit shows as end-of-file on its link)
@@ -269,7 +279,7 @@ class CardSupervisor:
     def inject_fault(self, card_name: str, kind: str, factor: float = 4.0) -> None:
         card = self.cards[card_name]
         if card.process is None:
-            raise ValueError(f"{card_name} has no process")
+            raise CommandRefused(f"{card_name} is {card.state.name}: it has no process to fault")
         self.send_to(card, msg.pack_json(msg.FAULT, {"kind": kind, "factor": factor}))
 
     def reset_card(self, card_name: str, reason: str = "reset by command") -> None:
@@ -283,7 +293,9 @@ class CardSupervisor:
     def power_off(self, card_name: str) -> None:
         card = self.cards[card_name]
         now = time.monotonic()
-        if card.state is not CardState.OFF:
-            self.fail(card, "switched off by command", now)
-            self._kill(card)
-            card.set_state(CardState.OFF, now)
+        if card.state is CardState.OFF:
+            raise CommandRefused(f"{card_name} is already off")
+        self.fail(card, "switched off by command", now)
+        self._kill(card)
+        card.set_state(CardState.OFF, now)
+        card.retry_at = None

@@ -7,7 +7,8 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from flight.core.component import (ActiveComponent, Channel, Component, Event, Parameter, command)
+from flight.core.component import (ActiveComponent, Channel, CommandBusy, CommandError, Component, Event,
+                                   Parameter, command)
 from flight.core.types import DataType, Field, Severity, ValueRejected
 from flight.testing import ComponentTester, kind_of
 
@@ -64,6 +65,12 @@ class GadgetPlus(Gadget):
 
 class Worker(ActiveComponent):
     QUEUE_DEPTH = 4
+
+    @command(Field("fail", DataType.BOOL))
+    def WORK(self, fail):
+        self.worked = threading.current_thread().name
+        if fail:
+            raise CommandError("it did not work")
 
 
 @pytest.fixture
@@ -269,3 +276,31 @@ def test_failing_work_does_not_kill_the_thread(worker, caplog):
     assert drained(worker)
     assert worker.last_pong == 5 and worker._thread.is_alive()
     assert any("boom" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+
+
+def test_an_active_component_completes_a_command_after_its_thread_ran_it(worker):
+    release = block(worker)
+    outcomes = []
+    worker.run_command("WORK", [False]).when_done(outcomes.append)
+    worker.run_command("WORK", [True]).when_done(outcomes.append)
+    assert outcomes == []  # queued behind the blocked work: not done, so not complete
+    release.set()
+    assert drained(worker)
+    assert outcomes[0] is None and isinstance(outcomes[1], CommandError)
+    assert worker.worked == "worker"  # run on the component's own thread
+
+
+def test_an_active_component_refuses_a_command_at_once_when_its_queue_is_full(worker):
+    release = block(worker)
+    while worker.post(lambda: None):
+        pass
+    with pytest.raises(CommandBusy, match="queue is full"):
+        worker.run_command("WORK", [False])
+    release.set()
+    assert drained(worker)
+
+
+def test_a_failing_work_item_is_counted_and_the_thread_goes_on(worker):
+    assert worker.post(lambda: 1 / 0)
+    assert drained(worker)
+    assert worker.work_failures == 1 and worker._thread.is_alive()

@@ -7,12 +7,15 @@ four bytes of the TC as sent (ECSS-E-ST-70-41C: packet id and sequence control o
 from __future__ import annotations
 
 import struct
+import threading
 
 import crcmod.predefined
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from flight.core.component import CommandError, Component, Parameter, command
+from flight.core.completion import Pending
+from flight.core.component import (CommandBusy, CommandDisabled, CommandError, CommandRefused,
+                                   Component, Parameter, command)
 from flight.core.types import DataType, Field
 from flight.wire.failure import FailureCode
 from flight.wire.pus import AckFlags, Telecommand, TelemetryPacket
@@ -51,6 +54,24 @@ class Target(Component):
     @command()
     def CRASH(self):
         raise RuntimeError("handler crashed")
+
+    @command()
+    def REFUSE(self):
+        raise CommandRefused("the card is already off")
+
+    @command()
+    def BUSY(self):
+        raise CommandBusy("its queue is full")
+
+    @command()
+    def DISABLED(self):
+        raise CommandDisabled("fault injection is not enabled")
+
+    @command()
+    def LATER(self):
+        """Hands its work to another thread: completes when that thread finishes it."""
+        self.pending = Pending()
+        return self.pending
 
 
 class Loud(Component):
@@ -180,22 +201,44 @@ def test_each_acceptance_failure_gives_one_report_and_an_event(h, case):
     assert h.components["tgt"].calls == [] and h.components["tgt"].changes == []
 
 
+HANDLER_FAILURES = [("tgt.FAIL", "refused by the handler", FailureCode.EXECUTION_FAILED),
+                    ("tgt.CRASH", "RuntimeError: handler crashed", FailureCode.INTERNAL_ERROR),
+                    ("tgt.REFUSE", "already off", FailureCode.INVALID_STATE),
+                    ("tgt.BUSY", "queue is full", FailureCode.BUSY),
+                    ("tgt.DISABLED", "not enabled", FailureCode.NOT_ENABLED)]
+
+
 def test_every_failure_code_is_provoked(h):
-    provoked = {code for _, _, code in failure_cases(h)} | {FailureCode.EXECUTION_FAILED}
+    provoked = {code for _, _, code in failure_cases(h)} | {code for _, _, code in HANDLER_FAILURES}
     assert provoked == set(FailureCode)
 
 
-@pytest.mark.parametrize("command_name,detail", [("tgt.FAIL", "refused by the handler"),
-                                                 ("tgt.CRASH", "RuntimeError")])
+@pytest.mark.parametrize("command_name,detail,code", HANDLER_FAILURES)
 @pytest.mark.parametrize("ack", [AckFlags.ALL, AckFlags.NONE])
-def test_handler_failure_gives_tm_1_8(h, command_name, detail, ack):
+def test_handler_failure_gives_tm_1_8_with_its_own_code(h, command_name, detail, code, ack):
     raw = cmd(h, command_name, ack=ack)
     send(h, raw)
     expected = [(1, raw[:4], None), (3, raw[:4], None)] if ack else []
-    assert reports(h) == expected + [(8, raw[:4], int(FailureCode.EXECUTION_FAILED))]
+    assert reports(h) == expected + [(8, raw[:4], int(code))]
     assert [e[1] for e in h.events] == ["CommandFailed"]
     assert h.events[0][2][0] == command_name and detail in h.events[0][2][1]
     assert h.components["dispatcher"].telemetry["CommandsFailed"] == 1
+    assert h.components["dispatcher"].telemetry["LastFailureCode"] == int(code)
+
+
+@pytest.mark.parametrize("error, code", [(None, None), (CommandRefused("off"), FailureCode.INVALID_STATE),
+                                         (KeyError("card9"), FailureCode.INTERNAL_ERROR)])
+def test_a_command_done_on_another_thread_completes_when_its_work_has_run(h, error, code):
+    raw = cmd(h, "tgt.LATER")
+    send(h, raw)
+    assert reports(h) == [(1, raw[:4], None), (3, raw[:4], None)]  # accepted, started: not done
+    worker = threading.Thread(target=h.components["tgt"].pending.finish, args=(error,))
+    worker.start()
+    worker.join()
+    completion = (7, raw[:4], None) if error is None else (8, raw[:4], int(code))
+    assert reports(h) == [(1, raw[:4], None), (3, raw[:4], None), completion]
+    counters = h.components["dispatcher"].telemetry
+    assert (counters["CommandsCompleted"], counters["CommandsFailed"]) == ((1, 0) if error is None else (0, 1))
 
 
 def test_handler_failure_with_a_long_non_ascii_message_is_still_reported(tmp_path):

@@ -125,3 +125,24 @@ def test_a_ping_lost_to_a_full_queue_does_not_make_a_live_component_dead_forever
     events = cycle(h, 10, answer=True)
     assert ("ComponentRecovered", ["worker"]) in events or not events
     assert h.components["health"].telemetry["UnresponsiveComponents"] == 0
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_component_whose_thread_died_is_restarted_with_an_event_and_answers_again(h):
+    worker = h.components["worker"]
+    assert worker.post(lambda: (_ for _ in ()).throw(SystemExit("the thread dies")))
+    worker._thread.join(WAIT)
+    assert not worker._thread.is_alive()
+    events = cycle(h, 4)  # unresponsive after PingTimeoutCycles (3): then restarted
+    assert ("ComponentUnresponsive", "worker") in [(name, args[0]) for name, args in events]
+    assert ("ComponentRestarted", ["worker"]) in events
+    assert h.components["health"].telemetry["Restarts"] == 1 and worker._thread.is_alive()
+    drain(h)
+    assert ("ComponentRecovered", ["worker"]) in cycle(h, 2, answer=True)
+
+
+def test_a_hung_thread_is_reported_but_not_restarted(h):
+    block(h)
+    names = [name for name, _ in cycle(h, 4)]
+    assert "ComponentUnresponsive" in names and "ComponentRestarted" not in names
+    assert h.components["health"].telemetry["Restarts"] == 0
