@@ -5,7 +5,17 @@
 
 Commands: ``cmd NAME [ARG ...]``, ``ping``, ``prm get NAME ...``, ``prm set NAME VALUE``,
 ``tlm [SUBSTRING]``, ``events [N]``, ``commands``, ``raw HEX``, ``list [SUBSTRING]``, ``stats``,
-``quit``. Events are printed as they arrive.
+``status``, ``quit``. Events are printed as they arrive.
+
+Every packet goes to the SQLite archive (``--archive``, default ``ground-archive.sqlite``, appended
+to). A path that cannot hold it is refused at start: one line naming it and why, exit status 2.
+When the archive fails (a full disk, an I/O error) or loses rows, an ``[ALARM]`` line says so as
+soon as it happens (checked twice a second, with the events), ``status`` shows the archive's
+health at any time, and the console's exit status is 1 if a row was lost.
+
+| requirement | verified by |
+| an unusable --archive path: one line naming it, exit 2, no traceback | tests/system/test_sil_data.py |
+| a failed archive raises an [ALARM] line once, and ``status`` shows it | tests/unit/ground/test_archive.py |
 """
 from __future__ import annotations
 
@@ -21,6 +31,7 @@ from typing import Any
 from flight.core.types import DataType
 from flight.wire.dictionary import Dictionary
 from ground_sim.api import IntegrationApi
+from ground_sim.archive import ArchiveError
 from ground_sim.station import GroundStation
 
 
@@ -40,6 +51,7 @@ class Console(cmd.Cmd):
         self.api = api
         self.station = api.station
         self._printed_events = 0
+        self._archive_state: tuple[str | None, bool] = (None, False)  # (error, rows lost) last alarmed
         self._stop = threading.Event()
         threading.Thread(target=self._print_events, daemon=True).start()
 
@@ -51,6 +63,15 @@ class Console(cmd.Cmd):
                 self._printed_events += len(new)
             for event in new:
                 print(f"\n[{event.severity.name}] {event.name}: {event.text}")
+            self.check_archive()
+
+    def check_archive(self) -> None:
+        """Print an [ALARM] line when the archive fails or starts losing rows (once for each)."""
+        archive = self.station.archive
+        state = (archive.error, archive.lost > 0)
+        if state != self._archive_state:
+            self._archive_state = state
+            print(f"\n[ALARM] {archive.alarm}", flush=True)
 
     def _report(self, record: Any) -> None:
         print(self.api.await_verification(record, timeout=10))
@@ -127,6 +148,13 @@ class Console(cmd.Cmd):
         """stats: link accounting."""
         print(f"  {self.station.stats}")
 
+    def do_status(self, line: str) -> None:
+        """status: the archive's health."""
+        archive = self.station.archive
+        print(f"  archive {archive.path}: {archive.committed:,} rows archived, {archive.queued:,} queued, "
+              f"{archive.lost:,} lost")
+        print(f"  {archive.alarm or 'archive OK'}")
+
     def do_quit(self, line: str) -> bool:
         """quit: leave the console (the flight keeps running)."""
         self._stop.set()
@@ -141,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tc", help="the flight's TC endpoint, e.g. tcp://10.0.0.2:5550")
     parser.add_argument("--tm", help="the flight's TM endpoint, e.g. tcp://10.0.0.2:5551")
     parser.add_argument("--dictionary", type=Path, help="dictionary JSON (orbitfs-dict)")
-    parser.add_argument("--archive", type=Path, default=Path("ground-archive.sqlite"))
+    parser.add_argument("--archive", type=Path, default=Path("ground-archive.sqlite"),
+                        help="SQLite archive of every packet, appended to (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.run_dir:
         ready = json.loads((args.run_dir / "flight-ready.json").read_text())
@@ -149,13 +178,20 @@ def main(argv: list[str] | None = None) -> int:
         args.dictionary = args.dictionary or Path(ready["dictionary"])
     if not (args.tc and args.tm and args.dictionary):
         parser.error("give --run-dir, or --tc, --tm and --dictionary")
-    station = GroundStation(Dictionary.load(args.dictionary), args.tc, args.tm,
-                            args.archive).start()
     try:
-        Console(IntegrationApi(station)).cmdloop(f"orbitfs ground console: {args.tc} / {args.tm}"
-                                                 " (help for commands)")
+        station = GroundStation(Dictionary.load(args.dictionary), args.tc, args.tm, args.archive)
+    except ArchiveError as error:
+        print(f"orbitfs-ground: {error}", file=sys.stderr)
+        return 2
+    station.start()
+    try:
+        Console(IntegrationApi(station)).cmdloop(f"orbitfs ground console: {args.tc} / {args.tm}, "
+                                                 f"archive {args.archive} (help for commands)")
     finally:
         station.close()
+    if station.archive.alarm:
+        print(f"orbitfs-ground: {station.archive.alarm}", file=sys.stderr)
+        return 1
     return 0
 
 

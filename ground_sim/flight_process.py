@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from flight.wire.dictionary import Dictionary
+from ground_sim.archive import PacketArchive
 from ground_sim.station import GroundStation
 
 
@@ -50,11 +51,14 @@ class FlightProcess:
         self.ready = json.loads(ready_file.read_text())
         return self.ready
 
-    def connect(self, archive_name: str = "archive.sqlite") -> GroundStation:
-        """A started GroundStation on this flight's endpoints and dictionary."""
+    def connect(self, archive: str | Path | PacketArchive = "archive.sqlite") -> GroundStation:
+        """A started GroundStation on this flight's endpoints and dictionary, archiving to
+        ``archive``: an open PacketArchive, or a path (relative to the run directory)."""
         dictionary = Dictionary.load(self.ready["dictionary"])
+        if not isinstance(archive, PacketArchive):
+            archive = self.run_dir / archive
         return GroundStation(dictionary, self.ready["tc_endpoint"], self.ready["tm_endpoint"],
-                             self.run_dir / archive_name).start()
+                             archive).start()
 
     def wait(self, timeout: float) -> int:
         assert self.process is not None

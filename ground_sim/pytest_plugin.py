@@ -3,7 +3,9 @@
 - ``demo_model``: the demo ONNX model, built once per test session by ``flight.payload.demo_model``.
 - ``flight_factory``: ``flight_factory(overrides=[...], topology=None)`` starts a flight process
   in its own run directory and returns an :class:`IntegrationApi` connected to it over ZeroMQ;
-  everything started is stopped at the end of the test.
+  everything started is stopped at the end of the test. Test equipment is on
+  (``mission.fault_injection=true``): tests inject faults; pass the override ``false`` to fly as
+  in flight.
 - ``flight``: ``flight_factory()`` with the default topology.
 
 Example::
@@ -37,8 +39,8 @@ def flight_factory(tmp_path: Path, demo_model: Path) -> Iterator[Callable[..., I
     def start(overrides: Sequence[str] = (), topology: str | Path | None = None,
               run_dir: Path | None = None) -> IntegrationApi:
         run_dir = run_dir or tmp_path / f"flight{len(started)}"
-        process = FlightProcess(run_dir, topology,
-                                [f"cluster.model=\"{demo_model}\"", *overrides])
+        process = FlightProcess(run_dir, topology, [f"cluster.model=\"{demo_model}\"",
+                                                    "mission.fault_injection=true", *overrides])
         process.start()
         api = IntegrationApi(process.connect(), process=process)
         started.append((process, api))

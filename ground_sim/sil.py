@@ -8,13 +8,31 @@ weights and their golden copy) at an accelerated rate, receives one product per 
 flight down, and prints a summary: frames processed, products downlinked, precision/recall
 against the scene's ground truth (recomputed on the ground from the seed), wrong products
 delivered (must be 0), upsets injected / detected / repaired / uncorrectable, raw vs downlinked
-bytes, commands sent and verified, packets and frames dropped (must be 0), per-card figures, and
-rate-group slips. Exit status 0 only if every check passes.
+bytes, commands sent and verified, packets and frames dropped (must be 0), per-card figures,
+rate-group slips, and the archive's health (rows archived, rows lost, its error). Exit status 0
+only if every check passes, 1 if one fails ("RESULT: FAIL: <checks>").
+
+Without ``--run-dir`` each run takes a fresh directory (``runs/sil``, else ``runs/sil-2``, ...).
+Before anything starts, the run directory must be missing or empty; a non-empty one is refused
+(one line on stderr, exit status 2, nothing in it touched) unless ``--force``, which reuses it: the
+files the run writes are replaced (``flight.log``, ``injections.jsonl`` and the default archive
+are removed first, the others rewritten) and nothing else is deleted. The archive
+(``--archive``, default ``RUN_DIR/archive.sqlite``) is opened then too: a path that cannot hold it
+is refused with one line and exit status 2, and no flight is started. The check "archive
+complete" fails the run if the archive failed, lost a row, or holds fewer rows than packets went
+up and came down.
+
+| requirement | verified by |
+| a short run passes every check and prints its summary | tests/system/test_sil.py |
+| a non-empty run directory is refused (exit 2, one line, untouched); |   |
+|   ``--force`` reuses it and keeps the user's files | tests/system/test_sil_data.py |
+| an unusable ``--archive``: exit 2, one line, no flight started | tests/system/test_sil_data.py |
+| an archive that fails mid-run fails the run (exit 1) with its reason, |   |
+|   and the rows it committed stay readable | tests/system/test_sil_data.py |
 """
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -25,6 +43,7 @@ from flight.payload.scene import SceneGenerator, TileClass
 from flight.wire import services as st
 from flight.wire.failure import FailureCode
 from ground_sim.api import IntegrationApi
+from ground_sim.archive import ArchiveError, PacketArchive
 from ground_sim.flight_process import FlightProcess
 from ground_sim.station import GroundStation
 
@@ -56,51 +75,99 @@ def _progress(api: IntegrationApi, frames: int, stall_timeout: float) -> None:
             raise AssertionError(f"no product for {stall_timeout} s ({count}/{frames})")
 
 
+RUN_FILES = ("flight.log", "injections.jsonl")  # the flight appends to these; the others it rewrites
+
+
+class UsageError(Exception):
+    """The run cannot start as asked (one line)."""
+
+
+def fresh_run_dir(parent: Path, stem: str) -> Path:
+    """``parent/stem`` if it is missing or empty, else the first ``parent/stem-N`` (N = 2, 3, ...)
+    that is: a run without ``--run-dir`` never lands on an earlier one's files."""
+    candidate, n = parent / stem, 1
+    while candidate.exists() and not (candidate.is_dir() and not any(candidate.iterdir())):
+        n += 1
+        candidate = parent / f"{stem}-{n}"
+    return candidate
+
+
+def prepare(run_dir: Path, force: bool, archive_path: Path | None) -> PacketArchive:
+    """Check the run directory and open the archive, before anything starts.
+
+    A directory that exists and is not empty is refused unless ``force``; with it, the files this
+    run writes are removed or rewritten and nothing else is touched. The archive defaults to
+    ``run_dir/archive.sqlite`` (replaced); one given elsewhere is appended to. Raises UsageError or
+    ArchiveError (one line each).
+    """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"run directory {run_dir} is not a directory: choose another")
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not force:
+        raise UsageError(f"run directory {run_dir} is not empty: pass --force to reuse it (the run's own "
+                         "files are replaced, nothing else is deleted) or choose another")
+    stale = [run_dir / name for name in RUN_FILES]
+    if archive_path is None:
+        archive_path = run_dir / "archive.sqlite"
+        stale += [run_dir / f"archive.sqlite{suffix}" for suffix in ("", "-wal", "-shm")]
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for path in stale:
+            path.unlink(missing_ok=True)
+    except OSError as error:
+        raise UsageError(f"run directory {run_dir}: {error.strerror}: {error.filename}") from None
+    return PacketArchive(archive_path)
+
+
+def fly(api: IntegrationApi, frames: int, mode: str, acceleration: float) -> float:
+    """The SIL scenario, up to the flight's shutdown command; returns the imaging time (s)."""
+    station = api.station
+    digest = api.await_telemetry("executive.DictionaryDigest")
+    print(f"dictionary digest {digest:08x} (ground holds {station.dictionary.digest:08x})")
+    api.ping()
+    api.send_and_assert_command("dispatcher.NO_OP")
+    record = api.set_parameters({"cluster.DetectionThreshold": 0.5})
+    assert record.completed, str(record)
+    print(f"parameters: {api.get_parameters(['cluster.DetectionThreshold'])}")
+    refused = api.send_and_assert_failure("camera.START_IMAGING", [0, 0],
+                                          FailureCode.ARGUMENT_OUT_OF_RANGE, check=False)
+    print(f"refused as it must be: {refused}")
+    api.set_parameters({"seu.Acceleration": acceleration})
+    print(f"SEU rate model accelerated {acceleration:g}x; cluster mode {mode}")
+    print(f"imaging {frames} frames ...")
+    api.send_and_assert_command("camera.START_IMAGING", [frames, 0])
+    imaging_began = time.monotonic()
+    _progress(api, frames, stall_timeout=30.0)
+    imaging_time = time.monotonic() - imaging_began
+    api.await_event("camera.ImagingComplete")
+    hk_mark = api.telemetry_mark("cluster.FramesDelivered")
+    api.await_telemetry("cluster.FramesDelivered", lambda v: v >= frames, start=hk_mark)
+    api.send_and_assert_command("executive.SHUTDOWN")
+    return imaging_time
+
+
 def run(frames: int, seed: int, run_dir: Path, topology: str | None, overrides: list[str],
-        mode: str, acceleration: float) -> int:
+        mode: str, acceleration: float, archive: PacketArchive) -> int:
+    """One SIL run in ``run_dir`` (as :func:`prepare` left it), archiving to ``archive``."""
     from flight.payload.demo_model import write_demo_model
 
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
     write_demo_model(run_dir / "demo_model.onnx")
-    flight = FlightProcess(run_dir, topology, [f"mission.seed={seed}", f'cluster.mode="{mode}"',
+    flight = FlightProcess(run_dir, topology, [f"mission.seed={seed}", "mission.fault_injection=true",
+                                               f'cluster.mode="{mode}"',
                                                'cluster.model="demo_model.onnx"', *overrides])
     print(f"orbitfs SIL run: {frames} frames, seed {seed}, run directory {run_dir}")
     began = time.monotonic()
     ready = flight.start()
     print(f"flight process {ready['pid']} ready: TC {ready['tc_endpoint']}  TM {ready['tm_endpoint']}")
-    station = flight.connect()
-    api = IntegrationApi(station, default_timeout=30.0)
+    api = IntegrationApi(flight.connect(archive), default_timeout=30.0)
     try:
-        digest = api.await_telemetry("executive.DictionaryDigest")
-        print(f"dictionary digest {digest:08x} (ground holds {station.dictionary.digest:08x})")
-        api.ping()
-        api.send_and_assert_command("dispatcher.NO_OP")
-        record = api.set_parameters({"cluster.DetectionThreshold": 0.5})
-        assert record.completed, str(record)
-        print(f"parameters: {api.get_parameters(['cluster.DetectionThreshold'])}")
-        refused = api.send_and_assert_failure("camera.START_IMAGING", [0, 0],
-                                              FailureCode.ARGUMENT_OUT_OF_RANGE, check=False)
-        print(f"refused as it must be: {refused}")
-        api.set_parameters({"seu.Acceleration": acceleration})
-        print(f"SEU rate model accelerated {acceleration:g}x; cluster mode {mode}")
-        print(f"imaging {frames} frames ...")
-        api.send_and_assert_command("camera.START_IMAGING", [frames, 0])
-        imaging_began = time.monotonic()
-        _progress(api, frames, stall_timeout=30.0)
-        imaging_time = time.monotonic() - imaging_began
-        api.await_event("camera.ImagingComplete")
-        hk_mark = api.telemetry_mark("cluster.FramesDelivered")
-        api.await_telemetry("cluster.FramesDelivered", lambda v: v >= frames, start=hk_mark)
-        api.send_and_assert_command("executive.SHUTDOWN")
+        imaging_time = fly(api, frames, mode, acceleration)
         exit_code = flight.wait(30)
     finally:
-        station.close()
+        api.station.close()
         flight.kill()
     elapsed = time.monotonic() - began
     checks = summarize(api, frames, seed, exit_code, elapsed, imaging_time)
-    print(f"\narchive: {run_dir / 'archive.sqlite'}   flight log: {run_dir / 'flight.log'}")
+    print(f"\narchive: {archive.path}   flight log: {run_dir / 'flight.log'}")
     failed = [c for c in checks if not c.passed]
     print("RESULT: " + ("PASS" if not failed else "FAIL: " + ", ".join(c.name for c in failed)))
     return 1 if failed else 0
@@ -180,6 +247,8 @@ def summary_rows(station: GroundStation, t: Tally, exit_code: int, elapsed: floa
                                                  f"{latest('cluster.Disagreements', 0)}"),
         ("rate-group slips", f"{slips}"),
         ("limit excursions", f"{dict(station.stats.limit_violations) or 'none'}"),
+        ("archive rows archived / lost", f"{station.archive.committed:,} / {station.archive.lost:,}  "
+                                         f"({station.archive.error or 'no error'})"),
         ("flight exit status", f"{exit_code}"),
     ]
 
@@ -214,7 +283,16 @@ def checks_of(station: GroundStation, t: Tally, exit_code: int) -> list[Check]:
         Check("commands verified", t.completed + t.failed == len(station.command_log) and t.failed == 1,
               f"{t.completed} completed, {t.failed} failed"),
         Check("clean shutdown", exit_code == 0, f"exit {exit_code}"),
+        archive_check(station),
     ]
+
+
+def archive_check(station: GroundStation) -> Check:
+    """Every packet sent and received is in the archive, and it never failed nor lost a row."""
+    archive = station.archive
+    expected = len(station.command_log) + station.stats.packets
+    return Check("archive complete", archive.error is None and archive.lost == 0 and archive.committed == expected,
+                 archive.alarm or f"{archive.committed:,} of {expected:,} packets archived")
 
 
 def summarize(api: IntegrationApi, frames: int, seed: int, exit_code: int,
@@ -236,7 +314,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orbitfs-sil", description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--run-dir", type=Path, default=Path("runs/sil"))
+    parser.add_argument("--run-dir", type=Path,
+                        help="where the run writes its files; must be missing or empty (default: a fresh "
+                             "one, runs/sil, else runs/sil-2, runs/sil-3, ...)")
+    parser.add_argument("--force", action="store_true",
+                        help="reuse a non-empty run directory: the run's files are replaced, nothing else is "
+                             "deleted (a parameters.json there is loaded by the flight)")
+    parser.add_argument("--archive", type=Path,
+                        help="SQLite archive of every packet (default: RUN_DIR/archive.sqlite, replaced; "
+                             "another path is appended to)")
     parser.add_argument("--topology", help="flight topology TOML (default: the packaged one)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE", help="override a flight topology setting")
@@ -245,8 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seu-acceleration", type=float, default=3e7,
                         help="multiplies the SEU rate model (0: no upsets)")
     args = parser.parse_args(argv)
+    args.run_dir = args.run_dir or fresh_run_dir(Path("runs"), "sil")
+    try:
+        archive = prepare(args.run_dir, args.force, args.archive)
+    except (UsageError, ArchiveError) as error:
+        print(f"orbitfs-sil: {error}", file=sys.stderr)
+        return 2
     return run(args.frames, args.seed, args.run_dir, args.topology, args.overrides, args.mode,
-               args.seu_acceleration)
+               args.seu_acceleration, archive)
 
 
 if __name__ == "__main__":

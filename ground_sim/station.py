@@ -11,6 +11,15 @@ State, all guarded by one condition variable that is notified on every received 
   times it went out of limits.
 Every raw packet, both ways, goes to the SQLite archive, including those that cannot be decoded
 (with the reason): a bad packet is counted and kept, and never stops the receiving thread.
+The archive's health is public: ``station.archive.error`` (why it failed, or None),
+``.committed``, ``.lost`` and ``.alarm`` (the line an operator must see); a failed archive never
+stops the station, and ``close`` returns the archive's error.
+
+| requirement | verified by |
+| any bytes coming down are archived and decoded or counted, never fatal |   |
+|   (hypothesis) | tests/unit/ground/test_ground.py |
+| sequence-count gaps count lost packets; a limit excursion is counted once | tests/unit/ground/test_ground.py |
+| a failed archive is visible on the station, which keeps receiving | tests/unit/ground/test_ground.py |
 """
 from __future__ import annotations
 
@@ -85,11 +94,12 @@ class LinkStats:
 
 class GroundStation:
     def __init__(self, dictionary: Dictionary, tc_endpoint: str, tm_endpoint: str,
-                 archive_path: str | Path) -> None:
+                 archive: str | Path | PacketArchive) -> None:
+        """``archive``: an open PacketArchive, or its path (ArchiveError if it cannot be opened)."""
         self.dictionary = dictionary
         self.encoder = CommandEncoder(dictionary)
         self.decoder = TmDecoder(dictionary)
-        self.archive = PacketArchive(archive_path)
+        self.archive = archive if isinstance(archive, PacketArchive) else PacketArchive(archive)
         self.link = FlightLink(tc_endpoint, tm_endpoint, self._receive)
         self.changed = threading.Condition()
         self.commands: dict[bytes, CommandRecord] = {}
@@ -106,9 +116,10 @@ class GroundStation:
         self.link.start()
         return self
 
-    def close(self) -> None:
+    def close(self) -> str | None:
+        """Stop receiving, write what the archive holds; return the archive's error (None if none)."""
         self.link.close()
-        self.archive.close()
+        return self.archive.close()
 
     # --- uplink -------------------------------------------------------------------------------
     def send(self, tc: Telecommand, name: str) -> CommandRecord:

@@ -28,6 +28,7 @@ class CommandDef:
     name: str
     args: tuple[Field, ...] = ()
     description: str = ""
+    test_equipment: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ def build_catalog(topology: "Topology", catalog: Catalog | None = None) -> Catal
         cls, prefix = spec.cls, spec.name + "."
         catalog.components[spec.name] = index
         for i, (name, cmd) in enumerate(cls.command_specs().items(), start=1):
-            catalog.commands.append(CommandDef(base | i, prefix + name, cmd.args, cmd.description))
+            catalog.commands.append(CommandDef(base | i, prefix + name, cmd.args, cmd.description,
+                                               cmd.test_equipment))
         channel_ids = []
         for i, (name, ch) in enumerate(cls.channels_for(spec.config).items(), start=1):
             catalog.channels.append(ChannelDef(base | i, prefix + name, ch.type, ch.units,

@@ -71,6 +71,7 @@ class Parameter:
 class CommandSpec:
     args: tuple[Field, ...]
     description: str
+    test_equipment: bool = False  # fault injection: refused unless the mission enables it
 
 
 class CommandError(Exception):
@@ -93,12 +94,16 @@ class StartError(Exception):
     """Raised by ``start`` when a component cannot fly as configured; the message says why."""
 
 
-def command(*args: Field, description: str = "") -> Callable[[Callable], Callable]:
-    """Mark a method as a command handler taking ``args`` in order."""
+def command(*args: Field, description: str = "",
+            test_equipment: bool = False) -> Callable[[Callable], Callable]:
+    """Mark a method as a command handler taking ``args`` in order. A ``test_equipment`` command
+    (fault injection) is refused unless the topology's ``[mission] fault_injection`` is true, and
+    the dictionary marks it."""
 
     def mark(handler: Callable) -> Callable:
         doc = (handler.__doc__ or "").strip().splitlines()
-        handler._command = CommandSpec(tuple(args), description or (doc[0] if doc else ""))
+        handler._command = CommandSpec(tuple(args), description or (doc[0] if doc else ""),
+                                       test_equipment)
         return handler
 
     return mark

@@ -52,6 +52,8 @@ MISSION_SETTINGS = {
     "apid": Setting(int, 1, 0, 2046, description="the flight's application process id "
                                                  "(11 bits; 2047 is the idle packet's)"),
     "seed": Setting(int, 0, 0, 2**63 - 1, description="determines every scene and fault of a run"),
+    "fault_injection": Setting(bool, False, description="test equipment on: fault-injection commands and "
+                                                        "the SEU injector work (SIL, campaigns); never in flight"),
 }
 CLOCK_SETTINGS = {
     "kind": Setting(str, "simulated", choices=("simulated", "wall"),

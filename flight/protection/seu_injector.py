@@ -17,6 +17,13 @@ Schedules:
   (for tests and SIL).
 All random draws come from one generator seeded with ``seed`` (default: the mission seed) and
 are made once per tick, so the same seed and configuration give the same upsets at the same ticks.
+A tick injects at most ``max_upsets_per_tick`` upsets: the rate model's draws beyond are clipped
+and counted (``UpsetsClipped``), INJECT_RANDOM's wait for the next ticks (``UpsetsQueued``) and
+the command completes when its last upset is in, so no command or parameter can stall a cycle.
+
+The injector is test equipment: unless the topology's ``[mission] fault_injection`` is true
+(the SIL and campaigns set it; a flight configuration does not) it injects nothing and its
+commands are refused (NOT_ENABLED; the dictionary marks them test equipment).
 
 Every injection is appended to ``injections.jsonl`` in the run directory (tick, mission time,
 region, target, offset, bit mask, old and new byte) and reported as an UpsetInjected event, so a
@@ -28,16 +35,23 @@ campaign can classify each outcome.
 | planned and commanded injections flip exactly the named |   |
 |   bits and are logged | tests/unit/protection/test_protection_components.py |
 | the rate model's mean matches rate x bits x time x factors | tests/unit/protection/test_protection_components.py |
+| no tick injects more than max_upsets_per_tick; the excess is clipped or queued, counted |   |
+|   | tests/unit/protection/test_protection_components.py |
+| without fault_injection nothing is injected and the commands are refused |   |
+|   | tests/unit/protection/test_protection_components.py |
 """
 from __future__ import annotations
 
+import collections
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
-from flight.core.component import Channel, CommandError, Component, Event, Parameter, command
+from flight.core.completion import Pending
+from flight.core.component import (Channel, CommandDisabled, CommandError, Component, Event, Parameter,
+                                   command)
 from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
 from flight.core.settings import Setting
@@ -77,6 +91,8 @@ class SeuInjector(Component):
         "Injected": Channel(DataType.U32, "upsets"),
         "BitsFlipped": Channel(DataType.U32, "bits"),
         "InSaa": Channel(DataType.BOOL),
+        "UpsetsClipped": Channel(DataType.U32, "upsets", description="rate-model draws beyond a tick's budget"),
+        "UpsetsQueued": Channel(DataType.U32, "upsets", description="INJECT_RANDOM upsets still to inject"),
     }
     EVENTS = {
         "UpsetInjected": Event(Severity.ACTIVITY, "Injected {kind} upset in {region} ({target}) at "
@@ -88,7 +104,7 @@ class SeuInjector(Component):
                                    (Field("card", DataType.STRING), Field("fault", DataType.STRING))),
     }
     PARAMETERS = {
-        "Acceleration": Parameter(DataType.F64, 1.0, 0.0, 1e18, "multiplies the upset rate"),
+        "Acceleration": Parameter(DataType.F64, 1.0, 0.0, 1e12, "multiplies the upset rate"),
     }
 
     SETTINGS = {
@@ -104,6 +120,9 @@ class SeuInjector(Component):
                         description="upsets by tick: {tick, region, target, offset, bit, kind} or "
                                     "{tick, card, fault, factor}"),
         "log": Setting(str, "injections.jsonl", description="the ground-truth log, in the run directory"),
+        "max_upsets_per_tick": Setting(int, 200, 1, 100_000,
+                                       description="upsets injected in one tick at most: the rate model's "
+                                                   "draws beyond are clipped (counted), INJECT_RANDOM's wait"),
     }
     card_faults = OutputPort(CardFault, "card faults, to the inference cluster")
 
@@ -120,6 +139,9 @@ class SeuInjector(Component):
         self.kind_weights = np.array(self.config["kind_weights"], float)
         self.plan = sorted(self.config["plan"], key=lambda p: p["tick"])
         self.log_path = Path(context.run_dir) / self.config["log"]
+        self.enabled = bool(context.mission.get("fault_injection"))  # test equipment: off in flight
+        self._log_file: TextIO | None = None
+        self._queued: collections.deque[list[Any]] = collections.deque()  # [upsets left, Pending]
         self._last_now: float | None = None
 
     # --- what there is to upset ---------------------------------------------------------------
@@ -131,47 +153,103 @@ class SeuInjector(Component):
     def buffers(self, change: RegionChange) -> None:
         self.unprotected.apply(change)
 
-    # --- the three schedules ------------------------------------------------------------------
+    # --- the three schedules: at most max_upsets_per_tick upsets a tick ----------------------
     def tick(self, tick: int, now: float) -> None:
-        while self.plan and self.plan[0]["tick"] <= tick:
+        in_saa = self.orbit.in_saa(now)
+        self.tlm("InSaa", in_saa)
+        if self.enabled:
+            budget = self._run_plan(tick, now, self.config["max_upsets_per_tick"])
+            budget = self._rate_model(tick, now, in_saa, budget)
+            self._inject_queued(tick, now, budget)
+            if self._log_file is not None:
+                self._log_file.flush()
+        self._last_now = now
+
+    def _run_plan(self, tick: int, now: float, budget: int) -> int:
+        """The plan's steps due by ``tick`` (the rest wait for the next ticks); what is left of
+        ``budget``."""
+        while self.plan and self.plan[0]["tick"] <= tick and budget > 0:
             step = self.plan.pop(0)
+            budget -= 1
             if "card" in step:
                 self.card_fault(step["card"], step["fault"], float(step.get("factor", 4.0)), tick, now)
             else:
                 self.inject(step["region"], step.get("target", ""), int(step["offset"]),
                             1 << int(step.get("bit", 0)), step.get("kind", "single"), tick, now)
-        in_saa = self.orbit.in_saa(now)
-        self.tlm("InSaa", in_saa)
-        if self._last_now is not None and now > self._last_now:
-            regions = self._regions()
-            bits = 8 * sum(r.size for r in regions)
-            mean = (bits * self.rate / SECONDS_PER_DAY * (now - self._last_now)
-                    * self.param("Acceleration") * (self.saa_factor if in_saa else 1.0))
-            for _ in range(int(self.rng.poisson(mean)) if regions else 0):
+        return budget
+
+    def _rate_model(self, tick: int, now: float, in_saa: bool, budget: int) -> int:
+        """Poisson upsets over the time since the last tick; draws beyond ``budget`` are clipped
+        and counted. What is left of ``budget``."""
+        regions = self._regions()
+        if self._last_now is None or now <= self._last_now or not regions:
+            return budget
+        bits = 8 * sum(r.size for r in regions)
+        mean = (bits * self.rate / SECONDS_PER_DAY * (now - self._last_now)
+                * self.param("Acceleration") * (self.saa_factor if in_saa else 1.0))
+        drawn = int(self.rng.poisson(min(mean, 1e9)))
+        for _ in range(min(drawn, budget)):
+            self._random_upset(regions, tick, now)
+        if drawn > budget:
+            self.tlm("UpsetsClipped", (self.telemetry["UpsetsClipped"] + drawn - budget) & 0xFFFFFFFF)
+        return max(budget - drawn, 0)
+
+    def _inject_queued(self, tick: int, now: float, budget: int) -> None:
+        """INJECT_RANDOM's upsets, oldest command first; each completes when its last is in."""
+        regions = self._regions()
+        while self._queued and budget > 0:
+            batch = self._queued[0]
+            if not regions:
+                self._queued.popleft()[1].finish(CommandError("no region left to inject into"))
+                continue
+            count = min(batch[0], budget)
+            for _ in range(count):
                 self._random_upset(regions, tick, now)
-        self._last_now = now
+            batch[0] -= count
+            budget -= count
+            if not batch[0]:
+                self._queued.popleft()[1].finish()
+        self.tlm("UpsetsQueued", sum(batch[0] for batch in self._queued))
+
+    def _enabled(self) -> None:
+        if not self.enabled:
+            raise CommandDisabled("the SEU injector is test equipment: [mission] fault_injection is off")
 
     @command(Field("region", DataType.STRING), Field("target", DataType.STRING),
-             Field("offset", DataType.U64), Field("bit", DataType.U8, 0, 7),
+             Field("offset", DataType.U64), Field("bit", DataType.U8, 0, 7), test_equipment=True,
              description="Flip one bit now (target: a copy of the region, empty for its default)")
     def INJECT(self, region: str, target: str, offset: int, bit: int) -> None:
+        self._enabled()
         self.inject(region, target, offset, 1 << bit, "single", self.context.tick(),
                     self.context.now())
+        self._log_file.flush()
 
-    @command(Field("count", DataType.U32, 1, 1_000_000),
-             description="Inject count random upsets now, drawn like the rate model's")
-    def INJECT_RANDOM(self, count: int) -> None:
-        regions = self._regions()
-        if not regions:
+    @command(Field("count", DataType.U32, 1, 1_000_000), test_equipment=True,
+             description="Inject count random upsets, drawn like the rate model's, at most "
+                         "max_upsets_per_tick a tick; completes when the last is in")
+    def INJECT_RANDOM(self, count: int) -> Pending:
+        self._enabled()
+        if not self._regions():
             raise CommandError("no protected region to inject into")
-        for _ in range(count):
-            self._random_upset(regions, self.context.tick(), self.context.now())
+        pending = Pending()
+        self._queued.append([count, pending])
+        self.tlm("UpsetsQueued", sum(batch[0] for batch in self._queued))
+        return pending
 
     @command(Field("card", DataType.STRING), Field("fault", DataType.STRING),
-             Field("factor", DataType.F32, 1.0, 100.0),
-             description="Inject a card fault now: hang, crash, slow (by factor) or wrong")
+             Field("factor", DataType.F32, 1.0, 100.0), test_equipment=True,
+             description="Inject a card fault now: hang, crash, slow (by factor), wrong or clear")
     def INJECT_CARD_FAULT(self, card: str, fault: str, factor: float) -> Any:
+        self._enabled()
         return self.card_fault(card, fault, factor, self.context.tick(), self.context.now())
+
+    def stop(self) -> None:
+        for _, pending in self._queued:
+            pending.finish(CommandError("the SEU injector stopped before these upsets"))
+        self._queued.clear()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
 
     # --- the flips ----------------------------------------------------------------------------
     def _regions(self) -> list[Any]:
@@ -201,8 +279,10 @@ class SeuInjector(Component):
         return done
 
     def _log(self, record: dict[str, Any]) -> None:
-        with self.log_path.open("a") as log:
-            log.write(json.dumps(record) + "\n")
+        """One line of ground truth (the file stays open; flushed every tick and command)."""
+        if self._log_file is None:
+            self._log_file = self.log_path.open("a")
+        self._log_file.write(json.dumps(record) + "\n")
 
     def _random_upset(self, regions: list[Any], tick: int, now: float) -> None:
         sizes = np.array([r.size for r in regions], float)

@@ -9,7 +9,8 @@ sends can stop the dispatcher: every error becomes a report.
 Services: ST[8,1] component commands, ST[17,1] ping, ST[20,1] report and ST[20,3] set parameters
 (all-or-nothing: every pair is checked before any is applied). It holds the ``commands`` role:
 commands and parameter requests reach the component the catalog names through the roster the
-executive hands it. Every report goes out of the ``tm`` port.
+executive hands it. Every report goes out of the ``tm`` port. A command marked test equipment
+(fault injection) is refused at acceptance (NOT_ENABLED) unless ``[mission] fault_injection``.
 
 | requirement | verified by |
 | every malformed or unknown TC gets TM[1,2] with a distinct |   |
@@ -17,6 +18,9 @@ executive hands it. Every report goes out of the ``tm`` port.
 |   | tests/system/test_integration.py (hypothesis garbage over ZeroMQ) |
 | a command handler that raises gives TM[1,8] EXECUTION_FAILED, never a crash | tests/unit/services/test_dispatcher.py |
 | success reports follow the ack flags | tests/unit/services/test_dispatcher.py |
+| a test-equipment command is refused unless fault injection is enabled | tests/unit/services/test_dispatcher.py |
+| a command whose work runs on another thread completes when it ran, with its own code |   |
+|   | tests/unit/services/test_dispatcher.py |
 """
 from __future__ import annotations
 
@@ -165,6 +169,9 @@ class CommandDispatcher(Component, CommandRouter):
         definition = self.context.catalog.command_by_opcode.get(opcode)
         if definition is None:
             raise PacketError(FailureCode.UNKNOWN_COMMAND, f"opcode 0x{opcode:04x}")
+        if definition.test_equipment and not self.context.mission.get("fault_injection"):
+            raise PacketError(FailureCode.NOT_ENABLED, f"{definition.name} is test equipment: this "
+                                                       "configuration does not enable fault injection")
         args, _ = _decode_checked(definition.args, tc.app_data[2:],
                                   FailureCode.ARGUMENT_OUT_OF_RANGE)
         component_name, _, handler = definition.name.partition(".")

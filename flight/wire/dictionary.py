@@ -52,7 +52,8 @@ class Dictionary(Catalog):
             "failure_codes": {c.name: int(c) for c in FailureCode},
             "components": self.components,
             "commands": [{"opcode": c.opcode, "name": c.name, "args": [a.to_json() for a in c.args],
-                          "description": c.description} for c in self.commands],
+                          "description": c.description, "test_equipment": c.test_equipment}
+                         for c in self.commands],
             "channels": [{"id": c.id, "name": c.name, "type": c.type.name, "units": c.units,
                           "limits": limits(c.limits), "description": c.description}
                          for c in self.channels],
@@ -72,7 +73,8 @@ class Dictionary(Catalog):
             apid=doc["apid"],
             components=dict(doc["components"]),
             commands=[CommandDef(c["opcode"], c["name"],
-                                 tuple(Field.from_json(a) for a in c["args"]), c["description"])
+                                 tuple(Field.from_json(a) for a in c["args"]), c["description"],
+                                 c.get("test_equipment", False))
                       for c in doc["commands"]],
             channels=[ChannelDef(c["id"], c["name"], DataType[c["type"]], c["units"],
                                  None if c["limits"] is None else Limits(**c["limits"]),

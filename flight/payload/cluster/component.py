@@ -324,12 +324,12 @@ class InferenceCluster(Component):
         return self.engine.call(lambda: setattr(self.engine, "policy", chosen))
 
     @command(CARD, Field("kind", DataType.U8, 1, 4, "1 slow, 2 hang, 3 crash, 4 wrong output"),
-             Field("factor", DataType.F32, 1.0, 100.0, "slowdown factor (slow only)"),
+             Field("factor", DataType.F32, 1.0, 100.0, "slowdown factor (slow only)"), test_equipment=True,
              description="Inject a card fault (tests and fault-injection campaigns)")
     def INJECT_CARD_FAULT(self, card: str, kind: int, factor: float) -> Pending:
         return self.card_faults(CardFault(card, FAULTS[kind], factor))
 
-    @command(CARD, description="Clear an injected slow or wrong-output fault")
+    @command(CARD, test_equipment=True, description="Clear an injected slow or wrong-output fault")
     def CLEAR_CARD_FAULT(self, card: str) -> Pending:
         return self.card_faults(CardFault(card, "clear"))
 

@@ -2,7 +2,9 @@
 
 Verifies: any bytes at all coming down are archived and either decoded or counted as a decode
 error, never an exception out of the receive path (property test); sequence-count gaps are
-counted as lost packets; a limit excursion is counted once.
+counted as lost packets; a limit excursion is counted once; when the archive fails (a full disk),
+the station keeps receiving and counting, each packet it can no longer archive is counted lost,
+and ``close`` returns the archive's error.
 """
 from __future__ import annotations
 
@@ -51,9 +53,9 @@ def test_sequence_gaps_count_lost_packets_and_limits_count_excursions(tmp_path):
         health = DICTIONARY.housekeeping_by_id[DICTIONARY.components["health"]]
         def hk(seq: int, unresponsive: int) -> bytes:
             values = {"health.PingsSent": 1, "health.UnresponsiveComponents": unresponsive,
-                      "health.WatchdogStrokes": 1}
+                      "health.WatchdogStrokes": 1}  # any other channel of the structure: 0
             body = struct.pack(">H", health.structure_id) + b"".join(
-                DICTIONARY.channel_by_id[c].type.encode(values[DICTIONARY.channel_by_id[c].name])
+                DICTIONARY.channel_by_id[c].type.encode(values.get(DICTIONARY.channel_by_id[c].name, 0))
                 for c in health.channels)
             return _tm(seq, svc.HOUSEKEEPING, svc.HK_REPORT, body)
         for seq, unresponsive in ((0, 0), (1, 1), (2, 2), (5, 0), (6, 1)):
@@ -63,3 +65,15 @@ def test_sequence_gaps_count_lost_packets_and_limits_count_excursions(tmp_path):
         assert station.stats.limit_states["health.UnresponsiveComponents"] == "yellow"
     finally:
         station.archive.close()
+
+
+def test_a_failed_archive_is_visible_and_the_station_keeps_receiving(tmp_path, full_disk):
+    station = _station(tmp_path).start()  # its link connects to nothing; packets come in by _receive
+    full_disk(station.archive)
+    lost = station.archive.lost
+    for seq in range(5):
+        station._receive(_tm(seq, svc.TEST, svc.PING_REPLY, b""), 0.0)
+    assert station.stats.packets == 5 and station.pings == 5
+    assert station.archive.lost == lost + 5
+    assert station.archive.alarm.startswith(f"ARCHIVE FAILED: {tmp_path / 'a.sqlite'}: ")
+    assert station.close() == station.archive.error is not None

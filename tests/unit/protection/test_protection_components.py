@@ -41,12 +41,14 @@ SCRUBBER = {"name": "scrubber", "kind": "flight.protection.scrubber:Scrubber",
             "region_counters": ["parameters", "state"]}
 SEU = {"name": "seu", "kind": "flight.protection.seu_injector:SeuInjector", "seed": 4}
 PRMDB = {"name": "prmDb", "kind": "flight.services.parameters:ParameterDb"}
+TEST_EQUIPMENT = {"fault_injection": True}  # the SEU injector works only where this is on
 
 
 def _harness(tmp_path):
     """A tunable component, its parameters kept in TMR by prmDb, scrubbed and upset."""
     h = ComponentTester.build(tmp_path, [{"name": "tgt", "kind": kind_of(Tunable)}, SCRUBBER, SEU, PRMDB],
-                              connections=["prmDb.regions -> scrubber.regions", "prmDb.regions -> seu.regions"])
+                              connections=["prmDb.regions -> scrubber.regions", "prmDb.regions -> seu.regions"],
+                              mission=TEST_EQUIPMENT)
     h.start("prmDb")
     return h
 
@@ -178,7 +180,7 @@ def test_an_uncorrectable_error_is_reported_and_triggers_the_recovery(tmp_path):
 # --- the injector -------------------------------------------------------------------------------
 def _injections(tmp_path, seed: int, ticks: int = 40) -> list[dict]:
     tmp_path.mkdir()
-    h = ComponentTester.build(tmp_path, [{**SEU, "seed": seed}])
+    h = ComponentTester.build(tmp_path, [{**SEU, "seed": seed}], mission=TEST_EQUIPMENT)
     offer(h, TmrRegion("state", 4096))
     seu = h.components["seu"]
     seu.apply_parameter("Acceleration", 2e7)
@@ -197,7 +199,7 @@ def test_the_same_seed_gives_the_same_upsets_at_the_same_ticks(tmp_path):
 
 def test_planned_and_commanded_injections_flip_exactly_the_named_bits_and_are_logged(tmp_path):
     h = ComponentTester.build(tmp_path, [{**SEU, "plan": [{"tick": 2, "region": "state", "target": "1",
-                                             "offset": 100, "bit": 5}]}])
+                                             "offset": 100, "bit": 5}]}], mission=TEST_EQUIPMENT)
     region = offer(h, TmrRegion("state", 256))
     seu = h.components["seu"]
     seu.apply_parameter("Acceleration", 0.0)
@@ -215,7 +217,7 @@ def test_planned_and_commanded_injections_flip_exactly_the_named_bits_and_are_lo
 
 def test_the_rate_model_mean_matches_rate_bits_time_and_factors(tmp_path):
     h = ComponentTester.build(tmp_path, [{**SEU, "rate_per_bit_day": 1e-6, "kind_weights": [1, 0, 0]}],
-                              mission={"orbit": {"saa_windows": []}})
+                              mission={**TEST_EQUIPMENT, "orbit": {"saa_windows": []}})
     offer(h, TmrRegion("state", 1000))  # 8000 bits
     seu = h.components["seu"]
     acceleration = 1e5
@@ -291,7 +293,7 @@ def test_unprotected_buffers_can_be_hit_and_a_hit_packet_fails_its_crc(tmp_path)
     from flight.wire.failure import PacketError
     from flight.wire.pus import TelemetryPacket
 
-    h = ComponentTester.build(tmp_path, [SEU])
+    h = ComponentTester.build(tmp_path, [SEU], mission=TEST_EQUIPMENT)
     packets = collections.deque(TelemetryPacket(1, n, 3, 25, bytes(10), 0.0).encode() for n in range(3))
     originals = list(packets)
     offer(h, PacketStore("tm_store", packets, threading.Lock()), "buffers")
@@ -307,7 +309,8 @@ def test_unprotected_buffers_can_be_hit_and_a_hit_packet_fails_its_crc(tmp_path)
 
 
 def test_a_planned_card_fault_reaches_the_cluster_and_is_logged(tmp_path):
-    h = ComponentTester.build(tmp_path, [{**SEU, "plan": [{"tick": 3, "card": "card1", "fault": "hang"}]}])
+    h = ComponentTester.build(tmp_path, [{**SEU, "plan": [{"tick": 3, "card": "card1", "fault": "hang"}]}],
+                              mission=TEST_EQUIPMENT)
     for tick in range(5):
         h.components["seu"].tick(tick, float(tick))
     assert h.sent["seu.card_faults"] == [CardFault("card1", "hang", 4.0)]
