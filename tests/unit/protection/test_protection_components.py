@@ -339,3 +339,48 @@ def test_detection_latency_is_at_least_one_tick_when_a_pass_fits_in_one(tmp_path
     scrubber.tick(0, 0.0)
     scrubber.tick(1, 0.25)
     assert scrubber.telemetry["DetectionLatency"] == pytest.approx(0.25)
+
+
+def test_without_fault_injection_the_injector_injects_nothing_and_refuses_its_commands(tmp_path):
+    from flight.core.component import CommandDisabled
+
+    h = ComponentTester.build(tmp_path, [{**SEU, "plan": [{"tick": 1, "region": "state", "offset": 3}]}])
+    region = offer(h, TmrRegion("state", 1000))
+    seu = h.components["seu"]
+    seu.apply_parameter("Acceleration", 1e9)
+    for tick in range(5):
+        seu.tick(tick, float(tick))
+    assert seu.telemetry["Injected"] == 0 and not region.copies.any()
+    for call in (lambda: seu.INJECT("state", "0", 1, 1), lambda: seu.INJECT_RANDOM(3),
+                 lambda: seu.INJECT_CARD_FAULT("card0", "hang", 1.0)):
+        with pytest.raises(CommandDisabled, match="test equipment"):
+            call()
+    assert not (tmp_path / "injections.jsonl").exists()
+    assert all(c.test_equipment for name, c in h.dictionary.command_by_name.items() if name.startswith("seu."))
+
+
+def test_no_tick_injects_more_than_its_budget_the_rate_models_excess_is_clipped_and_counted(tmp_path):
+    h = ComponentTester.build(tmp_path, [{**SEU, "max_upsets_per_tick": 5}], mission=TEST_EQUIPMENT)
+    offer(h, TmrRegion("state", 1000))
+    seu = h.components["seu"]
+    seu.apply_parameter("Acceleration", 1e12)  # ~55,000 draws a tick here: the budget holds
+    for tick in range(4):
+        seu.tick(tick, float(tick))
+    assert seu.telemetry["Injected"] == 3 * 5  # the first tick only sets the clock
+    assert seu.telemetry["UpsetsClipped"] > 3 * 50_000
+
+
+def test_inject_random_is_spread_over_ticks_and_completes_when_its_last_upset_is_in(tmp_path):
+    h = ComponentTester.build(tmp_path, [{**SEU, "max_upsets_per_tick": 5}], mission=TEST_EQUIPMENT)
+    offer(h, TmrRegion("state", 1000))
+    seu, outcome = h.components["seu"], []
+    seu.apply_parameter("Acceleration", 0.0)
+    seu.INJECT_RANDOM(12).when_done(outcome.append)
+    injected = []
+    for tick in range(4):
+        seu.tick(tick, float(tick))
+        injected.append((seu.telemetry["Injected"], seu.telemetry["UpsetsQueued"], bool(outcome)))
+    assert injected == [(5, 7, False), (10, 2, False), (12, 0, True), (12, 0, True)]
+    assert outcome == [None]
+    lines = (tmp_path / "injections.jsonl").read_text().splitlines()
+    assert len(lines) == 12

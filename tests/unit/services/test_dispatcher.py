@@ -67,6 +67,10 @@ class Target(Component):
     def DISABLED(self):
         raise CommandDisabled("fault injection is not enabled")
 
+    @command(test_equipment=True)
+    def BREAK_THINGS(self):
+        self.calls.append(("BREAK_THINGS",))
+
     @command()
     def LATER(self):
         """Hands its work to another thread: completes when that thread finishes it."""
@@ -393,3 +397,22 @@ def test_valid_headers_with_random_bodies_never_escape(tmp_path, raw):
         ack = raw[6] & 0x0F
         assert [r[0] for r in reports(h)] == [s for bit, s in ((1, 1), (2, 3), (8, 7))
                                                if ack & bit]
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_a_test_equipment_command_is_refused_unless_fault_injection_is_enabled(tmp_path, enabled):
+    h = ComponentTester.build(tmp_path, [{"name": "dispatcher", "kind": "flight.services.dispatcher:"
+                                                                       "CommandDispatcher"},
+                                         {"name": "tgt", "kind": kind_of(Target)}],
+                              mission={"apid": APID, "fault_injection": enabled})
+    assert h.dictionary.command_by_name["tgt.BREAK_THINGS"].test_equipment
+    assert not h.dictionary.command_by_name["tgt.SET_LEVEL"].test_equipment
+    raw = cmd(h, "tgt.BREAK_THINGS")
+    send(h, raw)
+    if enabled:
+        assert [r[0] for r in reports(h)] == [1, 3, 7]
+        assert h.components["tgt"].calls == [("BREAK_THINGS",)]
+    else:
+        assert reports(h) == [(2, raw[:4], int(FailureCode.NOT_ENABLED))]
+        assert h.components["tgt"].calls == []
+        assert h.events[0][1] == "CommandRejected" and "test equipment" in h.events[0][2][2]
