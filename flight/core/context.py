@@ -39,11 +39,18 @@ class DefaultParameters:
         self._values[name] = value
 
 
+def printable(text: str) -> str:
+    """``text`` with every control character escaped (``\\n``, ``\\x1b``): a string that came from
+    the ground cannot forge a line of the log or drive a terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def log_event(catalog: Catalog, component: str, name: str, values: list[Any]) -> None:
-    """Write an event to the flight log (what happens to events when no component takes them)."""
+    """Write an event to the flight log, on one line (what happens to events when no component
+    takes them; the event log does it too)."""
     definition = catalog.event_by_name[f"{component}.{name}"]
     log.log(logging.INFO if definition.severity == 1 else logging.WARNING, "EVENT %s %s: %s",
-            definition.severity.name, definition.name, definition.render(values))
+            definition.severity.name, definition.name, printable(definition.render(values)))
 
 
 @dataclass

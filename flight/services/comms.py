@@ -3,7 +3,12 @@
 Sockets (endpoints configurable; defaults on 127.0.0.1):
 - TC: a ROUTER bound at ``tc_endpoint``. Grounds connect DEALERs; a DEALER blocks instead of
   dropping at its high-water mark, so no telecommand is lost between the sockets. Each ZeroMQ
-  message is one packet; its frames go out of the ``tc`` port (to the dispatcher).
+  message is one packet; its frames go out of the ``tc`` port (to the dispatcher). Work is
+  bounded (flight.services.tc_intake): at most ``tcs_per_cycle`` TCs reach the dispatcher per
+  cycle; the others wait in their connection's queue (``tc_queue_per_peer``, connections served
+  in turn, so one that floods does not starve another); a TC that finds its queue full is
+  refused and counted (``TcRefused``, a throttled event). ZeroMQ refuses a message larger than
+  ``max_message_size`` before it is buffered (it closes that connection).
 - TM: a PUSH bound at ``tm_endpoint``; the ground connects a PULL. A PUSH never drops: at the
   high-water mark (``tm_hwm``) or with no ground connected it refuses to send, and the packet stays
   in the flight's TM store (store and forward) until it can go. Only when the store is full
@@ -17,6 +22,8 @@ thread enqueue encoded packets. The store is offered to the SEU injector on the 
 
 | requirement | verified by |
 | TM packets carry per-APID sequence counts and per-service message counters | tests/unit/services/test_comms.py |
+| at most tcs_per_cycle TCs reach the dispatcher per cycle; a flood is refused and counted; |   |
+|   another connection is served within a cycle | tests/unit/services/test_comms.py, tests/system/test_flood.py |
 | a TM packet waits in the store while no ground is connected, then is delivered | tests/unit/services/test_comms.py |
 | a full store drops new packets and counts them | tests/unit/services/test_comms.py |
 | at stop, the store is flushed for up to ``flush_timeout`` seconds | tests/system/test_integration.py |
@@ -31,13 +38,14 @@ from typing import Any, Callable
 
 import zmq
 
-from flight.core.component import Channel, Component, StartError
+from flight.core.component import Channel, Component, Event, StartError
 from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
 from flight.core.settings import Setting
-from flight.core.types import DataType
+from flight.core.types import DataType, Field, Limits, Severity
 from flight.messages import Product, RawTelecommand, RegionChange, TmPacket
 from flight.protection.buffers import PacketStore
+from flight.services.tc_intake import TcIntake
 from flight.wire import services as st
 from flight.wire.pus import TelemetryPacket
 from flight.wire.spacepacket import SequenceCounter
@@ -58,6 +66,7 @@ def endpoint_reason(endpoint: str) -> str | None:
 
 
 class Comms(Component):
+    READ_BURST = 256  # messages read per call from the executive's socket loop
     CHANNELS = {
         "TcPacketsReceived": Channel(DataType.U32, "packets"),
         "TmPacketsQueued": Channel(DataType.U32, "packets"),
@@ -66,6 +75,9 @@ class Comms(Component):
         "TmStoreDepth": Channel(DataType.U32, "packets"),
         "TmDroppedStoreFull": Channel(DataType.U32, "packets"),
         "ProductBytes": Channel(DataType.U64, "bytes", description="TM[200,1] products queued"),
+        "TcQueued": Channel(DataType.U32, "packets", description="TCs waiting for the dispatcher"),
+        "TcRefused": Channel(DataType.U32, "packets", Limits(yellow_high=0),
+                             description="TCs refused: their connection's queue was full"),
     }
     SETTINGS = {
         "tc_endpoint": Setting(str, "tcp://127.0.0.1:5550", check=endpoint_reason,
@@ -76,6 +88,19 @@ class Comms(Component):
         "tm_store_capacity": Setting(int, 100_000, 1, 100_000_000,
                                      description="packets held while the ground is away; beyond: counted drops"),
         "flush_timeout": Setting(float, 5.0, 0.0, 600.0, description="seconds spent flushing the store at stop"),
+        "tcs_per_cycle": Setting(int, 50, 1, 100_000, description="TCs given to the dispatcher per cycle "
+                                                                 "at most; the others wait"),
+        "tc_queue_per_peer": Setting(int, 100, 1, 100_000, description="TCs waiting per ground connection "
+                                                                       "at most; beyond: refused, counted"),
+        "tc_max_peers": Setting(int, 16, 1, 1024, description="ground connections with TCs waiting at most"),
+        "max_message_size": Setting(int, 4096, 64, 1 << 20,
+                                    description="bytes; ZeroMQ drops a larger incoming message and its "
+                                                "connection (ZMQ_MAXMSGSIZE)"),
+    }
+    EVENTS = {
+        "TcRefused": Event(Severity.WARNING_LO, "TC refused, its connection's queue is full: {refused} "
+                                                "refused so far", (Field("refused", DataType.U32),),
+                           throttle=10),
     }
     tc = OutputPort(RawTelecommand, "every message from the ground, as it arrived", required=True)
     buffers = OutputPort(RegionChange, "the TM store, for the SEU injector")
@@ -101,11 +126,14 @@ class Comms(Component):
         self._sent = 0
         self._sent_bytes = 0
         self._tm_store = PacketStore("tm_store", self._store, self._lock)
+        self._intake = TcIntake(self.config["tc_queue_per_peer"], self.config["tc_max_peers"])
+        self._tc_budget = self.config["tcs_per_cycle"]
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
         self.tc_socket = self._context.socket(zmq.ROUTER)
         self.tc_socket.setsockopt(zmq.LINGER, 0)
+        self.tc_socket.setsockopt(zmq.MAXMSGSIZE, self.config["max_message_size"])
         self.tc_endpoint = self._bind(self.tc_socket, "tc_endpoint")
         self._tm_socket = self._context.socket(zmq.PUSH)
         self._tm_socket.setsockopt(zmq.SNDHWM, self.tm_hwm)
@@ -148,6 +176,8 @@ class Comms(Component):
         return {"tc_endpoint": self.tc_endpoint, "tm_endpoint": self.tm_endpoint}
 
     def tick(self, tick: int, now: float) -> None:
+        self._tc_budget = self.config["tcs_per_cycle"]
+        self._dispatch()
         with self._lock:
             depth = len(self._store)
         self.tlm("TmStoreDepth", depth)
@@ -156,15 +186,30 @@ class Comms(Component):
 
     # --- uplink -------------------------------------------------------------------------------
     def _receive_tc(self) -> None:
+        """Take what the ground sent (at most READ_BURST messages, so the executive keeps its
+        clock): each waits in its connection's queue, or is refused if that queue is full."""
         assert self.tc_socket is not None
-        while True:
+        refused = self._intake.refused
+        for _ in range(self.READ_BURST):
             try:
                 frames = self.tc_socket.recv_multipart(zmq.NOBLOCK, copy=True)
             except zmq.Again:
-                return
+                break
             self.tlm("TcPacketsReceived", (self.telemetry["TcPacketsReceived"] + 1) & 0xFFFFFFFF)
             # frames[0] is the peer identity that ROUTER prepends; the rest is the message
-            self.tc.send(RawTelecommand(tuple(frames[1:])))
+            self._intake.offer(frames[0], RawTelecommand(tuple(frames[1:])))
+            if self._tc_budget:
+                self._dispatch()
+        if self._intake.refused != refused:
+            self.tlm("TcRefused", self._intake.refused & 0xFFFFFFFF)
+            self.event("TcRefused", refused=self._intake.refused & 0xFFFFFFFF)
+
+    def _dispatch(self) -> None:
+        """Hand the dispatcher what this cycle's budget allows, the connections in turn."""
+        for message in self._intake.take(self._tc_budget):
+            self._tc_budget -= 1
+            self.tc.send(message)
+        self.tlm("TcQueued", len(self._intake))
 
     # --- downlink -----------------------------------------------------------------------------
     @input_port(TmPacket, "a report to send down")

@@ -7,6 +7,7 @@ as TM[5, severity]: the event's catalog id (U16), then its arguments encoded as 
 
 | requirement | verified by |
 | an event becomes TM[5, severity] with its id and arguments, and a log line | tests/unit/services/test_event_log.py |
+| a string argument cannot forge a log line (control characters escaped) | tests/unit/services/test_event_log.py |
 """
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ File: JSON ``{"format": "orbitfs-parameters/1", "parameters": {name: value}, "cr
 where N is the CRC-32C of the canonical JSON of ``parameters``. At start the file is read; if it
 is missing, defaults stand (ParamFileMissing); if it is unreadable or its CRC does not match,
 defaults stand and ParamFileCorrupt says why; a single unknown or out-of-range entry is skipped
-with ParamRejected. ``SAVE_FILE`` writes atomically (temporary file, then rename), as F Prime's
-PRM_SAVE_FILE: a set by ST[20,3] alone is not persisted. If the scrubber finds the store
+with ParamRejected. ``SAVE_FILE`` writes atomically (a temporary file, fsynced, then renamed over
+the old one, the folder fsynced), as F Prime's PRM_SAVE_FILE: a set by ST[20,3] alone is not persisted. If the scrubber finds the store
 uncorrectable, this component's ``restore`` is its recovery: every parameter back to its
 default, then the file applied again.
 
@@ -158,9 +158,18 @@ class ParameterDb(Component, ParameterKeeper):
         doc = {"format": FORMAT, "parameters": values, "crc32c": canonical_crc(values)}
         temporary = self.path.with_suffix(".tmp")
         try:
-            temporary.write_text(json.dumps(doc, indent=1, sort_keys=True))
+            with temporary.open("w") as file:
+                file.write(json.dumps(doc, indent=1, sort_keys=True))
+                file.flush()
+                os.fsync(file.fileno())  # on the disk before it replaces the old file
             os.replace(temporary, self.path)
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)  # and the rename with it
+            finally:
+                os.close(directory)
         except OSError as error:
+            temporary.unlink(missing_ok=True)
             raise CommandError(f"cannot write {self.path}: {error}") from None
         self.tlm("FileSaves", self.telemetry["FileSaves"] + 1)
         self.event("ParamFileSaved", count=len(values), path=str(self.path))

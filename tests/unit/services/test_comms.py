@@ -163,3 +163,32 @@ def test_tcs_from_a_dealer_go_out_of_the_tc_port_without_identity(make):
             handler()
     assert received == [RawTelecommand(tuple(m)) for m in messages]
     assert h.comms.telemetry["TcPacketsReceived"] == len(messages)
+
+
+def test_a_flood_is_bounded_per_cycle_refused_beyond_its_queue_and_another_peer_is_served(make):
+    h = make(tcs_per_cycle=5, tc_queue_per_peer=10)
+    flood, operator = h.socket(zmq.DEALER), h.socket(zmq.DEALER)
+    for dealer in (flood, operator):
+        dealer.connect(h.comms.tc_endpoint)
+    for n in range(30):
+        flood.send(b"flood %d" % n)
+    [(socket, handler)] = h.comms.poll_sockets()
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while h.comms.telemetry["TcPacketsReceived"] < 30 and time.monotonic() < deadline:
+        if socket.poll(100):
+            handler()
+    operator.send(b"operator ping")
+    while h.comms.telemetry["TcPacketsReceived"] < 31 and time.monotonic() < deadline:
+        if socket.poll(100):
+            handler()
+    sent = h.sent["comms.tc"]
+    assert [m.frames for m in sent] == [(b"flood %d" % n,) for n in range(5)]  # this cycle's budget
+    assert h.comms.telemetry["TcRefused"] == 15  # 10 waited, 5 went: the other 15 refused, counted
+    assert [e[1] for e in h.events].count("TcRefused") >= 1
+    h.comms.tick(1, 0.0)  # the next cycle: five more, the operator's among them (peers in turn)
+    assert (b"operator ping",) in [m.frames for m in sent[5:10]] and len(sent) == 10
+    h.comms.tick(2, 0.0)
+    h.comms.tick(3, 0.0)
+    assert len(sent) == 16 and h.comms.telemetry["TcQueued"] == 0  # 15 flood + 1 ping, in order
+    assert [m.frames for m in sent if m.frames != (b"operator ping",)] == [
+        (b"flood %d" % n,) for n in range(15)]

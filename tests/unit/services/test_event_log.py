@@ -40,3 +40,14 @@ def test_events_become_st5_reports_and_log_lines(tmp_path, caplog):
     assert "EVENT WARNING_HI talker.Said: héllo at 2 (1.5)" in caplog.text
     assert "EVENT ACTIVITY talker.Hello: hello" in caplog.text
     assert h.components["eventLog"].telemetry["EventsReported"] == 2
+
+
+def test_a_string_from_the_ground_cannot_forge_a_log_line(tmp_path, caplog):
+    h = ComponentTester.build(tmp_path, [EVENT_LOG, {"name": "talker", "kind": kind_of(Talker)}])
+    forged = "ok\n2026-12-02 00:00:00,000 INFO flight.executive: \x1b[2Jall clear\r"
+    with caplog.at_level("INFO", logger="flight.events"):
+        h.components["talker"].event("Said", text=forged, tick=1, value=0.0, flag=False)
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line
+    assert "ok\\n2026-12-02 00:00:00,000 INFO flight.executive: \\x1b[2Jall clear\\r" in line
+    assert forged.encode() in h.sent["eventLog.tm"][0].app_data  # the ST[5] report carries it as sent

@@ -113,6 +113,29 @@ def test_missing_file_gives_defaults(tmp_path):
     assert h.events == [("prmDb", "ParamFileMissing", [str(tmp_path / "params.json")])]
 
 
+def test_the_new_file_is_on_the_disk_before_it_replaces_the_old_one(tmp_path, monkeypatch):
+    import os
+
+    save(tmp_path, SAVED)  # an old file to replace
+    order = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        order.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(source, target):
+        order.append(("replace", str(source)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    h = make(tmp_path)
+    h.components["prmDb"].run_command("SAVE_FILE", [])
+    assert order == [("fsync", str(tmp_path / "params.tmp")), ("replace", str(tmp_path / "params.tmp")),
+                     ("fsync", str(tmp_path))]
+
+
 def test_save_failure_is_a_command_error(tmp_path):
     from flight.core.component import CommandError
 
