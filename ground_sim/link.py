@@ -12,6 +12,9 @@ from typing import Callable
 import zmq
 
 
+MAX_PACKET = 65542  # the largest CCSDS space packet: 6-byte header + 65,536 bytes of data
+
+
 class FlightLink:
     def __init__(self, tc_endpoint: str, tm_endpoint: str,
                  on_packet: Callable[[bytes, float], None],
@@ -30,6 +33,7 @@ class FlightLink:
         self._tc.connect(self.tc_endpoint)
         self._tm = self._context.socket(zmq.PULL)
         self._tm.setsockopt(zmq.LINGER, 0)
+        self._tm.setsockopt(zmq.MAXMSGSIZE, MAX_PACKET)  # a larger message is no space packet: refused
         self._tm.connect(self.tm_endpoint)
         self._running.set()
         self._thread.start()

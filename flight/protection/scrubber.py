@@ -65,7 +65,8 @@ class Scrubber(Component):
     SETTINGS = {"region_counters": Setting(list, [], item=Setting(str),
                                            description="regions with their own counters in housekeeping")}
     PARAMETERS = {
-        "BytesPerTick": Parameter(DataType.U32, 1 << 20, 1, 0xFFFFFFFF, "bytes checked per tick"),
+        "BytesPerTick": Parameter(DataType.U32, 1 << 20, 1, 256 << 20,
+                                  "bytes checked per tick (at most 256 MiB: bounded work per tick)"),
     }
 
     @classmethod

@@ -224,7 +224,7 @@ class SeuInjector(Component):
                     self.context.now())
         self._log_file.flush()
 
-    @command(Field("count", DataType.U32, 1, 1_000_000), test_equipment=True,
+    @command(Field("count", DataType.U32, 1, 10_000), test_equipment=True,
              description="Inject count random upsets, drawn like the rate model's, at most "
                          "max_upsets_per_tick a tick; completes when the last is in")
     def INJECT_RANDOM(self, count: int) -> Pending:

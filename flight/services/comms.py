@@ -17,7 +17,9 @@ Sockets (endpoints configurable; defaults on 127.0.0.1):
 
 Packets to send come in on the ``tm`` port (any service's report) and the ``products`` port
 (TM[200,1] inference products); the downlink thread owns the PUSH socket and producers in any
-thread enqueue encoded packets. The store is offered to the SEU injector on the ``buffers`` port
+thread enqueue encoded packets. A send that fails for another reason than a full queue keeps the
+packet and is retried; a downlink thread that dies anyway is restarted by health (``restart``),
+the store untouched. The store is offered to the SEU injector on the ``buffers`` port
 (``tm_store``), so campaigns can corrupt packets waiting to go down.
 
 | requirement | verified by |
@@ -27,6 +29,8 @@ thread enqueue encoded packets. The store is offered to the SEU injector on the 
 | a TM packet waits in the store while no ground is connected, then is delivered | tests/unit/services/test_comms.py |
 | a full store drops new packets and counts them | tests/unit/services/test_comms.py |
 | at stop, the store is flushed for up to ``flush_timeout`` seconds | tests/system/test_integration.py |
+| a downlink thread that died is restarted (by health) and sends what the store kept |   |
+|   | tests/unit/services/test_comms.py |
 """
 from __future__ import annotations
 
@@ -67,6 +71,7 @@ def endpoint_reason(endpoint: str) -> str | None:
 
 class Comms(Component):
     READ_BURST = 256  # messages read per call from the executive's socket loop
+    SEND_RETRY_S = 0.1  # after a failed send (not a full queue: an error of the socket)
     CHANNELS = {
         "TcPacketsReceived": Channel(DataType.U32, "packets"),
         "TmPacketsQueued": Channel(DataType.U32, "packets"),
@@ -125,6 +130,7 @@ class Comms(Component):
                                           daemon=True)
         self._sent = 0
         self._sent_bytes = 0
+        self.send_failures = 0
         self._tm_store = PacketStore("tm_store", self._store, self._lock)
         self._intake = TcIntake(self.config["tc_queue_per_peer"], self.config["tc_max_peers"])
         self._tc_budget = self.config["tcs_per_cycle"]
@@ -168,6 +174,14 @@ class Comms(Component):
         self._tm_socket.close()
         if self.tc_socket is not None:
             self.tc_socket.close()
+
+    def restart(self) -> bool:
+        """The downlink thread again if it died while the flight runs (the store is kept)."""
+        if self._downlink.is_alive() or not self._running:
+            return False
+        self._downlink = threading.Thread(target=self._send_loop, name=f"{self.name}-downlink", daemon=True)
+        self._downlink.start()
+        return True
 
     def poll_sockets(self) -> list[tuple[zmq.Socket, Callable[[], None]]]:
         return [(self.tc_socket, self._receive_tc)]
@@ -251,6 +265,11 @@ class Comms(Component):
             try:
                 self._tm_socket.send(packet, copy=False)
             except zmq.Again:  # no ground connected, or the ground is behind: keep it stored
+                continue
+            except zmq.ZMQError as error:  # the socket failed: keep the packet, count, try again
+                self.send_failures += 1
+                self.log.warning("TM send failed (%s): the packet stays in the store", error)
+                time.sleep(self.SEND_RETRY_S)
                 continue
             with self._lock:
                 self._store.popleft()

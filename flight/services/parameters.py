@@ -10,9 +10,9 @@ where N is the CRC-32C of the canonical JSON of ``parameters``. At start the fil
 is missing, defaults stand (ParamFileMissing); if it is unreadable or its CRC does not match,
 defaults stand and ParamFileCorrupt says why; a single unknown or out-of-range entry is skipped
 with ParamRejected. ``SAVE_FILE`` writes atomically (a temporary file, fsynced, then renamed over
-the old one, the folder fsynced), as F Prime's PRM_SAVE_FILE: a set by ST[20,3] alone is not persisted. If the scrubber finds the store
-uncorrectable, this component's ``restore`` is its recovery: every parameter back to its
-default, then the file applied again.
+the old one, the folder fsynced), as F Prime's PRM_SAVE_FILE: a set by ST[20,3] alone is not
+persisted. If the scrubber finds the store uncorrectable, this component's ``restore`` is its
+recovery: every parameter back to its default, then the file applied again.
 
 | requirement | verified by |
 | saved values are restored at the next start | tests/unit/services/test_parameters.py, |

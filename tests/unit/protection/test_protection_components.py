@@ -335,7 +335,7 @@ def test_an_uncorrectable_parameter_store_is_restored_from_defaults_and_the_file
 
 
 def test_detection_latency_is_at_least_one_tick_when_a_pass_fits_in_one(tmp_path):
-    h, scrubber, state, live, weights = _with_regions(tmp_path, 1 << 30)
+    h, scrubber, state, live, weights = _with_regions(tmp_path, 256 << 20)
     scrubber.tick(0, 0.0)
     scrubber.tick(1, 0.25)
     assert scrubber.telemetry["DetectionLatency"] == pytest.approx(0.25)

@@ -192,3 +192,23 @@ def test_a_flood_is_bounded_per_cycle_refused_beyond_its_queue_and_another_peer_
     assert len(sent) == 16 and h.comms.telemetry["TcQueued"] == 0  # 15 flood + 1 ping, in order
     assert [m.frames for m in sent if m.frames != (b"operator ping",)] == [
         (b"flood %d" % n,) for n in range(15)]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_dead_downlink_thread_is_restarted_and_what_it_had_stored_goes_down(make):
+    h = make()
+    pull = ground(h)
+    comms = h.comms
+    socket = comms._tm_socket
+
+    class Broken:
+        def send(self, *args, **kwargs):
+            raise RuntimeError("a bug in the downlink")
+
+    comms._tm_socket = Broken()
+    comms.send_tm(3, 25, b"kept")
+    comms._downlink.join(TIMEOUT_MS / 1000)
+    assert not comms._downlink.is_alive()
+    comms._tm_socket = socket
+    assert comms.restart() is True and comms.restart() is False  # once: the new one is alive
+    assert receive(pull).app_data == b"kept" and depth(h) == 0
