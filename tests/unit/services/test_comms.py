@@ -212,3 +212,22 @@ def test_a_dead_downlink_thread_is_restarted_and_what_it_had_stored_goes_down(ma
     comms._tm_socket = socket
     assert comms.restart() is True and comms.restart() is False  # once: the new one is alive
     assert receive(pull).app_data == b"kept" and depth(h) == 0
+
+
+def test_a_message_over_max_message_size_is_refused_before_it_is_buffered(make):
+    h = make(max_message_size=1024)
+    big, normal = h.socket(zmq.DEALER), h.socket(zmq.DEALER)
+    big.connect(h.comms.tc_endpoint)
+    big.send(b"x" * (64 << 20))  # 64 MiB: ZeroMQ drops it (and that connection) as it arrives
+    normal.connect(h.comms.tc_endpoint)
+    normal.send(b"y" * 1024)
+    [(socket, handler)] = h.comms.poll_sockets()
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not h.sent["comms.tc"] and time.monotonic() < deadline:
+        if socket.poll(100):
+            handler()
+    time.sleep(0.2)
+    if socket.poll(0):
+        handler()
+    assert [m.frames for m in h.sent["comms.tc"]] == [(b"y" * 1024,)]
+    assert h.comms.telemetry["TcPacketsReceived"] == 1
