@@ -41,7 +41,7 @@ def settle_slips(flight, seconds: float) -> int:
 
 def flood(endpoint: str, apid: int, done: threading.Event) -> None:
     dealer = zmq.Context.instance().socket(zmq.DEALER)
-    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.setsockopt(zmq.LINGER, 30_000)  # close() delivers what is still queued
     dealer.connect(endpoint)
     ping = Telecommand(apid, 0, 17, 1, b"", AckFlags.NONE, 0x0AAA).encode()
     try:
