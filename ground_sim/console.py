@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from flight.core.types import DataType
+from flight.services.link_security import CurveClient
 from flight.wire.dictionary import Dictionary
 from ground_sim.api import IntegrationApi
 from ground_sim.archive import ArchiveError
@@ -171,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dictionary", type=Path, help="dictionary JSON (orbitfs-dict)")
     parser.add_argument("--archive", type=Path, default=Path("ground-archive.sqlite"),
                         help="SQLite archive of every packet, appended to (default: %(default)s)")
+    parser.add_argument("--server-key", type=Path, help="the flight's public CURVE certificate (flight.key), "
+                                                        "for a flight whose link uses CURVE")
+    parser.add_argument("--client-key", type=Path, help="this ground's secret CURVE certificate "
+                                                        "(NAME.key_secret), authorized by the flight")
     args = parser.parse_args(argv)
     if args.run_dir:
         ready = json.loads((args.run_dir / "flight-ready.json").read_text())
@@ -178,9 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         args.dictionary = args.dictionary or Path(ready["dictionary"])
     if not (args.tc and args.tm and args.dictionary):
         parser.error("give --run-dir, or --tc, --tm and --dictionary")
+    if bool(args.server_key) != bool(args.client_key):
+        parser.error("--server-key and --client-key go together")
     try:
-        station = GroundStation(Dictionary.load(args.dictionary), args.tc, args.tm, args.archive)
-    except ArchiveError as error:
+        curve = CurveClient.load(args.server_key, args.client_key) if args.server_key else None
+        station = GroundStation(Dictionary.load(args.dictionary), args.tc, args.tm, args.archive, curve)
+    except (ArchiveError, OSError, ValueError) as error:
         print(f"orbitfs-ground: {error}", file=sys.stderr)
         return 2
     station.start()

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from flight.services.link_security import CurveClient
 from flight.wire.dictionary import Dictionary
 from ground_sim.archive import PacketArchive
 from ground_sim.station import GroundStation
@@ -51,14 +52,16 @@ class FlightProcess:
         self.ready = json.loads(ready_file.read_text())
         return self.ready
 
-    def connect(self, archive: str | Path | PacketArchive = "archive.sqlite") -> GroundStation:
+    def connect(self, archive: str | Path | PacketArchive = "archive.sqlite",
+                curve: CurveClient | None = None) -> GroundStation:
         """A started GroundStation on this flight's endpoints and dictionary, archiving to
-        ``archive``: an open PacketArchive, or a path (relative to the run directory)."""
+        ``archive``: an open PacketArchive, or a path (relative to the run directory); ``curve``:
+        the ground's keys when the flight's link uses CURVE."""
         dictionary = Dictionary.load(self.ready["dictionary"])
         if not isinstance(archive, PacketArchive):
             archive = self.run_dir / archive
         return GroundStation(dictionary, self.ready["tc_endpoint"], self.ready["tm_endpoint"],
-                             archive).start()
+                             archive, curve).start()
 
     def wait(self, timeout: float) -> int:
         assert self.process is not None

@@ -2,6 +2,8 @@
 
 A DEALER blocks (never drops) at its high-water mark, so a TC handed to ``send`` reaches the
 flight's socket. The receive thread hands each TM message, with its arrival time, to a callback.
+With a :class:`CurveClient` both sockets are CURVE clients of the flight (its public key, the
+ground's key pair): needed when the flight's link uses CURVE (flight.services.link_security).
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from typing import Callable
 
 import zmq
 
+from flight.services.link_security import CurveClient
+
 
 MAX_PACKET = 65542  # the largest CCSDS space packet: 6-byte header + 65,536 bytes of data
 
@@ -18,7 +22,8 @@ MAX_PACKET = 65542  # the largest CCSDS space packet: 6-byte header + 65,536 byt
 class FlightLink:
     def __init__(self, tc_endpoint: str, tm_endpoint: str,
                  on_packet: Callable[[bytes, float], None],
-                 context: zmq.Context | None = None) -> None:
+                 context: zmq.Context | None = None, curve: CurveClient | None = None) -> None:
+        self.curve = curve
         self.tc_endpoint = tc_endpoint
         self.tm_endpoint = tm_endpoint
         self._on_packet = on_packet
@@ -30,10 +35,13 @@ class FlightLink:
     def start(self) -> None:
         self._tc = self._context.socket(zmq.DEALER)
         self._tc.setsockopt(zmq.LINGER, 2000)
-        self._tc.connect(self.tc_endpoint)
         self._tm = self._context.socket(zmq.PULL)
         self._tm.setsockopt(zmq.LINGER, 0)
         self._tm.setsockopt(zmq.MAXMSGSIZE, MAX_PACKET)  # a larger message is no space packet: refused
+        if self.curve is not None:
+            self.curve.secure(self._tc)
+            self.curve.secure(self._tm)
+        self._tc.connect(self.tc_endpoint)
         self._tm.connect(self.tm_endpoint)
         self._running.set()
         self._thread.start()

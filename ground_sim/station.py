@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from flight.messages import Product
+from flight.services.link_security import CurveClient
 from flight.wire import services as st
 from flight.wire.dictionary import Dictionary
 from flight.wire.failure import FailureCode
@@ -94,13 +95,14 @@ class LinkStats:
 
 class GroundStation:
     def __init__(self, dictionary: Dictionary, tc_endpoint: str, tm_endpoint: str,
-                 archive: str | Path | PacketArchive) -> None:
-        """``archive``: an open PacketArchive, or its path (ArchiveError if it cannot be opened)."""
+                 archive: str | Path | PacketArchive, curve: CurveClient | None = None) -> None:
+        """``archive``: an open PacketArchive, or its path (ArchiveError if it cannot be opened);
+        ``curve``: the keys for a flight whose link uses CURVE."""
         self.dictionary = dictionary
         self.encoder = CommandEncoder(dictionary)
         self.decoder = TmDecoder(dictionary)
         self.archive = archive if isinstance(archive, PacketArchive) else PacketArchive(archive)
-        self.link = FlightLink(tc_endpoint, tm_endpoint, self._receive)
+        self.link = FlightLink(tc_endpoint, tm_endpoint, self._receive, curve=curve)
         self.changed = threading.Condition()
         self.commands: dict[bytes, CommandRecord] = {}
         self.command_log: list[CommandRecord] = []

@@ -38,6 +38,7 @@ import collections
 import re
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import zmq
@@ -49,6 +50,7 @@ from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Limits, Severity
 from flight.messages import Product, RawTelecommand, RegionChange, TmPacket
 from flight.protection.buffers import PacketStore
+from flight.services.link_security import CurveServer, curve_wanted, reachable
 from flight.services.tc_intake import TcIntake
 from flight.wire import services as st
 from flight.wire.pus import TelemetryPacket
@@ -98,11 +100,23 @@ class Comms(Component):
         "tc_queue_per_peer": Setting(int, 100, 1, 100_000, description="TCs waiting per ground connection "
                                                                        "at most; beyond: refused, counted"),
         "tc_max_peers": Setting(int, 16, 1, 1024, description="ground connections with TCs waiting at most"),
+        "curve": Setting(str, "auto", choices=("auto", "on", "off"),
+                         description="ZeroMQ CURVE + ZAP on the ground link; auto: on when an endpoint is "
+                                     "reachable from another host (see flight/services/link_security.py)"),
+        "curve_certificate": Setting(str, "curve/flight.key_secret",
+                                     description="the flight's CURVE certificate (secret), relative to the run "
+                                                 "directory"),
+        "curve_clients": Setting(str, "curve/grounds", description="folder of the authorized grounds' public "
+                                                                   "certificates (NAME.key), relative to the "
+                                                                   "run directory"),
         "max_message_size": Setting(int, 4096, 64, 1 << 20,
                                     description="bytes; ZeroMQ drops a larger incoming message and its "
                                                 "connection (ZMQ_MAXMSGSIZE)"),
     }
     EVENTS = {
+        "Unauthenticated": Event(Severity.WARNING_HI, "The ground link is NOT authenticated: {endpoint} is "
+                                                      "reachable and comms.curve is off",
+                                 (Field("endpoint", DataType.STRING),)),
         "TcRefused": Event(Severity.WARNING_LO, "TC refused, its connection's queue is full: {refused} "
                                                 "refused so far", (Field("refused", DataType.U32),),
                            throttle=10),
@@ -123,7 +137,10 @@ class Comms(Component):
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._running = False
-        self._context = zmq.Context.instance()
+        self._context = zmq.Context()  # its own: the ZAP handler, when CURVE is on, belongs to it
+        self.curve_on = curve_wanted(self.config["curve"], [self.tc_endpoint, self.tm_endpoint])
+        self._curve: CurveServer | None = None
+        self._authenticator: Any = None
         self.tc_socket: zmq.Socket | None = None
         self._tm_socket: zmq.Socket | None = None
         self._downlink = threading.Thread(target=self._send_loop, name=f"{name}-downlink",
@@ -136,12 +153,33 @@ class Comms(Component):
         self._tc_budget = self.config["tcs_per_cycle"]
 
     # --- lifecycle ----------------------------------------------------------------------------
+    def preflight(self) -> str | None:
+        if not self.curve_on:
+            return None
+        try:
+            self._curve = CurveServer.load(self._run_file("curve_certificate"), self._run_file("curve_clients"))
+        except ValueError as error:
+            return (f"{self.name}.curve: {error}; CURVE is on because {self.tc_endpoint} or {self.tm_endpoint} "
+                    "is reachable from other hosts: create keys with 'python -m flight.services.link_security "
+                    "DIR', or set curve = \"off\" to run unauthenticated")
+        return None
+
+    def _run_file(self, setting: str) -> Path:
+        path = Path(self.config[setting])
+        return path if path.is_absolute() else self.context.run_dir / path
+
     def start(self) -> None:
-        self.tc_socket = self._context.socket(zmq.ROUTER)
+        if self.curve_on and self._curve is None:
+            problem = self.preflight()
+            if problem:
+                raise StartError(problem)
+        if self._curve is not None:
+            self._authenticator = self._curve.start(self._context)
+        self.tc_socket = self._socket(zmq.ROUTER)
         self.tc_socket.setsockopt(zmq.LINGER, 0)
         self.tc_socket.setsockopt(zmq.MAXMSGSIZE, self.config["max_message_size"])
         self.tc_endpoint = self._bind(self.tc_socket, "tc_endpoint")
-        self._tm_socket = self._context.socket(zmq.PUSH)
+        self._tm_socket = self._socket(zmq.PUSH)
         self._tm_socket.setsockopt(zmq.SNDHWM, self.tm_hwm)
         self._tm_socket.setsockopt(zmq.SNDTIMEO, 100)
         self._tm_socket.setsockopt(zmq.LINGER, int(self.flush_timeout * 1000))
@@ -149,6 +187,15 @@ class Comms(Component):
         self._running = True
         self._downlink.start()
         self.buffers.send(RegionChange(self._tm_store))
+        if not self.curve_on and self.config["curve"] == "off" and any(
+                reachable(e) for e in (self.tc_endpoint, self.tm_endpoint)):
+            self.event("Unauthenticated", endpoint=self.tc_endpoint)
+
+    def _socket(self, kind: int) -> zmq.Socket:
+        socket = self._context.socket(kind)
+        if self._curve is not None:
+            self._curve.secure(socket)
+        return socket
 
     def _bind(self, socket: zmq.Socket, setting: str) -> str:
         """Bind to the endpoint a setting names; the endpoint bound (a wildcard port resolved)."""
@@ -158,6 +205,9 @@ class Comms(Component):
             for opened in (self.tc_socket, self._tm_socket):
                 if opened is not None:
                     opened.close(linger=0)
+            if self._authenticator is not None:
+                self._authenticator.stop()
+            self._context.term()
             raise StartError(f"{self.name}.{setting} = {self.config[setting]!r}: cannot bind: "
                              f"{error}") from None
         return socket.getsockopt_string(zmq.LAST_ENDPOINT)
@@ -174,6 +224,9 @@ class Comms(Component):
         self._tm_socket.close()
         if self.tc_socket is not None:
             self.tc_socket.close()
+        if self._authenticator is not None:
+            self._authenticator.stop()
+        self._context.term()
 
     def restart(self) -> bool:
         """The downlink thread again if it died while the flight runs (the store is kept)."""
@@ -187,7 +240,10 @@ class Comms(Component):
         return [(self.tc_socket, self._receive_tc)]
 
     def ready_info(self) -> dict[str, Any]:
-        return {"tc_endpoint": self.tc_endpoint, "tm_endpoint": self.tm_endpoint}
+        info: dict[str, Any] = {"tc_endpoint": self.tc_endpoint, "tm_endpoint": self.tm_endpoint}
+        if self._curve is not None:
+            info["curve_server_key"] = self._curve.public_key.decode("ascii")
+        return info
 
     def tick(self, tick: int, now: float) -> None:
         self._tc_budget = self.config["tcs_per_cycle"]
