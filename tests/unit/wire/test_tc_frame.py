@@ -185,7 +185,8 @@ def test_control_command_octets():
     assert encoded == reseal(bytes.fromhex("3003040900" "820007") + b"\0\0")
 
 
-@pytest.mark.parametrize("command", [ControlCommand.unlock()] + [ControlCommand.set_vr(vr) for vr in (0, 1, 0x7F, 0x80, 0xFF)])
+@pytest.mark.parametrize("command", [ControlCommand.unlock()]
+                         + [ControlCommand.set_vr(vr) for vr in (0, 1, 0x7F, 0x80, 0xFF)])
 def test_control_commands_round_trip(command):
     assert parse_control_command(command.encode()) == command
     frame = control_frame(0x3FF, 0x3F, command, sequence=0)
