@@ -17,12 +17,16 @@ from flight.core.topology import MISSION_SETTINGS, Topology, TopologyError, load
 from flight.environment.orbit import ORBIT_SETTINGS
 from flight.messages import Capture
 from flight.wire.dictionary import build_dictionary
+from flight.wire.link import LINK_SETTINGS
 
 DEFAULT_TOPOLOGY = Path(__file__).parent / "topologies" / "default.toml"
 
 
 SHARED_SETTINGS = {"orbit": Setting(dict, {}, fields=ORBIT_SETTINGS,
-                                   description="the orbit every component flies (flight.environment.orbit)")}
+                                   description="the orbit every component flies (flight.environment.orbit)"),
+                   "link": Setting(dict, {}, fields=LINK_SETTINGS,
+                                   description="frames, virtual channels and SDLS of the ground link "
+                                               "(flight.wire.link)")}
 
 
 def load_flight_topology(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Topology:

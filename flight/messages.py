@@ -5,7 +5,8 @@ sends what to whom. Messages are frozen dataclasses; a message crossing threads 
 after it is sent.
 
 | message | from | to |
-| :class:`RawTelecommand` | comms (uplink) | dispatcher |
+| :class:`RawTelecommand` | comms (uplink): a frame; TC link: a packet | TC link; dispatcher |
+| :class:`LinkStatus` | TC link | comms (the CLCW in every TM frame) |
 | :class:`TmPacket` | dispatcher, housekeeping, event log | comms (downlink) |
 | :class:`Capture` | camera | inference cluster |
 | :class:`Backpressure` | inference cluster | camera |
@@ -26,6 +27,13 @@ class RawTelecommand:
     """One message from the ground as it arrived: its frames (a well-formed TC has exactly one)."""
 
     frames: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    """The uplink's state for the ground: the 4 octets of the CLCW (flight.wire.clcw)."""
+
+    clcw: bytes
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,11 @@
 The flight binds ZeroMQ wildcard ports (``tcp://127.0.0.1:*``) unless told otherwise, and writes
 its actual endpoints to ``flight-ready.json`` in its run directory; this class waits for that
 file, so parallel runs never race for ports. Output goes to ``flight.out`` in the run directory.
+
+Keys: unless the run directory has them, :meth:`FlightProcess.start` makes a fresh key file for
+the link (flight.wire.keyfile) and gives each end its copy: ``keys/flight.json`` (the default
+``[mission.link] key_file``) and ``keys/ground.json``, which :meth:`connect` uses, with the
+ground's IV reservation in ``keys/ground.state``.
 """
 from __future__ import annotations
 
@@ -11,10 +16,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from flight.services.link_security import CurveClient
 from flight.wire.dictionary import Dictionary
+from flight.wire.keyfile import KeyRing
 from ground_sim.archive import PacketArchive
 from ground_sim.station import GroundStation
 
@@ -31,6 +37,7 @@ class FlightProcess:
 
     def start(self, timeout: float = 60.0) -> dict:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.ground_keys = make_keys(self.run_dir / "keys")
         ready_file = self.run_dir / "flight-ready.json"
         ready_file.unlink(missing_ok=True)
         command = [sys.executable, "-m", "flight", "--run-dir", str(self.run_dir)]
@@ -53,15 +60,16 @@ class FlightProcess:
         return self.ready
 
     def connect(self, archive: str | Path | PacketArchive = "archive.sqlite",
-                curve: CurveClient | None = None) -> GroundStation:
+                curve: CurveClient | None = None, **uplink_options: Any) -> GroundStation:
         """A started GroundStation on this flight's endpoints and dictionary, archiving to
         ``archive``: an open PacketArchive, or a path (relative to the run directory); ``curve``:
-        the ground's keys when the flight's link uses CURVE."""
+        the ground's keys when the flight's link uses CURVE; ``uplink_options``: FOP-1's."""
         dictionary = Dictionary.load(self.ready["dictionary"])
         if not isinstance(archive, PacketArchive):
             archive = self.run_dir / archive
         return GroundStation(dictionary, self.ready["tc_endpoint"], self.ready["tm_endpoint"],
-                             archive, curve).start()
+                             archive, curve, keys=self.ground_keys,
+                             link_state=self.ground_keys.with_suffix(".state"), **uplink_options).start()
 
     def wait(self, timeout: float) -> int:
         assert self.process is not None
@@ -84,3 +92,13 @@ class FlightProcess:
     def output_tail(self, lines: int = 40) -> str:
         path = self.run_dir / "flight.out"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def make_keys(folder: Path) -> Path:
+    """A fresh key file for both ends in ``folder`` unless one is there: the ground's copy's path."""
+    flight, ground = folder / "flight.json", folder / "ground.json"
+    if not flight.exists():
+        ring = KeyRing.create()
+        ring.save(ground)
+        ring.save(flight)
+    return ground

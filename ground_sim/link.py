@@ -1,7 +1,8 @@
-"""FlightLink: the ground's ZeroMQ sockets. DEALER -> flight ROUTER for TCs, PULL <- flight PUSH for TM.
+"""FlightLink: the ground's ZeroMQ sockets. DEALER -> flight ROUTER for TC frames, PULL <- flight PUSH for TM frames.
 
-A DEALER blocks (never drops) at its high-water mark, so a TC handed to ``send`` reaches the
-flight's socket. The receive thread hands each TM message, with its arrival time, to a callback.
+A DEALER blocks (never drops) at its high-water mark, so a frame handed to ``send`` reaches the
+flight's socket. The receive thread hands each TM message (one TM frame), with its arrival time,
+to a callback.
 With a :class:`CurveClient` both sockets are CURVE clients of the flight (its public key, the
 ground's key pair): needed when the flight's link uses CURVE (flight.services.link_security).
 """
@@ -16,17 +17,17 @@ import zmq
 from flight.services.link_security import CurveClient
 
 
-MAX_PACKET = 65542  # the largest CCSDS space packet: 6-byte header + 65,536 bytes of data
+MAX_MESSAGE = 2048  # the longest TM transfer frame (CCSDS 132.0-B-3)
 
 
 class FlightLink:
     def __init__(self, tc_endpoint: str, tm_endpoint: str,
-                 on_packet: Callable[[bytes, float], None],
+                 on_message: Callable[[bytes, float], None],
                  context: zmq.Context | None = None, curve: CurveClient | None = None) -> None:
         self.curve = curve
         self.tc_endpoint = tc_endpoint
         self.tm_endpoint = tm_endpoint
-        self._on_packet = on_packet
+        self._on_message = on_message
         self._context = context or zmq.Context.instance()
         self._send_lock = threading.Lock()
         self._running = threading.Event()
@@ -37,7 +38,7 @@ class FlightLink:
         self._tc.setsockopt(zmq.LINGER, 2000)
         self._tm = self._context.socket(zmq.PULL)
         self._tm.setsockopt(zmq.LINGER, 0)
-        self._tm.setsockopt(zmq.MAXMSGSIZE, MAX_PACKET)  # a larger message is no space packet: refused
+        self._tm.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)  # a larger message is no TM frame: refused
         if self.curve is not None:
             self.curve.secure(self._tc)
             self.curve.secure(self._tm)
@@ -46,9 +47,9 @@ class FlightLink:
         self._running.set()
         self._thread.start()
 
-    def send(self, packet: bytes) -> None:
+    def send(self, frame: bytes) -> None:
         with self._send_lock:
-            self._tc.send(packet)
+            self._tc.send(frame)
 
     def _receive_loop(self) -> None:
         poller = zmq.Poller()
@@ -58,10 +59,10 @@ class FlightLink:
                 continue
             while True:
                 try:
-                    packet = self._tm.recv(zmq.NOBLOCK)
+                    message = self._tm.recv(zmq.NOBLOCK)
                 except zmq.Again:
                     break
-                self._on_packet(packet, time.time())
+                self._on_message(message, time.time())
 
     def close(self) -> None:
         self._running.clear()

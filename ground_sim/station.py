@@ -1,5 +1,11 @@
 """GroundStation: connects to the flight, tracks what it sent and everything that came down.
 
+The link (the dictionary's ``link`` section, flight.wire.link): TCs go up through the uplink
+(ground_sim.uplink: packed into TC frames, FOP-1, SDLS with the ground's copy of the key file),
+TM comes down as TM frames through the downlink (ground_sim.downlink: per virtual channel, the
+CLCW to the uplink). Each TC's record knows when the flight received it in sequence
+(``CommandRecord.received``, from COP-1), before any verification report.
+
 State, all guarded by one condition variable that is notified on every received packet:
 - ``commands``: every TC sent, with its ST[1] verification (accepted / started / completed, or
   the failure stage and code), keyed by request id;
@@ -10,7 +16,9 @@ State, all guarded by one condition variable that is notified on every received 
 - limit checking of every channel with limits: its current state (ok, yellow, red) and how many
   times it went out of limits.
 Every raw packet, both ways, goes to the SQLite archive, including those that cannot be decoded
-(with the reason): a bad packet is counted and kept, and never stops the receiving thread.
+(with the reason): a bad packet is counted and kept, and never stops the receiving thread. So does
+every raw frame, both ways (``direction`` ``up_frame`` / ``down_frame``, its header fields or the
+reason it was refused in ``decoded`` / ``error``).
 The archive's health is public: ``station.archive.error`` (why it failed, or None),
 ``.committed``, ``.lost`` and ``.alarm`` (the line an operator must see); a failed archive never
 stops the station, and ``close`` returns the archive's error.
@@ -18,7 +26,8 @@ stops the station, and ``close`` returns the archive's error.
 | requirement | verified by |
 | any bytes coming down are archived and decoded or counted, never fatal |   |
 |   (hypothesis) | tests/unit/ground/test_ground.py |
-| sequence-count gaps count lost packets; a limit excursion is counted once | tests/unit/ground/test_ground.py |
+| sequence-count gaps count lost packets (reordering across VCs is not a loss); a limit |   |
+|   excursion is counted once | tests/unit/ground/test_ground.py |
 | a failed archive is visible on the station, which keeps receiving | tests/unit/ground/test_ground.py |
 """
 from __future__ import annotations
@@ -36,11 +45,13 @@ from flight.wire import services as st
 from flight.wire.dictionary import Dictionary
 from flight.wire.failure import FailureCode
 from flight.wire.pus import AckFlags, Telecommand
-from flight.wire.spacepacket import SEQUENCE_COUNT_MODULO
+from flight.wire.keyfile import KeyRing
 from ground_sim.archive import PacketArchive
 from ground_sim.commanding import CommandEncoder
 from ground_sim.decoder import Decoded, EventRecord, TmDecoder
+from ground_sim.downlink import Downlink, SequenceTracker
 from ground_sim.link import FlightLink
+from ground_sim.uplink import Ticket, Uplink
 
 
 @dataclass
@@ -55,6 +66,12 @@ class CommandRecord:
     started: bool | None = None
     completed: bool | None = None
     failure: tuple[st.Stage, int] | None = None
+    ticket: Ticket | None = field(default=None, repr=False)
+
+    @property
+    def received(self) -> bool:
+        """Whether the flight's FARM accepted the frame that carried it, in sequence (COP-1)."""
+        return self.ticket is not None and self.ticket.received
 
     @property
     def done(self) -> bool:
@@ -88,21 +105,36 @@ class LinkStats:
     by_service: collections.Counter = field(default_factory=collections.Counter)
     bytes_by_service: collections.Counter = field(default_factory=collections.Counter)
     decode_errors: int = 0
-    sequence_gaps: int = 0
+    sequences: dict[int, SequenceTracker] = field(default_factory=dict)  # APID -> its tracker
     limit_violations: collections.Counter = field(default_factory=collections.Counter)  # entries
     limit_states: dict[str, str] = field(default_factory=dict)  # channel -> ok / yellow / red
+
+    @property
+    def sequence_gaps(self) -> int:
+        """TM packets lost (source sequence counts never received)."""
+        return sum(t.gaps for t in self.sequences.values())
 
 
 class GroundStation:
     def __init__(self, dictionary: Dictionary, tc_endpoint: str, tm_endpoint: str,
-                 archive: str | Path | PacketArchive, curve: CurveClient | None = None) -> None:
+                 archive: str | Path | PacketArchive, curve: CurveClient | None = None,
+                 keys: str | Path | KeyRing | None = None, link_state: str | Path | None = None,
+                 **uplink_options: Any) -> None:
         """``archive``: an open PacketArchive, or its path (ArchiveError if it cannot be opened);
-        ``curve``: the keys for a flight whose link uses CURVE."""
+        ``curve``: the keys for a flight whose link uses CURVE; ``keys``: the ground's key file (or
+        ring), needed when the link is authenticated; ``link_state``: where the uplink keeps its
+        IV reservation (flight.core.durable), so a restarted ground continues above it;
+        ``uplink_options``: FOP-1's ``fop_window``, ``t1``, ``transmission_limit``."""
         self.dictionary = dictionary
         self.encoder = CommandEncoder(dictionary)
         self.decoder = TmDecoder(dictionary)
+        parameters = dictionary.link_parameters
+        ring = KeyRing.load(keys) if isinstance(keys, (str, Path)) else keys
         self.archive = archive if isinstance(archive, PacketArchive) else PacketArchive(archive)
-        self.link = FlightLink(tc_endpoint, tm_endpoint, self._receive, curve=curve)
+        self.link = FlightLink(tc_endpoint, tm_endpoint, self._receive_frame, curve=curve)
+        self.uplink = Uplink(parameters, ring, self.link.send, state_path=link_state,
+                             on_frame=self._archive_frame, **uplink_options)
+        self.downlink = Downlink(parameters, on_clcw=self.uplink.on_clcw)
         self.changed = threading.Condition()
         self.commands: dict[bytes, CommandRecord] = {}
         self.command_log: list[CommandRecord] = []
@@ -112,14 +144,15 @@ class GroundStation:
         self.parameter_reports: list[dict[str, Any]] = []
         self.pings = 0
         self.stats = LinkStats()
-        self._next_sequence: dict[int, int] = {}
 
     def start(self) -> "GroundStation":
         self.link.start()
+        self.uplink.start()
         return self
 
     def close(self) -> str | None:
-        """Stop receiving, write what the archive holds; return the archive's error (None if none)."""
+        """Stop sending and receiving, write what the archive holds; return the archive's error (None if none)."""
+        self.uplink.close()
         self.link.close()
         return self.archive.close()
 
@@ -134,7 +167,7 @@ class GroundStation:
                                                         "sequence": tc.sequence_count,
                                                         "service": tc.service,
                                                         "subtype": tc.subtype}, {"name": name})
-        self.link.send(raw)
+        record.ticket = self.uplink.submit(raw)
         return record
 
     def send_command(self, name: str, args: Sequence[Any] | Mapping[str, Any] | None = None,
@@ -148,10 +181,38 @@ class GroundStation:
             self.command_log.append(record)
             self.commands[record.request_id] = record
         self.archive.record("up", record.sent_at, raw, None, {"name": name})
-        self.link.send(raw)
+        record.ticket = self.uplink.submit(raw)
         return record
 
+    def send_frame(self, raw: bytes) -> None:
+        """Send one TC frame as it is, past COP-1 and SDLS (for tests and tools that forge frames)."""
+        self._archive_frame(raw, [])
+        self.link.send(raw)
+
+    def wait_received(self, records: Sequence[CommandRecord], timeout: float) -> bool:
+        """Wait until the flight received every record's frame in sequence (COP-1); False at the timeout."""
+        return self.uplink.wait_received([r.ticket for r in records if r.ticket is not None], timeout)
+
+    def _archive_frame(self, raw: bytes, tickets: list[Ticket]) -> None:
+        self.archive.record("up_frame", time.time(), raw, None,
+                            {"sequence": tickets[0].sequence if tickets else None, "packets": len(tickets)})
+
     # --- downlink -----------------------------------------------------------------------------
+    def _receive_frame(self, raw: bytes, wall_time: float) -> None:
+        """One TM frame: archived, then its packets (one frame may complete several, or none)."""
+        frame = self.downlink.frame(raw)
+        if frame is None:
+            self.archive.record("down_frame", wall_time, raw, None, None,
+                                f"frame refused: {self.downlink.last_refusal}")
+            with self.changed:
+                self.changed.notify_all()
+            return
+        self.archive.record("down_frame", wall_time, raw, None, {
+            "vcid": frame.vcid, "mc_count": frame.mc_frame_count, "vc_count": frame.vc_frame_count,
+            "first_header_pointer": frame.first_header_pointer})
+        for packet in self.downlink.packets(frame):
+            self._receive(packet, wall_time)
+
     def _receive(self, raw: bytes, wall_time: float) -> None:
         try:
             decoded = self.decoder.decode(raw)
@@ -178,10 +239,7 @@ class GroundStation:
         stats.bytes += size
         stats.by_service[packet.service] += 1
         stats.bytes_by_service[packet.service] += size
-        expected = self._next_sequence.get(packet.apid)
-        if expected is not None and packet.sequence_count != expected:
-            stats.sequence_gaps += (packet.sequence_count - expected) % SEQUENCE_COUNT_MODULO
-        self._next_sequence[packet.apid] = (packet.sequence_count + 1) % SEQUENCE_COUNT_MODULO
+        stats.sequences.setdefault(packet.apid, SequenceTracker()).push(packet.sequence_count)
 
     def _apply(self, decoded: Decoded) -> None:
         value, time_ = decoded.value, decoded.packet.time

@@ -2,25 +2,30 @@
 
 Sockets (endpoints configurable; defaults on 127.0.0.1):
 - TC: a ROUTER bound at ``tc_endpoint``. Grounds connect DEALERs; a DEALER blocks instead of
-  dropping at its high-water mark, so no telecommand is lost between the sockets. Each ZeroMQ
-  message is one packet; its frames go out of the ``tc`` port (to the dispatcher). Work is
-  bounded (flight.services.tc_intake): at most ``tcs_per_cycle`` TCs reach the dispatcher per
-  cycle; the others wait in their connection's queue (``tc_queue_per_peer``, connections served
-  in turn, so one that floods does not starve another); a TC that finds its queue full is
-  refused and counted (``TcRefused``, a throttled event). ZeroMQ refuses a message larger than
+  dropping at its high-water mark, so no frame is lost between the sockets. Each ZeroMQ message
+  is one TC transfer frame; it goes out of the ``tc`` port to the TC link
+  (flight.services.tc_link), which verifies it and hands its packets to the dispatcher. Work is
+  bounded (flight.services.tc_intake): at most ``tcs_per_cycle`` messages go on per cycle; the
+  others wait in their connection's queue (``tc_queue_per_peer``, connections served in turn, so
+  one that floods does not starve another); a message that finds its queue full is refused and
+  counted (``TcRefused``, a throttled event). ZeroMQ refuses a message larger than
   ``max_message_size`` before it is buffered (it closes that connection).
-- TM: a PUSH bound at ``tm_endpoint``; the ground connects a PULL. A PUSH never drops: at the
-  high-water mark (``tm_hwm``) or with no ground connected it refuses to send, and the packet stays
-  in the flight's TM store (store and forward) until it can go. Only when the store is full
-  (``tm_store_capacity`` packets) is a new packet dropped, and that is counted in
-  ``TmDroppedStoreFull``. Nothing is lost silently.
+- TM: a PUSH bound at ``tm_endpoint``; the ground connects a PULL. Each ZeroMQ message is one TM
+  transfer frame of ``[mission.link] tm_frame_length`` octets (flight.services.tm_framer: many
+  packets per frame, a packet may span frames, the CLCW from the ``clcw`` port in each). A PUSH
+  never drops: at the high-water mark (``tm_hwm``) or with no ground connected it refuses to
+  send, and the frame is offered again while its packets stay in the flight's TM store (store
+  and forward) until their frames have gone. Only when the store is full (``tm_store_capacity``
+  packets) is a new packet dropped, and that is counted in ``TmDroppedStoreFull``. Nothing is
+  lost silently.
 
 Packets to send come in on the ``tm`` port (any service's report) and the ``products`` port
 (TM[200,1] inference products); the downlink thread owns the PUSH socket and producers in any
 thread enqueue encoded packets. A send that fails for another reason than a full queue keeps the
-packet and is retried; a downlink thread that dies anyway is restarted by health (``restart``),
+frame and is retried; a downlink thread that dies anyway is restarted by health (``restart``),
 the store untouched. The store is offered to the SEU injector on the ``buffers`` port
-(``tm_store``), so campaigns can corrupt packets waiting to go down.
+(``tm_store``), so campaigns can corrupt packets waiting to go down; a packet whose header an
+upset broke is left out of the frames and counted (``TmDroppedCorrupt``).
 
 | requirement | verified by |
 | TM packets carry per-APID sequence counts and per-service message counters | tests/unit/services/test_comms.py |
@@ -31,10 +36,12 @@ the store untouched. The store is offered to the SEU injector on the ``buffers``
 | at stop, the store is flushed for up to ``flush_timeout`` seconds | tests/system/test_integration.py |
 | a downlink thread that died is restarted (by health) and sends what the store kept |   |
 |   | tests/unit/services/test_comms.py |
+| TM goes down in frames of the configured length, the CLCW given last in each | tests/unit/services/test_comms.py |
 """
 from __future__ import annotations
 
 import collections
+import itertools
 import re
 import threading
 import time
@@ -48,11 +55,13 @@ from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
 from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Limits, Severity
-from flight.messages import Product, RawTelecommand, RegionChange, TmPacket
+from flight.messages import LinkStatus, Product, RawTelecommand, RegionChange, TmPacket
 from flight.protection.buffers import PacketStore
 from flight.services.link_security import CurveServer, curve_wanted, reachable
 from flight.services.tc_intake import TcIntake
+from flight.services.tm_framer import TmFramer
 from flight.wire import services as st
+from flight.wire.link import TM_PRODUCTS, TM_REALTIME, LinkParameters
 from flight.wire.pus import TelemetryPacket
 from flight.wire.spacepacket import SequenceCounter
 
@@ -73,12 +82,16 @@ def endpoint_reason(endpoint: str) -> str | None:
 
 class Comms(Component):
     READ_BURST = 256  # messages read per call from the executive's socket loop
+    BATCH = 256  # packets framed and sent per round of the downlink thread
     SEND_RETRY_S = 0.1  # after a failed send (not a full queue: an error of the socket)
     CHANNELS = {
-        "TcPacketsReceived": Channel(DataType.U32, "packets"),
+        "TcFramesReceived": Channel(DataType.U32, "frames", description="ZeroMQ messages from the ground"),
         "TmPacketsQueued": Channel(DataType.U32, "packets"),
         "TmPacketsSent": Channel(DataType.U32, "packets"),
-        "TmBytesSent": Channel(DataType.U64, "bytes"),
+        "TmBytesSent": Channel(DataType.U64, "bytes", description="TM frames' octets"),
+        "TmFramesSent": Channel(DataType.U32, "frames"),
+        "TmDroppedCorrupt": Channel(DataType.U32, "packets", Limits(yellow_high=0),
+                                    description="packets whose header an upset in the store broke"),
         "TmStoreDepth": Channel(DataType.U32, "packets"),
         "TmDroppedStoreFull": Channel(DataType.U32, "packets"),
         "ProductBytes": Channel(DataType.U64, "bytes", description="TM[200,1] products queued"),
@@ -121,7 +134,7 @@ class Comms(Component):
                                                 "refused so far", (Field("refused", DataType.U32),),
                            throttle=10),
     }
-    tc = OutputPort(RawTelecommand, "every message from the ground, as it arrived", required=True)
+    tc = OutputPort(RawTelecommand, "every message from the ground (a TC frame), as it arrived", required=True)
     buffers = OutputPort(RegionChange, "the TM store, for the SEU injector")
 
     def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
@@ -134,6 +147,8 @@ class Comms(Component):
         self._sequence = SequenceCounter()
         self._message_counters: dict[int, int] = collections.defaultdict(int)
         self._store: collections.deque[bytes] = collections.deque()
+        self._stored: collections.deque[tuple[int, float]] = collections.deque()  # each packet's VC and time
+        self._framer = TmFramer(LinkParameters.of(context.mission))
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._running = False
@@ -147,6 +162,9 @@ class Comms(Component):
                                           daemon=True)
         self._sent = 0
         self._sent_bytes = 0
+        self._frames_sent = 0
+        self._corrupt = 0
+        self._clcw_changed = False  # a new CLCW waits for a frame to carry it
         self.send_failures = 0
         self._tm_store = PacketStore("tm_store", self._store, self._lock)
         self._intake = TcIntake(self.config["tc_queue_per_peer"], self.config["tc_max_peers"])
@@ -253,6 +271,8 @@ class Comms(Component):
         self.tlm("TmStoreDepth", depth)
         self.tlm("TmPacketsSent", self._sent & 0xFFFFFFFF)
         self.tlm("TmBytesSent", self._sent_bytes)
+        self.tlm("TmFramesSent", self._frames_sent & 0xFFFFFFFF)
+        self.tlm("TmDroppedCorrupt", self._corrupt & 0xFFFFFFFF)
 
     # --- uplink -------------------------------------------------------------------------------
     def _receive_tc(self) -> None:
@@ -265,7 +285,7 @@ class Comms(Component):
                 frames = self.tc_socket.recv_multipart(zmq.NOBLOCK, copy=True)
             except zmq.Again:
                 break
-            self.tlm("TcPacketsReceived", (self.telemetry["TcPacketsReceived"] + 1) & 0xFFFFFFFF)
+            self.tlm("TcFramesReceived", (self.telemetry["TcFramesReceived"] + 1) & 0xFFFFFFFF)
             # frames[0] is the peer identity that ROUTER prepends; the rest is the message
             self._intake.offer(frames[0], RawTelecommand(tuple(frames[1:])))
             if self._tc_budget:
@@ -286,6 +306,14 @@ class Comms(Component):
     def tm(self, packet: TmPacket) -> None:
         self.send_tm(packet.service, packet.subtype, packet.app_data)
 
+    @input_port(LinkStatus, "the uplink's CLCW, for the OCF of every TM frame", required=False)
+    def clcw(self, status: LinkStatus) -> None:
+        if status.clcw != self._framer.clcw:
+            with self._lock:
+                self._framer.clcw = status.clcw
+                self._clcw_changed = True
+                self._ready.notify()
+
     @input_port(Product, "an inference product to send down as TM[200,1]", required=False)
     def products(self, product: Product) -> None:
         packed = st.pack_product(product)
@@ -300,35 +328,58 @@ class Comms(Component):
                 return False
             counter = self._message_counters[service]
             self._message_counters[service] = (counter + 1) & 0xFFFF
+            now = self.context.now()
             packet = TelemetryPacket(self.context.catalog.apid,
                                      self._sequence.next(self.context.catalog.apid), service,
-                                     subtype, app_data, self.context.now(), counter).encode()
+                                     subtype, app_data, now, counter).encode()
             self._store.append(packet)
+            self._stored.append((TM_PRODUCTS if service == st.PRODUCT else TM_REALTIME, now))
             self.tlm("TmPacketsQueued", (self.telemetry["TmPacketsQueued"] + 1) & 0xFFFFFFFF)
             self._ready.notify()
             return True
 
     def _send_loop(self) -> None:
+        """Frame what the store holds, a batch at a time; a packet leaves the store once the frames
+        of its batch have gone."""
         while True:
             with self._lock:
-                while self._running and not self._store:
+                while self._running and not self._store and not self._clcw_changed:
                     self._ready.wait()
                 if not self._running:
                     if self._store:
                         self.log.warning("%d TM packets not sent at shutdown", len(self._store))
                     return
-                packet = self._store[0]
-            try:
-                self._tm_socket.send(packet, copy=False)
-            except zmq.Again:  # no ground connected, or the ground is behind: keep it stored
-                continue
-            except zmq.ZMQError as error:  # the socket failed: keep the packet, count, try again
-                self.send_failures += 1
-                self.log.warning("TM send failed (%s): the packet stays in the store", error)
-                time.sleep(self.SEND_RETRY_S)
-                continue
+                count = min(len(self._store), self.BATCH)
+                batch = [(packet, vcid, stored) for packet, (vcid, stored)
+                         in zip(itertools.islice(self._store, count), itertools.islice(self._stored, count))]
+                self._clcw_changed = False
+            if batch:
+                frames, corrupt = self._framer.frames(batch, self.context.now())
+            else:
+                frames, corrupt = [self._framer.clcw_frame()], 0
+            for frame in frames:
+                if not self._send_frame(frame):
+                    return
             with self._lock:
-                self._store.popleft()
-                self._sent += 1
-                self._sent_bytes += len(packet)
+                for _ in range(count):
+                    self._store.popleft()
+                    self._stored.popleft()
+                self._sent += count - corrupt
+                self._corrupt += corrupt
+                self._frames_sent += len(frames)
+                self._sent_bytes += sum(len(frame) for frame in frames)
                 self._ready.notify_all()
+
+    def _send_frame(self, frame: bytes) -> bool:
+        """Send one frame, waiting while the ground is away or behind; False if the flight stops first."""
+        while self._running:
+            try:
+                self._tm_socket.send(frame, copy=False)
+                return True
+            except zmq.Again:  # no ground connected, or the ground is behind: offer it again
+                continue
+            except zmq.ZMQError as error:  # the socket failed: keep the frame, count, try again
+                self.send_failures += 1
+                self.log.warning("TM send failed (%s): the frame is offered again", error)
+                time.sleep(self.SEND_RETRY_S)
+        return False

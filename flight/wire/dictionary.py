@@ -2,7 +2,8 @@
 
 The flight generates it from its topology (:func:`build_dictionary`) and writes it as JSON; the
 ground loads that JSON. Besides the catalog's commands, channels, events and parameters with
-their ids, it names the wire's conventions (the TM time code, the ST[1] failure codes).
+their ids, it names the wire's conventions (the TM time code, the ST[1] failure codes) and the
+link's parameters (flight.wire.link: frames, virtual channels, the SA; never the keys).
 ``digest`` (CRC-32C of the canonical JSON) lets the ground check that it holds the same
 dictionary as the flight, which reports it in housekeeping.
 
@@ -23,21 +24,29 @@ from flight.core.catalog import (Catalog, ChannelDef, CommandDef, EventDef, Hous
 from flight.core.topology import Topology
 from flight.core.types import DataType, Field, Limits, Severity
 from flight.wire.failure import FailureCode
+from flight.wire.link import LinkParameters
 
 
 def build_dictionary(topology: Topology) -> "Dictionary":
-    """The dictionary of everything ``topology`` flies, ids by topology order."""
-    return build_catalog(topology, Dictionary(topology.mission, topology.apid))
+    """The dictionary of everything ``topology`` flies, ids by topology order, with its link."""
+    return build_catalog(topology, Dictionary(topology.mission, topology.apid,
+                                              link=LinkParameters.of(topology.settings).public()))
 
 
 @dataclasses.dataclass
 class Dictionary(Catalog):
+    link: dict[str, Any] = dataclasses.field(default_factory=dict)  # flight.wire.link: all but the keys
+
+    @property
+    def link_parameters(self) -> LinkParameters:
+        return LinkParameters.from_public(self.link)
+
     @classmethod
     def of(cls, catalog: Catalog) -> "Dictionary":
         """The dictionary of an existing catalog."""
         if isinstance(catalog, Dictionary):
             return catalog
-        return cls(**{f.name: getattr(catalog, f.name) for f in dataclasses.fields(Catalog)})
+        return cls(**{f.name: getattr(catalog, f.name) for f in dataclasses.fields(Catalog)})  # no link
 
     # --- JSON -----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -50,6 +59,7 @@ class Dictionary(Catalog):
             "time": {"code": "CUC", "coarse_octets": 4, "fine_octets": 2, "p_field": "implicit",
                      "epoch": "1970-01-01T00:00:00Z"},
             "failure_codes": {c.name: int(c) for c in FailureCode},
+            "link": self.link,
             "components": self.components,
             "commands": [{"opcode": c.opcode, "name": c.name, "args": [a.to_json() for a in c.args],
                           "description": c.description, "test_equipment": c.test_equipment}
@@ -71,6 +81,7 @@ class Dictionary(Catalog):
         return cls(
             mission=doc["mission"],
             apid=doc["apid"],
+            link=dict(doc.get("link") or LinkParameters().public()),
             components=dict(doc["components"]),
             commands=[CommandDef(c["opcode"], c["name"],
                                  tuple(Field.from_json(a) for a in c["args"]), c["description"],

@@ -259,15 +259,16 @@ def _low(value: int, length: int, sent: int) -> bytes:
     return value.to_bytes(length, "big")[length - sent:]
 
 
-def _masked(prefix: bytes, abm: bytes | None) -> bytes:
+def masked(prefix: bytes, abm: bytes | None) -> bytes:
     """The AAD: ``prefix`` ANDed octet by octet with the ABM; octets past the ABM's end unmasked."""
     if abm is None:
         return prefix
-    head = bytes(a & m for a, m in zip(prefix, abm))
-    return head + prefix[len(head):]
+    size = min(len(prefix), len(abm))
+    head = int.from_bytes(prefix[:size], "big") & int.from_bytes(abm[:size], "big")  # one AND, not one per octet
+    return head.to_bytes(size, "big") + prefix[size:]
 
 
-def _key(sa: SecurityAssociation, keys: Mapping[int, bytes] | None) -> bytes:
+def sa_key(sa: SecurityAssociation, keys: Mapping[int, bytes] | None) -> bytes:
     key = sa.key
     if key is None and keys is not None and sa.key_id in keys:
         key = keys[sa.key_id]
@@ -280,10 +281,10 @@ def _seal(sa: SecurityAssociation, key: bytes, iv: int, prefix: bytes, data: byt
     """``prefix`` (headers), then the data field (encrypted or clear), then the MAC."""
     encryptor = Cipher(algorithms.AES(key), modes.GCM(iv.to_bytes(sa.iv_len, "big"))).encryptor()
     if sa.service is Service.AUTHENTICATED_ENCRYPTION:
-        encryptor.authenticate_additional_data(_masked(prefix, sa.abm))
+        encryptor.authenticate_additional_data(masked(prefix, sa.abm))
         body = encryptor.update(data) + encryptor.finalize()
     else:
-        encryptor.authenticate_additional_data(_masked(prefix + data, sa.abm))
+        encryptor.authenticate_additional_data(masked(prefix + data, sa.abm))
         encryptor.finalize()
         body = data
     return prefix + body + encryptor.tag[:sa.mac_len]
@@ -295,10 +296,10 @@ def _open(sa: SecurityAssociation, key: bytes, iv: int, prefix: bytes, body: byt
     decryptor = Cipher(algorithms.AES(key), mode).decryptor()
     try:
         if sa.service is Service.AUTHENTICATED_ENCRYPTION:
-            decryptor.authenticate_additional_data(_masked(prefix, sa.abm))
+            decryptor.authenticate_additional_data(masked(prefix, sa.abm))
             data = decryptor.update(body)
         else:
-            decryptor.authenticate_additional_data(_masked(prefix + body, sa.abm))
+            decryptor.authenticate_additional_data(masked(prefix + body, sa.abm))
             data = body
         decryptor.finalize()
     except InvalidTag:
@@ -335,7 +336,7 @@ def apply(frame: TcFrame | bytes | bytearray | memoryview, sa: SecurityAssociati
     ``fecf``. Returns the protected frame's octets. Nothing moves when it refuses."""
     frame = _decode(frame, segment_header, fecf)
     _check_channel(sa, frame)
-    key = _key(sa, keys)
+    key = sa_key(sa, keys)
     if sa.iv >= _top(sa.iv_len) or (sa.arsn_len and sa.arsn >= _top(sa.arsn_len)):
         raise SdlsError(SdlsReason.COUNTER_EXHAUSTED, f"SA {sa.spi}: IV or ARSN used up, the SA needs a new key")
     segment = frame.segment.pack() if frame.segment else b""
@@ -351,7 +352,7 @@ def apply(frame: TcFrame | bytes | bytearray | memoryview, sa: SecurityAssociati
     return body + crc16_ccitt_false(body).to_bytes(FECF_SIZE, "big") if frame.fecf else body
 
 
-def _full_counter(name: str, received: int, length: int, sent: int, last: int | None, window: int) -> int:
+def full_counter(name: str, received: int, length: int, sent: int, last: int | None, window: int) -> int:
     """The full value of a counter of which the frame carries the low ``sent`` octets, or
     REPLAY / OUTSIDE_WINDOW. Before anything was accepted, 0..window are acceptable."""
     base, span = (last, window) if last is not None else (-1, window + 1)
@@ -393,7 +394,7 @@ def process(raw: bytes | bytearray | memoryview, sas: Mapping[int, SecurityAssoc
     if frame.header.control:
         raise SdlsError(SdlsReason.CONTROL_FRAME, "a Type-C frame carries no security header")
     sa = _lookup(frame, sas)
-    key = _key(sa, keys)
+    key = sa_key(sa, keys)
     start = PRIMARY_HEADER_SIZE + (SEGMENT_HEADER_SIZE if frame.segment else 0)
     fields = frame.data[SPI_SIZE:sa.header_size]
     sent_iv, sent_arsn = fields[:sa.iv_tx_len], fields[sa.iv_tx_len:sa.iv_tx_len + sa.arsn_tx_len]
@@ -401,9 +402,9 @@ def process(raw: bytes | bytearray | memoryview, sas: Mapping[int, SecurityAssoc
         raise SdlsError(SdlsReason.MALFORMED, f"SA {sa.spi}: nonzero pad length with GCM")
     arsn = None
     if sa.arsn_len:
-        arsn = _full_counter("ARSN", int.from_bytes(sent_arsn, "big"), sa.arsn_len, sa.arsn_tx_len,
+        arsn = full_counter("ARSN", int.from_bytes(sent_arsn, "big"), sa.arsn_len, sa.arsn_tx_len,
                              sa.last_arsn, sa.window)
-    iv = _full_counter("IV", int.from_bytes(sent_iv, "big"), sa.iv_len, sa.iv_tx_len, sa.last_iv, sa.window)
+    iv = full_counter("IV", int.from_bytes(sent_iv, "big"), sa.iv_len, sa.iv_tx_len, sa.last_iv, sa.window)
     prefix_end = start + sa.header_size
     mac_start = start + len(frame.data) - sa.mac_len
     data = _open(sa, key, iv, raw[:prefix_end], raw[prefix_end:mac_start], raw[mac_start:mac_start + sa.mac_len])

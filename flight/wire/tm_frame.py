@@ -54,7 +54,10 @@ Rules:
   two packets but not all (the packet's own CRC, PUS-C, then refuses it). Frames lost before
   the first one received are not seen; frames lost last are seen when the next one arrives.
 - Frame length: 2048 at most (the FHP's 11 bits) and 32 at least (a data field of 20 octets
-  with an OCF: room for a 7-octet idle packet after the 6-octet tail of another). The flight
+  with an OCF: room for a 7-octet idle packet after the 6-octet tail of another). With SDLS
+  (:mod:`flight.wire.sdls_tm`), ``Packetizer(reserve=(header, trailer))`` leaves room for the
+  security header and trailer: the data field shrinks by both and must still be 20 octets or
+  more; its frames (``TmFrame.reserved``) go out through ``sdls_tm.apply``. The flight
   side is thread-safe (one lock per packetizer, one for the master channel); the ground side
   is for one thread.
 
@@ -69,6 +72,8 @@ Rules:
 |   behave as specified; spacepackets reads our frames and we read its own | tests/unit/wire/test_tm_frame.py |
 | too short, wrong length, wrong version, bad CRC, bad FHP (and the other refusals) are named |   |
 |   | tests/unit/wire/test_tm_frame.py |
+| room reserved for SDLS shrinks the data field; packets still come back through apply/process |   |
+|   | tests/unit/wire/test_sdls_tm.py |
 """
 from __future__ import annotations
 
@@ -90,6 +95,7 @@ FRAME_HEADER_SIZE = 6
 OCF_SIZE = 4
 FECF_SIZE = 2
 MIN_FRAME_LENGTH = 32            # a data field of at least 20 octets, with an OCF
+MIN_DATA_FIELD_LENGTH = 20       # also when room is reserved for SDLS (flight.wire.sdls_tm)
 MAX_FRAME_LENGTH = 2048          # CCSDS 132.0-B-3: the FHP's 11 bits address at most 2048 octets
 MAX_SPACECRAFT_ID = 0x3FF
 MAX_VCID = 7
@@ -123,16 +129,27 @@ class TmFrameError(ValueError):
         self.message = message
 
 
-def check_frame_length(frame_length: int, has_ocf: bool) -> int:
-    """The data field length of frames of ``frame_length`` octets; ValueError outside the range."""
+def check_frame_length(frame_length: int, has_ocf: bool, reserve: int = 0) -> int:
+    """The data field length of frames of ``frame_length`` octets, ``reserve`` of which go to an
+    SDLS security header and trailer; ValueError outside the range or below 20 octets."""
     if not MIN_FRAME_LENGTH <= frame_length <= MAX_FRAME_LENGTH:
         raise ValueError(f"frame length {frame_length} outside {MIN_FRAME_LENGTH}..{MAX_FRAME_LENGTH}")
-    return frame_length - FRAME_HEADER_SIZE - FECF_SIZE - (OCF_SIZE if has_ocf else 0)
+    if reserve < 0:
+        raise ValueError(f"{reserve} octets reserved for SDLS")
+    size = frame_length - FRAME_HEADER_SIZE - FECF_SIZE - (OCF_SIZE if has_ocf else 0) - reserve
+    if size < MIN_DATA_FIELD_LENGTH:
+        raise ValueError(f"frame length {frame_length} with {reserve} octets reserved for SDLS leaves a data field "
+                         f"of {size} octets, at least {MIN_DATA_FIELD_LENGTH} are needed")
+    return size
 
 
 @dataclass(frozen=True)
 class TmFrame:
-    """One TM transfer frame. ``data`` is the whole data field; ``ocf`` the 4 OCF octets or None."""
+    """One TM transfer frame. ``data`` is the whole data field; ``ocf`` the 4 OCF octets or None.
+
+    ``reserved``: (security header, security trailer) octets the frame leaves for SDLS
+    (:mod:`flight.wire.sdls_tm`); ``data`` is then the data field without them, ``length``
+    counts them, and the frame goes out through ``sdls_tm.apply``, not :meth:`encode`."""
 
     spacecraft_id: int
     vcid: int
@@ -141,11 +158,13 @@ class TmFrame:
     first_header_pointer: int
     data: bytes
     ocf: bytes | None = None
+    reserved: tuple[int, int] = (0, 0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", bytes(self.data))          # frozen: no bytearray inside
         if self.ocf is not None:
             object.__setattr__(self, "ocf", bytes(self.ocf))
+        object.__setattr__(self, "reserved", check_reserve(self.reserved))
         fields = (("spacecraft id", self.spacecraft_id, MAX_SPACECRAFT_ID), ("VCID", self.vcid, MAX_VCID),
                   ("MC frame count", self.mc_frame_count, COUNT_MODULO - 1),
                   ("VC frame count", self.vc_frame_count, COUNT_MODULO - 1))
@@ -154,7 +173,7 @@ class TmFrame:
                 raise ValueError(f"{name} {value} outside 0..{top}")
         if self.ocf is not None and len(self.ocf) != OCF_SIZE:
             raise ValueError(f"OCF of {len(self.ocf)} octets, must be {OCF_SIZE}")
-        check_frame_length(self.length, self.ocf is not None)
+        check_frame_length(self.length, self.ocf is not None, sum(self.reserved))
         if not fhp_is_valid(self.first_header_pointer, len(self.data)):
             raise ValueError(f"first header pointer {self.first_header_pointer:#x} outside a data field "
                              f"of {len(self.data)} octets")
@@ -162,18 +181,24 @@ class TmFrame:
     @property
     def length(self) -> int:
         """The frame's length in octets, once encoded."""
-        return FRAME_HEADER_SIZE + len(self.data) + (OCF_SIZE if self.ocf is not None else 0) + FECF_SIZE
+        return (FRAME_HEADER_SIZE + sum(self.reserved) + len(self.data) + (OCF_SIZE if self.ocf is not None else 0)
+                + FECF_SIZE)
 
     @property
     def only_idle_data(self) -> bool:
         return self.first_header_pointer == ONLY_IDLE_DATA
 
-    def encode(self) -> bytes:
-        """The frame's octets, FECF included."""
+    def pack_header(self) -> bytes:
+        """The 6 octets of the primary header."""
         ids = (self.spacecraft_id << 4) | (self.vcid << 1) | int(self.ocf is not None)  # version 00
         status = (SEGMENT_LENGTH_ID << 11) | self.first_header_pointer
-        body = b"".join((struct.pack(">HBBH", ids, self.mc_frame_count, self.vc_frame_count, status),
-                         self.data, self.ocf or b""))
+        return struct.pack(">HBBH", ids, self.mc_frame_count, self.vc_frame_count, status)
+
+    def encode(self) -> bytes:
+        """The frame's octets, FECF included (ValueError for a frame with room reserved for SDLS)."""
+        if self.reserved != (0, 0):
+            raise ValueError(f"a frame with {self.reserved} octets reserved for SDLS goes out through sdls_tm.apply")
+        body = b"".join((self.pack_header(), self.data, self.ocf or b""))
         return body + crc16_ccitt_false(body).to_bytes(FECF_SIZE, "big")
 
     @classmethod
@@ -204,6 +229,17 @@ class TmFrame:
                    raw[FRAME_HEADER_SIZE:end], raw[end:end + OCF_SIZE] if has_ocf else None)
 
 
+def check_reserve(reserve: tuple[int, int]) -> tuple[int, int]:
+    """``reserve`` as a (security header, security trailer) pair of octet counts; ValueError if it is not one."""
+    try:
+        header, trailer = reserve
+    except (TypeError, ValueError):
+        raise ValueError(f"reserve {reserve!r} is not (security header octets, security trailer octets)") from None
+    if not (isinstance(header, int) and isinstance(trailer, int) and header >= 0 and trailer >= 0):
+        raise ValueError(f"reserve {reserve!r}: two octet counts, 0 or more")
+    return header, trailer
+
+
 def fhp_is_valid(fhp: int, data_size: int) -> bool:
     """Whether ``fhp`` is an offset inside a data field of ``data_size`` octets or a special value."""
     return 0 <= fhp < data_size or fhp in (NO_PACKET_START, ONLY_IDLE_DATA)
@@ -222,17 +258,21 @@ class Packetizer:
     """Flight side of one virtual channel: packets in, fixed-length frames out (thread-safe).
 
     ``ocf``, when given, is called for each frame built and returns its 4 OCF octets (the CLCW).
-    Frames come out with MC frame count 0: :meth:`MasterChannel.stamp` sets it as they go out.
+    ``reserve``: (security header, security trailer) octets to leave in each frame for SDLS
+    (``sdls_tm.reserve(sa)``); the data field shrinks by both and the frames are protected and
+    sent with ``sdls_tm.apply``. Frames come out with MC frame count 0:
+    :meth:`MasterChannel.stamp` sets it as they go out.
     """
 
     def __init__(self, spacecraft_id: int, vcid: int, frame_length: int,
-                 ocf: Callable[[], bytes] | None = None) -> None:
+                 ocf: Callable[[], bytes] | None = None, *, reserve: tuple[int, int] = (0, 0)) -> None:
         if not 0 <= spacecraft_id <= MAX_SPACECRAFT_ID or not 0 <= vcid <= MAX_VCID:
             raise ValueError(f"spacecraft id {spacecraft_id} or VCID {vcid} out of range")
         self.spacecraft_id = spacecraft_id
         self.vcid = vcid
         self.frame_length = frame_length
-        self.capacity = check_frame_length(frame_length, ocf is not None)
+        self.reserve = check_reserve(reserve)
+        self.capacity = check_frame_length(frame_length, ocf is not None, sum(self.reserve))
         self._ocf = ocf
         self._buffer = bytearray()                          # octets not yet in a frame
         self._base = 0                                      # stream position of _buffer[0]
@@ -313,7 +353,7 @@ class Packetizer:
         return ocf
 
     def _frame(self, fhp: int, data: bytes, ocf: bytes | None) -> TmFrame:
-        frame = TmFrame(self.spacecraft_id, self.vcid, 0, self._vc_count, fhp, data, ocf)
+        frame = TmFrame(self.spacecraft_id, self.vcid, 0, self._vc_count, fhp, data, ocf, self.reserve)
         self._vc_count = (self._vc_count + 1) % COUNT_MODULO
         return frame
 

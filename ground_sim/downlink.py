@@ -1,0 +1,136 @@
+"""Downlink: the ground's receiving side of the link: TM transfer frames in, space packets out.
+
+Each ZeroMQ message from the flight is one TM frame (flight.wire.tm_frame) of the dictionary's
+``tm_frame_length``. A frame that fails its checks (length, FECF, version, OCF flag, another
+spacecraft) is counted by reason and given nowhere. A good one: its CLCW goes to the uplink's
+FOP-1, the master channel count shows frames lost across all channels, and its virtual
+channel's depacketizer the frames lost on that channel (from the VC count) and the packets
+they took with them; the packets it completes come out, in order per channel.
+
+| requirement | verified by |
+|---|---|
+| the packets of the flight's frames come out whole, per VC in order; gaps per VC and for the |   |
+|   master channel equal the frames lost; a bad frame is counted, never fatal (hypothesis) | tests/unit/ground/test_downlink.py |
+"""
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from typing import Callable
+
+from flight.wire.link import TM_IDLE, TM_VIRTUAL_CHANNELS, LinkParameters
+from flight.wire.tm_frame import Depacketizer, MasterChannelMonitor, TmFrame, TmFrameError
+
+
+@dataclass
+class ChannelStats:
+    frames: int = 0
+    gaps: int = 0            # frames missing (VC frame count)
+    packets: int = 0
+    discarded: int = 0       # packets partly received (a frame of them was lost)
+
+
+@dataclass
+class DownlinkStats:
+    frames: int = 0
+    bad_frames: collections.Counter = field(default_factory=collections.Counter)  # reason -> frames
+    master_gaps: int = 0
+    channels: dict[str, ChannelStats] = field(default_factory=dict)
+
+    @property
+    def gaps(self) -> int:
+        return sum(c.gaps for c in self.channels.values())
+
+
+class Downlink:
+    """For one thread (the ground's receiving thread)."""
+
+    def __init__(self, link: LinkParameters, on_clcw: Callable[[bytes], None] | None = None) -> None:
+        self.link = link
+        self._on_clcw = on_clcw
+        self._master = MasterChannelMonitor(link.spacecraft_id)
+        self._channels = {vcid: Depacketizer(link.spacecraft_id, vcid) for vcid in TM_VIRTUAL_CHANNELS}
+        self.stats = DownlinkStats(channels={name: ChannelStats() for name in TM_VIRTUAL_CHANNELS.values()})
+        self.last_refusal: str | None = None  # why the last refused frame was refused
+
+    def frame(self, raw: bytes) -> TmFrame | None:
+        """The frame in ``raw``, counted; None (and the reason counted) if it is refused."""
+        self.stats.frames += 1
+        try:
+            frame = TmFrame.decode(raw, self.link.tm_frame_length, has_ocf=True)
+        except TmFrameError as error:
+            return self._refuse(error.reason.name, str(error))
+        if frame.spacecraft_id != self.link.spacecraft_id:
+            return self._refuse("WRONG_SPACECRAFT", f"spacecraft {frame.spacecraft_id}, this link's is "
+                                f"{self.link.spacecraft_id}")
+        if frame.vcid not in self._channels and frame.vcid != TM_IDLE:
+            return self._refuse("UNKNOWN_VIRTUAL_CHANNEL", f"VC {frame.vcid}")
+        return frame
+
+    def _refuse(self, reason: str, detail: str) -> None:
+        self.stats.bad_frames[reason] += 1
+        self.last_refusal = f"{reason}: {detail}" if not detail.startswith(reason) else detail
+        return None
+
+    def packets(self, frame: TmFrame) -> list[bytes]:
+        """Account for a good frame, hand its CLCW on; the packets it completes."""
+        self.stats.master_gaps += self._master.push(frame)
+        if frame.ocf is not None and self._on_clcw is not None:
+            self._on_clcw(frame.ocf)
+        channel = self._channels.get(frame.vcid)
+        if channel is None:  # the idle channel: a CLCW, no data
+            return []
+        packets = channel.push(frame)
+        stats = self.stats.channels[TM_VIRTUAL_CHANNELS[frame.vcid]]
+        stats.frames, stats.gaps = channel.frames, channel.gaps
+        stats.packets, stats.discarded = channel.packets, channel.discarded
+        return packets
+
+
+class SequenceTracker:
+    """Packets lost on one APID, from the source packet sequence counts, tolerant of reordering.
+
+    Packets of one APID travel on several virtual channels, so they may arrive out of order: a
+    count below the highest seen is a late arrival if it was missing (no loss after all), else a
+    duplicate. A count still missing ``horizon`` counts behind the highest is lost for good.
+    ``lost`` counts those; ``missing`` is what is lost for now (it may still arrive)."""
+
+    MODULO = 16384  # 14-bit sequence counts
+    HALF = MODULO // 2
+
+    def __init__(self, horizon: int = 4096) -> None:
+        self.horizon = horizon
+        self.highest: int | None = None
+        self.lost = 0
+        self.duplicates = 0
+        self._missing: collections.OrderedDict[int, None] = collections.OrderedDict()
+
+    @property
+    def missing(self) -> int:
+        return len(self._missing)
+
+    @property
+    def gaps(self) -> int:
+        """Packets lost so far: for good, and for now."""
+        return self.lost + len(self._missing)
+
+    def push(self, count: int) -> None:
+        if self.highest is None:
+            self.highest = count
+            return
+        ahead = (count - self.highest) % self.MODULO
+        if ahead == 0 or ahead >= self.HALF:  # at or behind the highest: a late arrival, or a repeat
+            if count in self._missing:
+                del self._missing[count]
+            else:
+                self.duplicates += 1
+            return
+        for skipped in range(1, ahead):
+            self._missing[(self.highest + skipped) % self.MODULO] = None
+        self.highest = count
+        while self._missing:
+            oldest = next(iter(self._missing))
+            if (self.highest - oldest) % self.MODULO <= self.horizon:
+                break
+            del self._missing[oldest]
+            self.lost += 1
