@@ -1,7 +1,7 @@
 """Uplink: the ground's sending side of the link: packets into TC frames, through FOP-1 and SDLS.
 
-Packets handed to :meth:`Uplink.submit` wait in order; a pump thread packs as many as fit into
-one TC transfer frame (flight.wire.tc_frame), gives it to FOP-1 (flight.wire.fop1: numbered,
+Packets handed to :meth:`Uplink.submit` wait in order; a pump thread packs as many as fit (or
+``packets_per_frame``) into one TC transfer frame (flight.wire.tc_frame), gives it to FOP-1 (flight.wire.fop1: numbered,
 at most K unacknowledged, retransmitted on the CLCW's Retransmit flag or when T1 runs out),
 protects each transmission with the SA (flight.wire.sdls: every transmission, retransmissions
 too, takes a fresh IV, so the flight's anti-replay never mistakes one for a replay) and sends
@@ -31,6 +31,7 @@ a restarted ground continues from the reservation, within the flight's window.
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from flight.wire.link import LinkParameters
 from flight.wire.tc_frame import (FECF_SIZE, PRIMARY_HEADER_SIZE, SEGMENT_HEADER_SIZE, SegmentHeader, TcFrame,
                                   TcHeader, control_frame)
 
+log = logging.getLogger(__name__)
 ACTIVE_STATES = (FopState.ACTIVE, FopState.RETRANSMIT_WITHOUT_WAIT, FopState.RETRANSMIT_WITH_WAIT)
 
 
@@ -70,6 +72,8 @@ class UplinkStats:
     alerts: int = 0
     last_alert: str | None = None
     bad_clcws: int = 0
+    errors: int = 0            # rounds of the pump that failed (the reason in last_error); it goes on
+    last_error: str | None = None
 
 
 class Uplink:
@@ -77,13 +81,12 @@ class Uplink:
 
     def __init__(self, link: LinkParameters, keys: KeyRing | None, send: Callable[[bytes], None], *,
                  state_path: str | Path | None = None, fop_window: int = 5, t1: float = 1.0,
-                 transmission_limit: int = 10, on_frame: Callable[[bytes, list[Ticket]], None] | None = None,
+                 transmission_limit: int = 10, packets_per_frame: int = 0, on_frame: Callable[[bytes, list[Ticket]], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if link.authenticated and keys is None:
-            raise ValueError("the link is authenticated (sdls = on): the ground needs the key file")
         self.link, self.keys, self._send, self._on_frame, self._clock = link, keys, send, on_frame, clock
         self.fop = Fop1(link.tc_vcid, fop_window, t1, transmission_limit)
-        self.sa = link.security_association(keys.key_id_of(link.spi)) if link.authenticated else None
+        self.packets_per_frame = packets_per_frame  # 0: as many as fit
+        self.sa = link.security_association(keys.key_id_of(link.spi)) if link.authenticated and keys else None
         self.stats = UplinkStats()
         self.capacity = self._capacity()
         self._cond = threading.Condition()
@@ -100,8 +103,9 @@ class Uplink:
 
     def _capacity(self) -> int:
         overhead = PRIMARY_HEADER_SIZE + SEGMENT_HEADER_SIZE + FECF_SIZE
-        if self.sa is not None:
-            overhead += self.sa.header_size + self.sa.mac_len
+        if self.link.authenticated:
+            sa = self.link.security_association(0)
+            overhead += sa.header_size + sa.mac_len
         return self.link.tc_frame_max - overhead
 
     # --- the caller's side --------------------------------------------------------------------------
@@ -121,6 +125,9 @@ class Uplink:
 
     def submit(self, packet: bytes, expedited: bool = False) -> Ticket:
         """Queue one packet (a Type-BD frame of its own if ``expedited``); ValueError if it cannot fit a frame."""
+        if self.link.authenticated and self.keys is None:
+            raise ValueError("the link is authenticated (sdls = on) and this ground has no key file: it can "
+                             "only listen")
         if len(packet) > self.capacity:
             raise ValueError(f"a packet of {len(packet)} octets: a TC frame carries at most {self.capacity}")
         ticket = Ticket(bytes(packet), self._clock(), expedited=expedited)
@@ -165,7 +172,13 @@ class Uplink:
             with self._cond:
                 if not self._running:
                     return
-                frames = self._step(self._clock())
+                try:
+                    frames = self._step(self._clock())
+                except Exception as error:  # e.g. an SA whose counters are used up: said, never fatal
+                    self.stats.errors += 1
+                    self.stats.last_error = f"{type(error).__name__}: {error}"
+                    log.warning("uplink: %s", self.stats.last_error)
+                    frames = []
                 if not frames:
                     self._cond.wait(self.POLL_S)
                     continue
@@ -192,7 +205,8 @@ class Uplink:
             if self.fop.state not in ACTIVE_STATES or self.fop.waiting:
                 return
             tickets, size = [], 0
-            while self._queue and not self._queue[0].expedited and size + len(self._queue[0].packet) <= self.capacity:
+            while (self._queue and not self._queue[0].expedited and size + len(self._queue[0].packet) <= self.capacity
+                   and (not self.packets_per_frame or len(tickets) < self.packets_per_frame)):
                 size += len(self._queue[0].packet)
                 tickets.append(self._queue.popleft())
             transfer = self.fop.transmit(b"".join(t.packet for t in tickets))
@@ -264,7 +278,8 @@ class Uplink:
         record = DurableRecord(state_path)
         saved = record.load() or {}
         self.sa.iv = max(self.sa.iv, int(saved.get("iv", 0)))
-        self.sa.arsn = max(self.sa.arsn, int(saved.get("arsn", 0)))
+        if self.sa.arsn_len:
+            self.sa.arsn = max(self.sa.arsn, int(saved.get("arsn", 0)))
         return [record, self.sa.iv, self.sa.arsn]
 
     def _reserve(self) -> None:
@@ -276,5 +291,6 @@ class Uplink:
         if self.sa.iv < iv and (not self.sa.arsn_len or self.sa.arsn < arsn):
             return
         step = max(1, self.sa.window // 4)
-        self._reserved[1:] = [self.sa.iv + step, self.sa.arsn + step]
-        record.save({"iv": self.sa.iv + step, "arsn": self.sa.arsn + step})
+        reservation = {"iv": self.sa.iv + step, "arsn": self.sa.arsn + step if self.sa.arsn_len else 0}
+        record.save(reservation)
+        self._reserved[1:] = [reservation["iv"], reservation["arsn"]]

@@ -4,9 +4,10 @@ Some state must be on disk before the flight acts on it: the link's anti-replay 
 example, or a command sent before a reboot could run again after it. Rewriting a file and
 renaming it costs a file and a directory sync each time; this record instead keeps two fixed
 slots in one preallocated file and overwrites the older slot, then syncs that one file
-(``fdatasync``). A slot is ``generation (8 octets) | length (4) | CRC-32C (4) | JSON``; loading
-takes the valid slot of the highest generation, so a save torn by a crash leaves the previous
-record. The file never grows, so a full disk cannot fail a save.
+(``fdatasync``). A slot is ``generation (8 octets) | length (4) | CRC-32C (4) | JSON``, the
+CRC-32C taken over the generation, the length and the JSON (an upset in the generation cannot
+make an old slot look newer); loading takes the valid slot of the highest generation, so a save
+torn by a crash leaves the previous record. The file never grows, so a full disk cannot fail a save.
 
 | requirement | verified by |
 |---|---|
@@ -24,6 +25,11 @@ from typing import Any
 from native import crc32c
 
 HEADER = struct.Struct(">QII")
+COVERED = struct.Struct(">QI")  # the generation and length, which the CRC covers with the JSON
+
+
+def _crc(generation: int, body: bytes) -> int:
+    return crc32c(COVERED.pack(generation, len(body)) + body)
 
 
 class DurableRecordError(ValueError):
@@ -51,7 +57,7 @@ class DurableRecord:
             raw = os.pread(self._fd, self.slot_size, slot * self.slot_size)
             generation, length, crc = HEADER.unpack_from(raw)
             body = raw[HEADER.size:HEADER.size + length]
-            if generation == 0 or length > self.slot_size - HEADER.size or crc32c(body) != crc:
+            if generation == 0 or length > self.slot_size - HEADER.size or _crc(generation, body) != crc:
                 continue
             if generation > best[0]:
                 try:
@@ -72,7 +78,7 @@ class DurableRecord:
                                      f"{self.slot_size - HEADER.size}")
         generation = self._generation + 1
         slot = generation % 2
-        os.pwrite(self._fd, HEADER.pack(generation, len(body), crc32c(body)) + body, slot * self.slot_size)
+        os.pwrite(self._fd, HEADER.pack(generation, len(body), _crc(generation, body)) + body, slot * self.slot_size)
         os.fdatasync(self._fd)
         self._generation, self._record = generation, record
 

@@ -346,8 +346,7 @@ class Comms(Component):
                 while self._running and not self._store and not self._clcw_changed:
                     self._ready.wait()
                 if not self._running:
-                    if self._store:
-                        self.log.warning("%d TM packets not sent at shutdown", len(self._store))
+                    self._unsent()
                     return
                 count = min(len(self._store), self.BATCH)
                 batch = [(packet, vcid, stored) for packet, (vcid, stored)
@@ -359,6 +358,8 @@ class Comms(Component):
                 frames, corrupt = [self._framer.clcw_frame()], 0
             for frame in frames:
                 if not self._send_frame(frame):
+                    with self._lock:
+                        self._unsent()
                     return
             with self._lock:
                 for _ in range(count):
@@ -369,6 +370,10 @@ class Comms(Component):
                 self._frames_sent += len(frames)
                 self._sent_bytes += sum(len(frame) for frame in frames)
                 self._ready.notify_all()
+
+    def _unsent(self) -> None:
+        if self._store:
+            self.log.warning("%d TM packets not sent at shutdown", len(self._store))
 
     def _send_frame(self, frame: bytes) -> bool:
         """Send one frame, waiting while the ground is away or behind; False if the flight stops first."""

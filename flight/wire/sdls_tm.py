@@ -27,9 +27,9 @@ octets, and the SA fixes every length inside it)::
     | header  |     | (sent  | (sent  |         | (ciphertext, or      |     | (CLCW) |      |
     |    6    |  2  |  part) |  part) |  0..3   |  clear for auth)     |     | 0 or 4 |  2   |
     +---------+-----+--------+--------+---------+----------------------+-----+--------+------+
-    |<-- AAD for authenticated encryption ---->|
-    |<------------------- AAD for authentication only ------------------>|
-    |<------------------------------ FECF (CRC-16) over ---------------------------->|
+    |<--- AAD for authenticated encryption ---->|
+    |<----------------- AAD for authentication only ------------------>|
+    |<----------------------------- FECF (CRC-16) over ------------------------------>|
 
 - primary header: as :mod:`flight.wire.tm_frame` writes it (no secondary header). The first
   header pointer is an offset in the data field proper, i.e. counted from the first octet after
@@ -91,9 +91,9 @@ CryptoLib (interoperability first; written from CryptoLib's code and tests):
 
 | requirement | verified by |
 |---|---|
-| apply reproduces CryptoLib's protected TM frames byte for byte (authenticated encryption) | tests/unit/wire/test_sdls_tm.py |
+| apply reproduces CryptoLib's protected TM frames byte for byte (auth. encryption) | tests/unit/wire/test_sdls_tm.py |
 | process accepts CryptoLib's protected TM frame and returns its plaintext | tests/unit/wire/test_sdls_tm.py |
-| authentication only: the MAC is the GMAC of the AAD span above, the data field in clear | tests/unit/wire/test_sdls_tm.py |
+| authentication only: the MAC is the GMAC of the AAD span above, data in clear | tests/unit/wire/test_sdls_tm.py |
 | packets -> Packetizer(reserve) -> apply -> process -> Depacketizer give the packets back, |   |
 |   both services, random SA parameters, frame lengths, OCF or not | tests/unit/wire/test_sdls_tm.py |
 | every single-bit flip of a protected frame is refused (FECF; MAC with the FECF redone, |   |

@@ -10,12 +10,14 @@ import pytest
 from flight.__main__ import main
 from flight.app import DEFAULT_TOPOLOGY
 from flight.payload.demo_model import write_demo_model
+from ground_sim.flight_process import make_keys
 
 WILDCARDS = ['comms.tc_endpoint="tcp://127.0.0.1:*"', 'comms.tm_endpoint="tcp://127.0.0.1:*"']
 
 
 def refused(capsys, tmp_path, overrides=(), topology=None) -> str:
     """Run orbitfs-flight; it must exit 2 with one line on stderr, which is returned."""
+    make_keys(tmp_path / "run" / "keys")  # the link's keys are there: the error is the one under test
     argv = ["--run-dir", str(tmp_path / "run"), "--max-ticks", "1"]
     if topology is not None:
         path = tmp_path / "topology.toml"

@@ -20,7 +20,7 @@ def printed(capsys, *argv: str) -> str:
 
 def test_the_wiring_diagram_is_the_generated_one(capsys):
     diagram = printed(capsys, "--wiring", "mermaid")
-    assert diagram.startswith("flowchart LR\n  comms -- RawTelecommand --> dispatcher")
+    assert diagram.startswith("flowchart LR\n  comms -- RawTelecommand --> link")
     assert f"```mermaid\n{diagram}\n```" in README
 
 

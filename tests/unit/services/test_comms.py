@@ -1,10 +1,12 @@
 """Tests of Comms over real ZeroMQ on 127.0.0.1 (wildcard ports), in flight.testing's component
 tester.
 
-Packets are read back with TelemetryPacket.decode and their CRC checked with crcmod.
+TM frames are read back with the ground's downlink (ground_sim.downlink), their packets with
+TelemetryPacket.decode and their CRC checked with crcmod.
 """
 from __future__ import annotations
 
+import collections
 import logging
 import time
 
@@ -13,8 +15,12 @@ import pytest
 import zmq
 
 from flight.messages import RawTelecommand
+from flight.messages import LinkStatus
 from flight.testing import ComponentTester
+from flight.wire.clcw import Clcw
+from flight.wire.link import TM_PRODUCTS, TM_REALTIME, LinkParameters
 from flight.wire.pus import TelemetryPacket
+from ground_sim.downlink import Downlink
 
 crc16 = crcmod.predefined.mkCrcFun("crc-ccitt-false")
 TIMEOUT_MS = 5000  # bound on waiting for a packet; never a speed requirement
@@ -51,17 +57,41 @@ def make(tmp_path, context):
         s.close(linger=0)
 
 
-def ground(h) -> zmq.Socket:
-    pull = h.socket(zmq.PULL)
-    pull.connect(h.comms.tm_endpoint)
-    return pull
+class Ground:
+    """A PULL on the TM endpoint and the ground's downlink: frames in, packets out."""
+
+    def __init__(self, h) -> None:
+        self.pull = h.socket(zmq.PULL)
+        self.pull.connect(h.comms.tm_endpoint)
+        self.clcws: list[bytes] = []
+        self.downlink = Downlink(LinkParameters(), on_clcw=self.clcws.append)
+        self.packets: collections.deque[bytes] = collections.deque()
+        self.frames: list = []
+
+    def frame(self):
+        assert self.pull.poll(TIMEOUT_MS), "no frame arrived"
+        raw = self.pull.recv()
+        assert len(raw) == LinkParameters().tm_frame_length
+        frame = self.downlink.frame(raw)
+        assert frame is not None, self.downlink.last_refusal
+        self.frames.append(frame)
+        self.packets.extend(self.downlink.packets(frame))
+        return frame
+
+    def receive(self) -> TelemetryPacket:
+        while not self.packets:
+            self.frame()
+        raw = self.packets.popleft()
+        assert int.from_bytes(raw[-2:], "big") == crc16(raw[:-2])
+        return TelemetryPacket.decode(raw)
 
 
-def receive(pull: zmq.Socket) -> TelemetryPacket:
-    assert pull.poll(TIMEOUT_MS), "no packet arrived"
-    raw = pull.recv()
-    assert int.from_bytes(raw[-2:], "big") == crc16(raw[:-2])
-    return TelemetryPacket.decode(raw)
+def ground(h) -> Ground:
+    return Ground(h)
+
+
+def receive(pull: Ground) -> TelemetryPacket:
+    return pull.receive()
 
 
 def depth(h) -> int:
@@ -100,7 +130,8 @@ def test_packets_wait_in_the_store_until_a_ground_connects(make):
         time.sleep(0.01)
     assert depth(h) == 0
     assert h.comms.telemetry["TmPacketsSent"] == len(services)
-    assert h.comms.telemetry["TmBytesSent"] == sum(len(p.encode()) for p in packets)
+    assert h.comms.telemetry["TmFramesSent"] == len(pull.frames) >= 1
+    assert h.comms.telemetry["TmBytesSent"] == len(pull.frames) * LinkParameters().tm_frame_length
 
 
 def test_full_store_drops_new_packets_and_counts_them(make):
@@ -162,7 +193,7 @@ def test_tcs_from_a_dealer_go_out_of_the_tc_port_without_identity(make):
         if poller.poll(100):
             handler()
     assert received == [RawTelecommand(tuple(m)) for m in messages]
-    assert h.comms.telemetry["TcPacketsReceived"] == len(messages)
+    assert h.comms.telemetry["TcFramesReceived"] == len(messages)
 
 
 def test_a_flood_is_bounded_per_cycle_refused_beyond_its_queue_and_another_peer_is_served(make):
@@ -174,11 +205,11 @@ def test_a_flood_is_bounded_per_cycle_refused_beyond_its_queue_and_another_peer_
         flood.send(b"flood %d" % n)
     [(socket, handler)] = h.comms.poll_sockets()
     deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while h.comms.telemetry["TcPacketsReceived"] < 30 and time.monotonic() < deadline:
+    while h.comms.telemetry["TcFramesReceived"] < 30 and time.monotonic() < deadline:
         if socket.poll(100):
             handler()
     operator.send(b"operator ping")
-    while h.comms.telemetry["TcPacketsReceived"] < 31 and time.monotonic() < deadline:
+    while h.comms.telemetry["TcFramesReceived"] < 31 and time.monotonic() < deadline:
         if socket.poll(100):
             handler()
     sent = h.sent["comms.tc"]
@@ -230,4 +261,32 @@ def test_a_message_over_max_message_size_is_refused_before_it_is_buffered(make):
     if socket.poll(0):
         handler()
     assert [m.frames for m in h.sent["comms.tc"]] == [(b"y" * 1024,)]
-    assert h.comms.telemetry["TcPacketsReceived"] == 1
+    assert h.comms.telemetry["TcFramesReceived"] == 1
+
+
+def test_tm_goes_down_in_frames_on_its_virtual_channel_with_the_latest_clcw(make):
+    h = make()
+    pull = ground(h)
+    h.comms.send_tm(3, 25, b"housekeeping")
+    assert receive(pull).service == 3
+    assert pull.frames[-1].vcid == TM_REALTIME
+    clcw = Clcw(0, 42, retransmit=True).encode()
+    h.comms.clcw(LinkStatus(clcw))
+    frame = pull.frame()  # nothing waits: a frame of idle data carries the new CLCW at once
+    assert frame.ocf == clcw and frame.only_idle_data
+    h.comms.send_tm(200, 1, b"product")
+    assert receive(pull).service == 200
+    assert pull.frames[-1].vcid == TM_PRODUCTS and pull.frames[-1].ocf == clcw
+    assert pull.downlink.stats.master_gaps == 0 and pull.downlink.stats.gaps == 0
+
+
+def test_a_packet_that_waited_longer_than_playback_after_s_goes_down_on_the_playback_channel(make, tmp_path):
+    h = make()
+    h.comms._framer.link = LinkParameters(playback_after_s=5.0)
+    h.comms.send_tm(3, 25, b"old")
+    h.time += 6.0  # mission time moves on before a ground is there
+    h.comms.send_tm(3, 25, b"new")
+    pull = ground(h)
+    first, second = receive(pull), receive(pull)
+    assert (first.app_data, second.app_data) == (b"old", b"new")
+    assert sorted(f.vcid for f in pull.frames) == [0, 2]
