@@ -125,7 +125,7 @@ class SequenceTracker:
             else:
                 self.duplicates += 1
             return
-        for skipped in range(2, ahead):
+        for skipped in range(1, ahead):
             self._missing[(self.highest + skipped) % self.MODULO] = None
         self.highest = count
         while self._missing:

@@ -371,3 +371,10 @@ def test_counts_wrap_at_16384():
     assert (tracker.gaps, tracker.duplicates) == (1, 1)
     wrapped = pushed([(16000 + i) % 16384 for i in range(2000) if i != 1000], horizon=100)
     assert (wrapped.gaps, wrapped.lost, wrapped.missing) == (1, 1, 0)
+
+
+def test_a_count_exactly_horizon_behind_is_still_awaited_one_more_is_lost():
+    awaited = pushed([0, 11, 1], horizon=10)  # 1 was missing 10 behind the highest: it may still come
+    assert (awaited.lost, awaited.missing, awaited.duplicates, awaited.gaps) == (0, 9, 0, 9)
+    given_up = pushed([0, 12, 1], horizon=10)  # 1 was missing 11 behind: lost, and its arrival a duplicate
+    assert (given_up.lost, given_up.missing, given_up.duplicates, given_up.gaps) == (1, 10, 1, 11)

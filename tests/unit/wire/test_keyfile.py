@@ -223,6 +223,17 @@ actions = st.lists(st.tuples(st.sampled_from(["load", "activate", "deactivate", 
                              st.integers(1, 6), st.sampled_from([1, 2])), max_size=40)
 
 
+def step(ring: KeyRing, action: str, kid: int, spi: int) -> None:
+    if action == "load":
+        ring.load_wrapped(kid, ring.wrap(bytes([kid]) * 32))
+    elif action == "activate":
+        ring.activate(kid)
+    elif action == "deactivate":
+        ring.deactivate(kid)
+    else:
+        ring.rekey(spi, kid)
+
+
 @SETTINGS
 @given(steps=actions)
 def test_key_states_follow_the_rules_and_active_keys_holds_only_active_ones(steps):
@@ -231,28 +242,20 @@ def test_key_states_follow_the_rules_and_active_keys_holds_only_active_ones(step
     state = {1: "active", 2: "active"}                  # our own model
     sas = {1: 1, 2: 2}
     for action, kid, spi in steps:
-        if action == "load":
-            allowed = kid not in state
-            call, after = (lambda: ring.load_wrapped(kid, ring.wrap(bytes([kid]) * 32))), "preactive"
-        elif action == "activate":
-            allowed = state.get(kid) == "preactive"
-            call, after = (lambda: ring.activate(kid)), "active"
-        elif action == "deactivate":
-            allowed = state.get(kid) == "active" and kid not in sas.values()
-            call, after = (lambda: ring.deactivate(kid)), "deactivated"
-        else:
-            allowed = state.get(kid) == "active"
-            call, after = (lambda: ring.rekey(spi, kid)), state.get(kid)
+        allowed = {"load": kid not in state,
+                   "activate": state.get(kid) == "preactive",
+                   "deactivate": state.get(kid) == "active" and kid not in sas.values(),
+                   "rekey": state.get(kid) == "active"}[action]
         if allowed:
-            call()
+            step(ring, action, kid, spi)
             if action == "rekey":
                 sas[spi] = kid
             else:
-                state[kid] = after
+                state[kid] = {"load": "preactive", "activate": "active", "deactivate": "deactivated"}[action]
                 keys.setdefault(kid, bytes([kid]) * 32)
         else:
             with pytest.raises(KeyRingError):
-                call()
+                step(ring, action, kid, spi)
         assert {kid: k.state.value for kid, k in ring.keys.items()} == state
         assert ring.sas == sas
         assert ring.active_keys() == {kid: keys[kid] for kid, s in state.items() if s == "active"}
