@@ -54,6 +54,34 @@ class IntegrationApi:
                      **kwargs: Any) -> CommandRecord:
         return self.station.send_command(name, args, **kwargs)
 
+    def rotate_key(self, key_id: int, timeout: float | None = None) -> None:
+        """Put a new key ``key_id`` on the TC SA, the way flight.services.tc_link takes it: a fresh key
+        wrapped with the KEK goes up (KEY_LOAD), is activated, the SA is rekeyed to it, and the old
+        key is deactivated; the ground's key ring follows each step and its key file is saved."""
+        station, spi = self.station, self.station.dictionary.link_parameters.spi
+        keys = station.uplink.keys
+        if keys is None:
+            raise ValueError("this ground has no key file: it cannot rotate keys")
+        old = keys.key_id_of(spi)
+        wrapped: list[bytes] = []
+        station.uplink.change_keys(lambda ring: wrapped.append(ring.new_key(key_id)))
+        self.send_and_assert_command("link.KEY_LOAD", [key_id, wrapped[0].hex()], timeout=timeout)
+        self.send_and_assert_command("link.KEY_ACTIVATE", [key_id], timeout=timeout)
+        station.uplink.change_keys(lambda ring: ring.activate(key_id))
+        self.send_and_assert_command("link.SA_REKEY", [spi, key_id], timeout=timeout)
+        station.uplink.change_keys(lambda ring: None, key_id)  # the flight uses it from the next frame
+        self.send_and_assert_command("link.KEY_DEACTIVATE", [old], timeout=timeout)
+        station.uplink.change_keys(lambda ring: ring.deactivate(old))
+        if station.key_file is not None:
+            keys.save(station.key_file)
+
+    def await_received(self, record: CommandRecord, timeout: float | None = None) -> CommandRecord:
+        """Wait until the flight received ``record``'s frame in sequence (COP-1: its FARM accepted
+        it), which comes before any verification report."""
+        if not self.station.wait_received([record], timeout or self.default_timeout):
+            raise AssertionError(f"timed out awaiting COP-1 acknowledgement of {record}")
+        return record
+
     def await_verification(self, record: CommandRecord, timeout: float | None = None) -> CommandRecord:
         return self._wait_for(lambda: record if record.done else None, timeout,
                               lambda: f"verification of {record}")

@@ -97,7 +97,7 @@ class Console(cmd.Cmd):
         """ping: TC[17,1] and wait for TM[17,2]."""
         try:
             print(self.api.ping(timeout=10))
-        except AssertionError as error:
+        except (ValueError, AssertionError) as error:
             print(error)
 
     def do_prm(self, line: str) -> None:
@@ -176,24 +176,34 @@ def main(argv: list[str] | None = None) -> int:
                                                         "for a flight whose link uses CURVE")
     parser.add_argument("--client-key", type=Path, help="this ground's secret CURVE certificate "
                                                         "(NAME.key_secret), authorized by the flight")
+    parser.add_argument("--keys", type=Path, help="this ground's copy of the link's key file (SDLS; default "
+                                                  "with --run-dir: RUN_DIR/keys/ground.json); without it the "
+                                                  "console of an authenticated link only listens")
     args = parser.parse_args(argv)
     if args.run_dir:
         ready = json.loads((args.run_dir / "flight-ready.json").read_text())
         args.tc, args.tm = args.tc or ready["tc_endpoint"], args.tm or ready["tm_endpoint"]
         args.dictionary = args.dictionary or Path(ready["dictionary"])
+        if args.keys is None and (args.run_dir / "keys" / "ground.json").exists():
+            args.keys = args.run_dir / "keys" / "ground.json"
     if not (args.tc and args.tm and args.dictionary):
         parser.error("give --run-dir, or --tc, --tm and --dictionary")
     if bool(args.server_key) != bool(args.client_key):
         parser.error("--server-key and --client-key go together")
     try:
         curve = CurveClient.load(args.server_key, args.client_key) if args.server_key else None
-        station = GroundStation(Dictionary.load(args.dictionary), args.tc, args.tm, args.archive, curve)
+        station = GroundStation(Dictionary.load(args.dictionary), args.tc, args.tm, args.archive, curve,
+                                keys=args.keys, link_state=args.keys.with_suffix(".state") if args.keys else None)
     except (ArchiveError, OSError, ValueError) as error:
         print(f"orbitfs-ground: {error}", file=sys.stderr)
         return 2
     station.start()
     try:
-        Console(IntegrationApi(station)).cmdloop(f"orbitfs ground console: {args.tc} / {args.tm}, "
+        link = station.dictionary.link_parameters
+        security = ("link authenticated (SDLS)" if link.authenticated and args.keys else
+                    "link authenticated (SDLS) but no --keys: LISTENING ONLY" if link.authenticated else
+                    "link NOT authenticated (mission.link.sdls = off)")
+        Console(IntegrationApi(station)).cmdloop(f"orbitfs ground console: {args.tc} / {args.tm}, {security}, "
                                                  f"archive {args.archive} (help for commands)")
     finally:
         station.close()

@@ -10,7 +10,8 @@ they took with them; the packets it completes come out, in order per channel.
 | requirement | verified by |
 |---|---|
 | the packets of the flight's frames come out whole, per VC in order; gaps per VC and for the |   |
-|   master channel equal the frames lost; a bad frame is counted, never fatal (hypothesis) | tests/unit/ground/test_downlink.py |
+|   master channel equal the frames lost; a bad frame is counted, never fatal (hypothesis) |   |
+|   | tests/unit/ground/test_downlink.py |
 """
 from __future__ import annotations
 

@@ -15,8 +15,13 @@ only if every check passes, 1 if one fails ("RESULT: FAIL: <checks>").
 Without ``--run-dir`` each run takes a fresh directory (``runs/sil``, else ``runs/sil-2``, ...).
 Before anything starts, the run directory must be missing or empty; a non-empty one is refused
 (one line on stderr, exit status 2, nothing in it touched) unless ``--force``, which reuses it: the
-files the run writes are replaced (``flight.log``, ``injections.jsonl`` and the default archive
-are removed first, the others rewritten) and nothing else is deleted. The archive
+files the run writes are replaced (``flight.log``, ``injections.jsonl``, the link's key files and
+state, and the default archive are removed first, the others rewritten) and nothing else is
+deleted.
+
+The link is authenticated (SDLS, flight.wire.link) unless ``--set mission.link.sdls="off"``: each
+run makes a fresh key file, one copy for the flight and one for the ground
+(ground_sim.flight_process), and the summary says which (loudly when it is not). The archive
 (``--archive``, default ``RUN_DIR/archive.sqlite``) is opened then too: a path that cannot hold it
 is refused with one line and exit status 2, and no flight is started. The check "archive
 complete" fails the run if the archive failed, lost a row, or holds fewer rows than packets went
@@ -75,7 +80,9 @@ def _progress(api: IntegrationApi, frames: int, stall_timeout: float) -> None:
             raise AssertionError(f"no product for {stall_timeout} s ({count}/{frames})")
 
 
-RUN_FILES = ("flight.log", "injections.jsonl")  # the flight appends to these; the others it rewrites
+RUN_FILES = ("flight.log", "injections.jsonl",  # the flight appends to these; the others it rewrites
+             # each run has fresh link keys (and so starts the link's counters afresh)
+             "keys/flight.json", "keys/ground.json", "keys/ground.state", "link_state.bin")
 
 
 class UsageError(Exception):
@@ -235,6 +242,7 @@ def summary_rows(station: GroundStation, t: Tally, exit_code: int, elapsed: floa
         ("raw bytes processed on board", f"{raw:,}"),
         ("product bytes downlinked", f"{product_bytes:,}  (ratio 1:{raw / max(product_bytes, 1):,.0f})"),
         ("all TM downlinked", f"{station.stats.packets:,} packets, {station.stats.bytes:,} bytes"),
+        *link_rows(station),
         ("commands sent / completed / failed", f"{len(station.command_log)} / {t.completed} / "
                                                f"{t.failed} (1 failure expected: the refused command)"),
         ("TM packets dropped", f"{latest('comms.TmDroppedStoreFull', 0)} in flight store, "
@@ -272,8 +280,9 @@ def checks_of(station: GroundStation, t: Tally, exit_code: int) -> list[Check]:
     return [
         Check("all products", len(station.products) == t.frames and t.missing == 0,
               f"{len(station.products)}/{t.frames}"),
-        Check("zero drops", latest("comms.TmDroppedStoreFull", 0) + stats.sequence_gaps
-              + stats.decode_errors + sum(t.drops.values()) == 0, "packets and frames"),
+        Check("zero drops", latest("comms.TmDroppedStoreFull", 0) + stats.sequence_gaps + stats.decode_errors
+              + sum(t.drops.values()) + station.downlink.stats.gaps + sum(station.downlink.stats.bad_frames.values())
+              == 0, "packets, TM frames and imaged frames"),
         Check("no wrong product", t.wrong == 0 and t.score.precision == 1.0 and t.score.recall == 1.0
               and t.score.class_accuracy == 1.0, "precision, recall, class accuracy all 1.0"),
         Check("every upset repaired or recovered", latest("scrubber.Detected", 0)
@@ -288,11 +297,33 @@ def checks_of(station: GroundStation, t: Tally, exit_code: int) -> list[Check]:
 
 
 def archive_check(station: GroundStation) -> Check:
-    """Every packet sent and received is in the archive, and it never failed nor lost a row."""
+    """Every packet and frame sent and received is in the archive, and it never failed nor lost a row."""
     archive = station.archive
-    expected = len(station.command_log) + station.stats.packets
+    expected = (len(station.command_log) + station.stats.packets + station.uplink.stats.frames
+                + station.downlink.stats.frames)
     return Check("archive complete", archive.error is None and archive.lost == 0 and archive.committed == expected,
-                 archive.alarm or f"{archive.committed:,} of {expected:,} packets archived")
+                 archive.alarm or f"{archive.committed:,} of {expected:,} packets and frames archived")
+
+
+def link_rows(station: GroundStation) -> list[tuple[str, str]]:
+    """The link's part of the summary: its security first, loudly when there is none."""
+    link, latest = station.dictionary.link_parameters, station.latest
+    up, down = station.uplink.stats, station.downlink.stats
+    if link.authenticated:
+        security = (f"SDLS AES-256-GCM {link.sdls_service.replace('_', ' ')}, SPI {link.spi}, key "
+                    f"{latest('link.SaKeyId', '?')} of a fresh key file")
+    else:
+        security = "NOT AUTHENTICATED (mission.link.sdls = off): any process that reaches the TC port commands it"
+    refused = sum(latest(f"link.Refused{r}", 0) for r in ("Frame", "Sa", "Replay", "Window", "Mac", "State"))
+    channels = ", ".join(f"{name} {c.frames} (gaps {c.gaps})" for name, c in down.channels.items())
+    return [
+        ("link security", security),
+        ("TC frames sent / retransmitted", f"{up.frames} / {up.retransmissions}  (COP-1 alerts {up.alerts}; "
+                                           f"flight refused {refused}, FARM discarded "
+                                           f"{latest('link.FarmDiscarded', 0)})"),
+        ("TM frames received by channel", f"{channels}; bad {sum(down.bad_frames.values())}, "
+                                          f"master-channel gaps {down.master_gaps}"),
+    ]
 
 
 def summarize(api: IntegrationApi, frames: int, seed: int, exit_code: int,

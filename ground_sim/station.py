@@ -130,6 +130,7 @@ class GroundStation:
         self.decoder = TmDecoder(dictionary)
         parameters = dictionary.link_parameters
         ring = KeyRing.load(keys) if isinstance(keys, (str, Path)) else keys
+        self.key_file = Path(keys) if isinstance(keys, (str, Path)) else None  # kept up to date by rotate_key
         self.archive = archive if isinstance(archive, PacketArchive) else PacketArchive(archive)
         self.link = FlightLink(tc_endpoint, tm_endpoint, self._receive_frame, curve=curve)
         self.uplink = Uplink(parameters, ring, self.link.send, state_path=link_state,
@@ -158,16 +159,27 @@ class GroundStation:
 
     # --- uplink -------------------------------------------------------------------------------
     def send(self, tc: Telecommand, name: str) -> CommandRecord:
-        record = CommandRecord(name, tc.request_id, tc.ack, time.time())
-        with self.changed:
-            self.commands[record.request_id] = record
-            self.command_log.append(record)
         raw = tc.encode()
+        record = self._submit(CommandRecord(name, tc.request_id, tc.ack, time.time()), raw)
         self.archive.record("up", record.sent_at, raw, {"apid": tc.apid,
                                                         "sequence": tc.sequence_count,
                                                         "service": tc.service,
                                                         "subtype": tc.subtype}, {"name": name})
-        record.ticket = self.uplink.submit(raw)
+        return record
+
+    def _submit(self, record: CommandRecord, raw: bytes) -> CommandRecord:
+        """Track ``record``, then hand its packet to the uplink (the record is dropped if that refuses it)."""
+        with self.changed:
+            self.commands[record.request_id] = record
+            self.command_log.append(record)
+        try:
+            record.ticket = self.uplink.submit(raw)
+        except ValueError:
+            with self.changed:
+                self.command_log.remove(record)
+                if self.commands.get(record.request_id) is record:
+                    del self.commands[record.request_id]
+            raise
         return record
 
     def send_command(self, name: str, args: Sequence[Any] | Mapping[str, Any] | None = None,
@@ -176,12 +188,8 @@ class GroundStation:
 
     def send_raw(self, raw: bytes, name: str = "raw") -> CommandRecord:
         """Send bytes as they are (for tools that build their own packets, and for tests)."""
-        record = CommandRecord(name, bytes(raw[:4]).ljust(4, b"\0"), AckFlags.ALL, time.time())
-        with self.changed:
-            self.command_log.append(record)
-            self.commands[record.request_id] = record
+        record = self._submit(CommandRecord(name, bytes(raw[:4]).ljust(4, b"\0"), AckFlags.ALL, time.time()), raw)
         self.archive.record("up", record.sent_at, raw, None, {"name": name})
-        record.ticket = self.uplink.submit(raw)
         return record
 
     def send_frame(self, raw: bytes) -> None:

@@ -22,7 +22,7 @@ a restarted ground continues from the reservation, within the flight's window.
 | requirement | verified by |
 |---|---|
 | over a link dropping 10 % and corrupting 1 % of TC frames, 1,000 packets run once each, in order |   |
-|   | tests/unit/ground/test_uplink.py, tests/system/test_link_security.py |
+|   | tests/unit/ground/test_uplink.py, tests/system/test_link_layer.py |
 | every transmission has a fresh IV; a restarted ground continues above the flight's last IV |   |
 |   | tests/unit/ground/test_uplink.py |
 | a lockout is recovered with Unlock; purged frames below N(R) count as received, the others resent |   |
@@ -44,7 +44,9 @@ from flight.wire.clcw import Clcw, ClcwError
 from flight.wire.cop1 import ControlCommand, seq_distance
 from flight.wire.fop1 import EventKind, Fop1, FopEvent, FopFrame, FopState
 from flight.wire.keyfile import KeyRing
+from flight.wire.failure import PacketError
 from flight.wire.link import LinkParameters
+from flight.wire.spacepacket import PrimaryHeader
 from flight.wire.tc_frame import (FECF_SIZE, PRIMARY_HEADER_SIZE, SEGMENT_HEADER_SIZE, SegmentHeader, TcFrame,
                                   TcHeader, control_frame)
 
@@ -62,6 +64,7 @@ class Ticket:
     sequence: int | None = None   # N(S) of the frame that carried it last
     transmissions: int = 0
     expedited: bool = False       # sent Type-BD: no acknowledgement exists
+    whole: bool = True            # one whole space packet; other octets (tests' garbage) travel alone
 
 
 @dataclass
@@ -81,9 +84,11 @@ class Uplink:
 
     def __init__(self, link: LinkParameters, keys: KeyRing | None, send: Callable[[bytes], None], *,
                  state_path: str | Path | None = None, fop_window: int = 5, t1: float = 1.0,
-                 transmission_limit: int = 10, packets_per_frame: int = 0, on_frame: Callable[[bytes, list[Ticket]], None] | None = None,
+                 transmission_limit: int = 10, packets_per_frame: int = 0,
+                 on_frame: Callable[[bytes, list[Ticket]], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.link, self.keys, self._send, self._on_frame, self._clock = link, keys, send, on_frame, clock
+        self.link, self.keys, self._on_frame, self._clock = link, keys, on_frame, clock
+        self.send_frame = send  # puts one frame on the link (a test may put a lossy channel in between)
         self.fop = Fop1(link.tc_vcid, fop_window, t1, transmission_limit)
         self.packets_per_frame = packets_per_frame  # 0: as many as fit
         self.sa = link.security_association(keys.key_id_of(link.spi)) if link.authenticated and keys else None
@@ -130,7 +135,7 @@ class Uplink:
                              "only listen")
         if len(packet) > self.capacity:
             raise ValueError(f"a packet of {len(packet)} octets: a TC frame carries at most {self.capacity}")
-        ticket = Ticket(bytes(packet), self._clock(), expedited=expedited)
+        ticket = Ticket(bytes(packet), self._clock(), expedited=expedited, whole=_is_one_packet(packet))
         with self._cond:
             self._queue.append(ticket)
             self._cond.notify_all()
@@ -151,6 +156,17 @@ class Uplink:
         """Nothing queued and nothing unacknowledged."""
         with self._cond:
             return not self._queue and not self._requests and not self._limbo
+
+    def change_keys(self, change: Callable[[KeyRing], None], key_id: int | None = None) -> None:
+        """Apply ``change`` to the key ring between two frames; with ``key_id``, the SA uses that key from
+        the next transmission on (a retransmission included)."""
+        if self.keys is None or self.sa is None:
+            raise ValueError("this ground has no keys")
+        with self._cond:
+            change(self.keys)
+            if key_id is not None:
+                self.keys.rekey(self.link.spi, key_id)
+                self.sa.key_id = key_id
 
     def on_clcw(self, raw: bytes) -> None:
         """A CLCW came down (the OCF of a TM frame)."""
@@ -183,7 +199,7 @@ class Uplink:
                     self._cond.wait(self.POLL_S)
                     continue
             for raw, tickets in frames:
-                self._send(raw)
+                self.send_frame(raw)
                 if self._on_frame is not None:
                     self._on_frame(raw, tickets)
 
@@ -204,8 +220,10 @@ class Uplink:
                 continue
             if self.fop.state not in ACTIVE_STATES or self.fop.waiting:
                 return
-            tickets, size = [], 0
-            while (self._queue and not self._queue[0].expedited and size + len(self._queue[0].packet) <= self.capacity
+            tickets = [self._queue.popleft()]
+            size = len(tickets[0].packet)
+            while (tickets[0].whole and self._queue and not self._queue[0].expedited and self._queue[0].whole
+                   and size + len(self._queue[0].packet) <= self.capacity
                    and (not self.packets_per_frame or len(tickets) < self.packets_per_frame)):
                 size += len(self._queue[0].packet)
                 tickets.append(self._queue.popleft())
@@ -294,3 +312,11 @@ class Uplink:
         reservation = {"iv": self.sa.iv + step, "arsn": self.sa.arsn + step if self.sa.arsn_len else 0}
         record.save(reservation)
         self._reserved[1:] = [reservation["iv"], reservation["arsn"]]
+
+
+def _is_one_packet(octets: bytes) -> bool:
+    """Whether ``octets`` are exactly one space packet (only those are packed several to a frame)."""
+    try:
+        return PrimaryHeader.unpack(octets).packet_size == len(octets)
+    except PacketError:
+        return False

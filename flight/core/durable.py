@@ -11,7 +11,8 @@ torn by a crash leaves the previous record. The file never grows, so a full disk
 
 | requirement | verified by |
 |---|---|
-| load returns the last saved record; a torn or corrupted slot falls back to the other | tests/unit/core/test_durable.py |
+| load returns the last saved record; a torn or corrupted slot falls back to the other |   |
+|   | tests/unit/core/test_durable.py |
 | a record larger than a slot is refused before anything is written | tests/unit/core/test_durable.py |
 """
 from __future__ import annotations

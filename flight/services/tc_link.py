@@ -14,7 +14,10 @@ looked at (counted per reason, an event, and for security failures a flag in the
    (flight.core.durable) before the packets go on: a frame accepted before a restart is a
    replay after it.
 
-Then each packet goes out of the ``tc`` port to the dispatcher, which decodes and runs it.
+Then each packet goes out of the ``tc`` port to the dispatcher, which decodes and runs it. Octets
+of an accepted frame that are not a whole packet go to the dispatcher too, as one more message
+(and an empty data field as an empty one), so a malformed TC from the authenticated ground gets
+its TM[1,2] like any other.
 
 The CLCW goes out of the ``clcw`` port (to comms, which puts it in every TM frame) whenever it
 may have changed. Its 3-bit status field reports SDLS refusals, sticky until
@@ -30,9 +33,9 @@ nothing changed if it cannot. A rekeyed SA keeps its counters (an IV is never re
 |---|---|
 | a frame failing any check is refused with its reason, counted, and no packet of it runs |   |
 |   (hypothesis: bit flips, replays, out-of-window) | tests/unit/services/test_tc_link.py, |
-|   | tests/system/test_link_security.py |
+|   | tests/system/test_link_layer.py |
 | a frame accepted before a restart is refused after it | tests/unit/services/test_tc_link.py, |
-|   | tests/system/test_link_security.py |
+|   | tests/system/test_link_layer.py |
 | FARM-1 accepts each frame once, in order; the CLCW reports it | tests/unit/services/test_tc_link.py |
 | key load, activate, rekey, deactivate by command; a bad key command fails with its reason |   |
 |   | tests/unit/services/test_tc_link.py |
@@ -56,7 +59,7 @@ from flight.wire import sdls
 from flight.wire.cop1 import Farm1, Reason
 from flight.wire.keyfile import KeyRing, KeyRingError
 from flight.wire.link import LinkParameters
-from flight.wire.tc_frame import FrameError, TcFrame, parse_control_command, split_packets
+from flight.wire.tc_frame import FrameError, TcFrame, cut_packets, parse_control_command
 
 BAD_MAC, BAD_SEQUENCE, BAD_SA = 0b001, 0b010, 0b100
 # SDLS refusal -> (the channel that counts it, its alarm bit); any other reason is a bad frame
@@ -114,6 +117,9 @@ class TcLink(Component):
         "FarmLockout": Event(Severity.WARNING_HI, "FARM-1 lockout: N(S)={ns} outside the window of V(R)={vr}; "
                                                   "the ground must Unlock", (Field("ns", DataType.U8),
                                                                              Field("vr", DataType.U8))),
+        "PacketsMalformed": Event(Severity.WARNING_LO, "An accepted TC frame holds octets that are no whole "
+                                                       "packet, {reason}: {detail}; they go to the dispatcher",
+                                  (Field("reason", DataType.STRING), Field("detail", DataType.STRING)), throttle=20),
         "ControlCommand": Event(Severity.ACTIVITY, "COP-1 {command}: V(R)={vr}",
                                 (Field("command", DataType.STRING), Field("vr", DataType.U8))),
         "Unauthenticated": Event(Severity.WARNING_HI, "The TC link is NOT authenticated: [mission.link] sdls "
@@ -218,12 +224,17 @@ class TcLink(Component):
             self._discarded(frame.header.sequence, decision.reason)
             return []
         self._count("FramesAccepted")
-        try:
-            return split_packets(frame.data)
-        except FrameError as error:
-            self._count("RefusedFrame")
-            self.event("FrameRefused", reason=error.reason.name, detail=error.message)
-            return []
+        return self._packets(frame.data)
+
+    def _packets(self, data: bytes) -> list[bytes]:
+        """The packets of an accepted frame. Octets that are not a whole packet go on as one more
+        message, and an empty data field as an empty one: the dispatcher refuses them with its
+        reason in TM[1,2], as it does any malformed TC, so the ground hears of it."""
+        packets, rest, error = cut_packets(data)
+        if error is not None:
+            self.event("PacketsMalformed", reason=error.reason.name, detail=error.message)
+            packets.append(rest)
+        return packets or [b""]
 
     def _frame(self, raw: bytes) -> TcFrame:
         try:

@@ -15,7 +15,8 @@ data on ``TM_IDLE`` that carries it when nothing else goes down.
 | the packets of a batch come back from the ground's depacketizers whole, on the VC the rule |   |
 |   picks, each VC in order; VC and MC counters run without gaps | tests/unit/services/test_tm_framer.py |
 | every frame carries the CLCW given last | tests/unit/services/test_tm_framer.py |
-| a packet whose header does not match its length is refused and counted, the others go | tests/unit/services/test_tm_framer.py |
+| a packet whose header does not match its length is refused and counted, the others go |   |
+|   | tests/unit/services/test_tm_framer.py |
 """
 from __future__ import annotations
 

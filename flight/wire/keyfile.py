@@ -144,7 +144,8 @@ class KeyRing:
     # --- the file ---------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         return {"version": VERSION, "kek": self.kek.hex(),
-                "keys": {str(kid): {"key": k.key.hex(), "state": k.state.value} for kid, k in sorted(self.keys.items())},
+                "keys": {str(kid): {"key": k.key.hex(), "state": k.state.value}
+                         for kid, k in sorted(self.keys.items())},
                 "sas": {str(spi): kid for spi, kid in sorted(self.sas.items())}}
 
     @classmethod
@@ -213,14 +214,21 @@ def _hex_key(text: Any, what: str) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flight.wire.keyfile",
                                      description="Create a fresh key file (KEK and one key per SA).")
-    parser.add_argument("path", type=Path)
+    parser.add_argument("path", type=Path, help="the flight's key file")
+    parser.add_argument("--ground", type=Path, help="also write the ground's copy here")
     parser.add_argument("--spi", type=int, action="append", help="an SA's SPI (repeat; default 1)")
     args = parser.parse_args(argv)
-    if args.path.exists():
-        print(f"error: {args.path} exists; a key file is never overwritten", file=sys.stderr)
-        return 2
-    KeyRing.create(tuple(args.spi or (1,))).save(args.path)
-    print(f"wrote {args.path}: give the flight and the ground each a copy")
+    for path in (args.path, args.ground):
+        if path is not None and path.exists():
+            print(f"error: {path} exists; a key file is never overwritten", file=sys.stderr)
+            return 2
+    ring = KeyRing.create(tuple(args.spi or (1,)))
+    for path in (args.path, args.ground):
+        if path is not None:
+            ring.save(path)
+            print(f"wrote {path}")
+    if args.ground is None:
+        print("give the ground a copy of it (each end keeps its own)")
     return 0
 
 

@@ -213,24 +213,35 @@ def split_packets(data: bytes | memoryview) -> list[bytes]:
 
     Refuses (PARTIAL_PACKET) a data field that ends inside a packet or its header, and
     (BAD_PACKET) a packet header that is not version 0. An empty data field has no packets."""
+    packets, _, error = cut_packets(data)
+    if error is not None:
+        raise error
+    return packets
+
+
+def cut_packets(data: bytes | memoryview) -> tuple[list[bytes], bytes, FrameError | None]:
+    """The whole packets at the start of a data field, the octets after them that are not one,
+    and why (None when every octet belongs to a packet)."""
     data = bytes(data)
     packets = []
     offset = 0
     while offset < len(data):
         if len(data) - offset < PACKET_HEADER_SIZE:
-            raise FrameError(FrameReason.PARTIAL_PACKET, f"{len(data) - offset} octets left at offset {offset}, "
-                             f"a packet header needs {PACKET_HEADER_SIZE}")
+            return packets, data[offset:], FrameError(
+                FrameReason.PARTIAL_PACKET, f"{len(data) - offset} octets left at offset {offset}, a packet "
+                f"header needs {PACKET_HEADER_SIZE}")
         try:
             header = PrimaryHeader.unpack(data[offset:offset + PACKET_HEADER_SIZE])
         except PacketError as exc:
-            raise FrameError(FrameReason.BAD_PACKET, f"at offset {offset}: {exc.message}") from exc
+            return packets, data[offset:], FrameError(FrameReason.BAD_PACKET, f"at offset {offset}: {exc.message}")
         end = offset + header.packet_size
         if end > len(data):
-            raise FrameError(FrameReason.PARTIAL_PACKET, f"packet at offset {offset} announces "
-                             f"{header.packet_size} octets, {len(data) - offset} left")
+            return packets, data[offset:], FrameError(
+                FrameReason.PARTIAL_PACKET, f"packet at offset {offset} announces {header.packet_size} octets, "
+                f"{len(data) - offset} left")
         packets.append(data[offset:end])
         offset = end
-    return packets
+    return packets, b"", None
 
 
 def parse_control_command(data: bytes | memoryview) -> ControlCommand:

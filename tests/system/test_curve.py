@@ -30,7 +30,7 @@ def test_only_the_authorized_ground_commands_the_flight_and_receives_its_telemet
         ground = process.connect(curve=CurveClient.load(flight_public, ground_secret))
         api = IntegrationApi(ground, process=process)
         api.ping()
-        before = api.await_telemetry("comms.TcPacketsReceived", lambda v: v >= 1)
+        before = api.await_telemetry("comms.TcFramesReceived", lambda v: v >= 1)
         shutdown = Telecommand(ground.dictionary.apid, 0, 8, 1,
                                ground.dictionary.command_by_name["executive.SHUTDOWN"].opcode.to_bytes(2, "big"),
                                AckFlags.NONE, 0x0BAD).encode()
@@ -38,8 +38,8 @@ def test_only_the_authorized_ground_commands_the_flight_and_receives_its_telemet
             stranger_tc.send(shutdown)
         time.sleep(2.0)
         assert process.alive()  # the stranger's SHUTDOWN never reached the flight
-        mark = api.telemetry_mark("comms.TcPacketsReceived")
-        assert api.await_telemetry("comms.TcPacketsReceived", start=mark) == before
+        mark = api.telemetry_mark("comms.TcFramesReceived")
+        assert api.await_telemetry("comms.TcFramesReceived", start=mark) == before
         assert stranger_tm.poll(500) == 0  # nothing for the stranger ...
         api.ping()
         assert ground.stats.sequence_gaps == 0  # ... and the ground misses nothing

@@ -48,7 +48,8 @@ def test_parameter_set_read_back_and_persisted_across_restart(flight_factory, tm
     assert value == pytest.approx(0.7, abs=1e-6)
 
 
-def test_refused_commands_get_their_codes_and_events_and_flight_keeps_serving(flight):
+def test_refused_commands_get_their_codes_and_events_and_flight_keeps_serving(flight_factory):
+    flight = flight_factory(["dispatcher.max_tc_size=256"])  # a TC frame carries at most 986 octets of packets
     dictionary = flight.station.dictionary
     mark = flight.event_mark()
     flight.send_and_assert_failure("camera.START_IMAGING", [0, 0], FailureCode.ARGUMENT_OUT_OF_RANGE,
@@ -64,7 +65,7 @@ def test_refused_commands_get_their_codes_and_events_and_flight_keeps_serving(fl
     flight.send_raw_and_assert_failure(
         Telecommand(dictionary.apid, 103, 99, 1).encode(), FailureCode.UNKNOWN_SERVICE)
     flight.send_raw_and_assert_failure(
-        Telecommand(dictionary.apid, 104, st.TEST, 1, bytes(4000)).encode(), FailureCode.OVERSIZED)
+        Telecommand(dictionary.apid, 104, st.TEST, 1, bytes(400)).encode(), FailureCode.OVERSIZED)
     reasons = {FailureCode.ARGUMENT_OUT_OF_RANGE, FailureCode.UNKNOWN_COMMAND,
                FailureCode.CRC_MISMATCH, FailureCode.UNKNOWN_APID, FailureCode.UNKNOWN_SERVICE,
                FailureCode.OVERSIZED}
@@ -83,7 +84,7 @@ def test_garbage_at_the_command_socket_never_crashes_the_flight(flight):
         + valid[bit[0] // 8 + 1:])
     header_then_noise = hst.binary(min_size=0, max_size=300).map(
         lambda body: struct.pack(">HHH", 0x1800 | apid, 0xC000, max(len(body) - 1, 0)) + body)
-    garbage = hst.one_of(hst.binary(max_size=1500), corrupted_valid, header_then_noise)
+    garbage = hst.one_of(hst.binary(max_size=900), corrupted_valid, header_then_noise)  # within one TC frame
 
     @settings(max_examples=120, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture])

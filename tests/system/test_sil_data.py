@@ -67,7 +67,7 @@ start = FlightProcess.start
 def start_then_fill_the_disk(self, *args, **kwargs):
     ready = start(self, *args, **kwargs)  # the flight process runs, with the normal limit
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (65_536, resource.RLIM_INFINITY))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (131_072, resource.RLIM_INFINITY))
     return ready
 
 FlightProcess.start = start_then_fill_the_disk
@@ -126,7 +126,7 @@ def test_an_archive_that_fails_mid_run_fails_the_sil_and_keeps_what_it_committed
     archived, lost = map(int, re.search(r"archive rows archived / lost +(\d+) / (\d+)", out).groups())
     assert archived > 0 and lost > 0
     failed = re.search(r"\[FAIL\] archive complete: ARCHIVE FAILED: (.*)", out).group(1)
-    assert str(run_dir / "archive.sqlite") in failed and "file size limit is 65,536 bytes" in failed
+    assert str(run_dir / "archive.sqlite") in failed and "file size limit is 131,072 bytes" in failed
     with sqlite3.connect(run_dir / "archive.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM packets").fetchone()[0] == archived
         assert db.execute("SELECT COUNT(*) FROM packets WHERE direction = 'up'").fetchone()[0] > 0
