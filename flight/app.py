@@ -17,14 +17,14 @@ from flight.core.topology import MISSION_SETTINGS, Topology, TopologyError, load
 from flight.environment.orbit import ORBIT_SETTINGS
 from flight.messages import Capture
 from flight.wire.dictionary import build_dictionary
-from flight.wire.link import LINK_SETTINGS
+from flight.wire.link import LINK_SETTINGS, check_link
 
 DEFAULT_TOPOLOGY = Path(__file__).parent / "topologies" / "default.toml"
 
 
 SHARED_SETTINGS = {"orbit": Setting(dict, {}, fields=ORBIT_SETTINGS,
                                    description="the orbit every component flies (flight.environment.orbit)"),
-                   "link": Setting(dict, {}, fields=LINK_SETTINGS,
+                   "link": Setting(dict, {}, fields=LINK_SETTINGS, check=check_link,
                                    description="frames, virtual channels and SDLS of the ground link "
                                                "(flight.wire.link)")}
 

@@ -31,6 +31,7 @@ from typing import Any
 from flight.core.types import DataType
 from flight.services.link_security import CurveClient
 from flight.wire.dictionary import Dictionary
+from flight.wire.link import LinkParameters
 from ground_sim.api import IntegrationApi
 from ground_sim.archive import ArchiveError
 from ground_sim.station import GroundStation
@@ -199,10 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     station.start()
     try:
-        link = station.dictionary.link_parameters
-        security = ("link authenticated (SDLS)" if link.authenticated and args.keys else
-                    "link authenticated (SDLS) but no --keys: LISTENING ONLY" if link.authenticated else
-                    "link NOT authenticated (mission.link.sdls = off)")
+        security = link_security(station.dictionary.link_parameters, args.keys is not None)
         Console(IntegrationApi(station)).cmdloop(f"orbitfs ground console: {args.tc} / {args.tm}, {security}, "
                                                  f"archive {args.archive} (help for commands)")
     finally:
@@ -211,6 +209,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"orbitfs-ground: {station.archive.alarm}", file=sys.stderr)
         return 1
     return 0
+
+
+def link_security(link: LinkParameters, keyed: bool) -> str:
+    """The link's security as the console's banner says it."""
+    tc = ("TC authenticated (SDLS)" if link.authenticated and keyed else
+          "TC authenticated (SDLS) but no --keys: LISTENING ONLY" if link.authenticated else
+          "TC NOT authenticated (mission.link.sdls = off)")
+    tm = ("TM verified (SDLS)" if link.tm_authenticated and keyed else
+          "TM NOT VERIFIED (no --keys)" if link.tm_authenticated else
+          "TM not authenticated (mission.link.tm_sdls = off)")
+    return f"{tc}, {tm}"
 
 
 if __name__ == "__main__":

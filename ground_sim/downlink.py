@@ -7,11 +7,18 @@ FOP-1, the master channel count shows frames lost across all channels, and its v
 channel's depacketizer the frames lost on that channel (from the VC count) and the packets
 they took with them; the packets it completes come out, in order per channel.
 
+With TM SDLS (``tm_sdls``, flight.wire.sdls_tm) a frame is verified under the TM SA before any of
+it is used; one that fails (forged, altered, replayed, another SA) is refused by its SDLS reason
+like a bad frame, its CLCW unused. A ground without the key file cannot verify: it reads
+authentication-only frames unverified (``verified`` False, counted in ``unverified``) and
+refuses encrypted ones. Its receive state is not kept across ground restarts.
+
 | requirement | verified by |
 |---|---|
 | the packets of the flight's frames come out whole, per VC in order; gaps per VC and for the |   |
 |   master channel equal the frames lost; a bad frame is counted, never fatal (hypothesis) |   |
 |   | tests/unit/ground/test_downlink.py |
+| with TM SDLS a forged or altered frame is refused by reason, nothing of it used | tests/unit/ground/test_downlink.py |
 """
 from __future__ import annotations
 
@@ -19,7 +26,10 @@ import collections
 from dataclasses import dataclass, field
 from typing import Callable
 
+from flight.wire import sdls_tm
+from flight.wire.keyfile import KeyRing
 from flight.wire.link import TM_IDLE, TM_VIRTUAL_CHANNELS, LinkParameters
+from flight.wire.sdls import SdlsError
 from flight.wire.tm_frame import Depacketizer, MasterChannelMonitor, TmFrame, TmFrameError
 
 
@@ -36,6 +46,7 @@ class DownlinkStats:
     frames: int = 0
     bad_frames: collections.Counter = field(default_factory=collections.Counter)  # reason -> frames
     master_gaps: int = 0
+    unverified: int = 0      # frames read without checking their MAC (a ground without the key)
     channels: dict[str, ChannelStats] = field(default_factory=dict)
 
     @property
@@ -46,9 +57,14 @@ class DownlinkStats:
 class Downlink:
     """For one thread (the ground's receiving thread)."""
 
-    def __init__(self, link: LinkParameters, on_clcw: Callable[[bytes], None] | None = None) -> None:
+    def __init__(self, link: LinkParameters, on_clcw: Callable[[bytes], None] | None = None,
+                 keys: KeyRing | None = None) -> None:
         self.link = link
         self._on_clcw = on_clcw
+        self.sa = link.tm_security_association(keys.key_id_of(link.tm_spi) if keys else 0) \
+            if link.tm_authenticated else None
+        self._keys = keys.active_keys() if keys else None
+        self.verified = self.sa is None or keys is not None
         self._master = MasterChannelMonitor(link.spacecraft_id)
         self._channels = {vcid: Depacketizer(link.spacecraft_id, vcid) for vcid in TM_VIRTUAL_CHANNELS}
         self.stats = DownlinkStats(channels={name: ChannelStats() for name in TM_VIRTUAL_CHANNELS.values()})
@@ -58,8 +74,10 @@ class Downlink:
         """The frame in ``raw``, counted; None (and the reason counted) if it is refused."""
         self.stats.frames += 1
         try:
-            frame = TmFrame.decode(raw, self.link.tm_frame_length, has_ocf=True)
+            frame = self._open(raw)
         except TmFrameError as error:
+            return self._refuse(error.reason.name, str(error))
+        except SdlsError as error:
             return self._refuse(error.reason.name, str(error))
         if frame.spacecraft_id != self.link.spacecraft_id:
             return self._refuse("WRONG_SPACECRAFT", f"spacecraft {frame.spacecraft_id}, this link's is "
@@ -67,6 +85,17 @@ class Downlink:
         if frame.vcid not in self._channels and frame.vcid != TM_IDLE:
             return self._refuse("UNKNOWN_VIRTUAL_CHANNEL", f"VC {frame.vcid}")
         return frame
+
+    def _open(self, raw: bytes) -> TmFrame:
+        """The frame, verified and opened when the downlink is protected."""
+        length = self.link.tm_frame_length
+        if self.sa is None:
+            return TmFrame.decode(raw, length, has_ocf=True)
+        if self._keys is None:
+            frame = sdls_tm.unverified(raw, self.sa, length, has_ocf=True)
+            self.stats.unverified += 1
+            return frame
+        return sdls_tm.process(raw, {self.sa.spi: self.sa}, length, True, keys=self._keys).frame
 
     def _refuse(self, reason: str, detail: str) -> None:
         self.stats.bad_frames[reason] += 1

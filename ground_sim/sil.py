@@ -82,7 +82,8 @@ def _progress(api: IntegrationApi, frames: int, stall_timeout: float) -> None:
 
 RUN_FILES = ("flight.log", "injections.jsonl",  # the flight appends to these; the others it rewrites
              # each run has fresh link keys (and so starts the link's counters afresh)
-             "keys/flight.json", "keys/ground.json", "keys/ground.state", "link_state.bin")
+             "keys/flight.json", "keys/ground.json", "keys/ground.state", "link_state.bin",
+             "tm_sa_state.bin")
 
 
 class UsageError(Exception):
@@ -310,10 +311,15 @@ def link_rows(station: GroundStation) -> list[tuple[str, str]]:
     link, latest = station.dictionary.link_parameters, station.latest
     up, down = station.uplink.stats, station.downlink.stats
     if link.authenticated:
-        security = (f"SDLS AES-256-GCM {link.sdls_service.replace('_', ' ')}, SPI {link.spi}, key "
+        security = (f"TC: SDLS AES-256-GCM {link.sdls_service.replace('_', ' ')}, SPI {link.spi}, key "
                     f"{latest('link.SaKeyId', '?')} of a fresh key file")
     else:
-        security = "NOT AUTHENTICATED (mission.link.sdls = off): any process that reaches the TC port commands it"
+        security = "TC NOT AUTHENTICATED (mission.link.sdls = off): any process that reaches the TC port commands it"
+    if link.tm_authenticated:
+        verified = "verified" if station.downlink.verified else "NOT VERIFIED: this ground has no key file"
+        security += f"; TM: SDLS {link.tm_sdls.replace('_', ' ')}, SPI {link.tm_spi}, {verified}"
+    else:
+        security += "; TM not authenticated (mission.link.tm_sdls = off)"
     refused = sum(latest(f"link.Refused{r}", 0) for r in ("Frame", "Sa", "Replay", "Window", "Mac", "State"))
     channels = ", ".join(f"{name} {c.frames} (gaps {c.gaps})" for name, c in down.channels.items())
     return [

@@ -135,7 +135,7 @@ class GroundStation:
         self.link = FlightLink(tc_endpoint, tm_endpoint, self._receive_frame, curve=curve)
         self.uplink = Uplink(parameters, ring, self.link.send, state_path=link_state,
                              on_frame=self._archive_frame, **uplink_options)
-        self.downlink = Downlink(parameters, on_clcw=self.uplink.on_clcw)
+        self.downlink = Downlink(parameters, on_clcw=self.uplink.on_clcw, keys=ring)
         self.changed = threading.Condition()
         self.commands: dict[bytes, CommandRecord] = {}
         self.command_log: list[CommandRecord] = []

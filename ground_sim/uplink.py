@@ -16,8 +16,8 @@ that fresh CLCW: those below its N(R) arrived (their packets are ``received``), 
 sent again, first and in order, so every packet runs exactly once and in order across alerts.
 
 The SA's IV (and ARSN) must only grow, across ground restarts too: the uplink reserves them
-ahead in ``state_path`` (flight.core.durable) a quarter of the anti-replay window at a time, and
-a restarted ground continues from the reservation, within the flight's window.
+ahead in ``state_path`` (flight.wire.iv_reservation) a quarter of the anti-replay window at a
+time, and a restarted ground continues from the reservation, within the flight's window.
 
 | requirement | verified by |
 |---|---|
@@ -38,12 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from flight.core.durable import DurableRecord
 from flight.wire import sdls
 from flight.wire.clcw import Clcw, ClcwError
 from flight.wire.cop1 import ControlCommand, seq_distance
 from flight.wire.fop1 import EventKind, Fop1, FopEvent, FopFrame, FopState
 from flight.wire.keyfile import KeyRing
+from flight.wire.iv_reservation import IvReservation
 from flight.wire.failure import PacketError
 from flight.wire.link import LinkParameters
 from flight.wire.spacepacket import PrimaryHeader
@@ -102,7 +102,8 @@ class Uplink:
         self._clcw: Clcw | None = None
         self._clcw_serial = 0
         self._alert_serial = -1   # a CLCW newer than this one is needed to initiate
-        self._reserved = self._iv_reservation(state_path)
+        self._reservation = (IvReservation(self.sa, state_path, max(1, self.sa.window // 4))
+                             if self.sa is not None and state_path is not None else None)
         self._running = False
         self._thread = threading.Thread(target=self._pump, name="ground-uplink", daemon=True)
 
@@ -125,8 +126,8 @@ class Uplink:
             self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout=2)
-        if self._reserved is not None:
-            self._reserved[0].close()
+        if self._reservation is not None:
+            self._reservation.close()
 
     def submit(self, packet: bytes, expedited: bool = False) -> Ticket:
         """Queue one packet (a Type-BD frame of its own if ``expedited``); ValueError if it cannot fit a frame."""
@@ -285,33 +286,10 @@ class Uplink:
                      frame.data, SegmentHeader(self.link.tc_map_id))
         if self.sa is None:
             return tc.encode(), tickets
-        self._reserve()
+        if self._reservation is not None:
+            self._reservation.before_use()
         assert self.keys is not None
         return sdls.apply(tc, self.sa, keys=self.keys.active_keys()), tickets
-
-    # --- the IV reservation -----------------------------------------------------------------------------
-    def _iv_reservation(self, state_path: str | Path | None) -> list | None:
-        if self.sa is None or state_path is None:
-            return None
-        record = DurableRecord(state_path)
-        saved = record.load() or {}
-        self.sa.iv = max(self.sa.iv, int(saved.get("iv", 0)))
-        if self.sa.arsn_len:
-            self.sa.arsn = max(self.sa.arsn, int(saved.get("arsn", 0)))
-        return [record, self.sa.iv, self.sa.arsn]
-
-    def _reserve(self) -> None:
-        """Before a transmission: make sure the saved reservation is above the IV and ARSN it uses."""
-        if self._reserved is None:
-            return
-        assert self.sa is not None
-        record, iv, arsn = self._reserved
-        if self.sa.iv < iv and (not self.sa.arsn_len or self.sa.arsn < arsn):
-            return
-        step = max(1, self.sa.window // 4)
-        reservation = {"iv": self.sa.iv + step, "arsn": self.sa.arsn + step if self.sa.arsn_len else 0}
-        record.save(reservation)
-        self._reserved[1:] = [reservation["iv"], reservation["arsn"]]
 
 
 def _is_one_packet(octets: bytes) -> bool:

@@ -1,44 +1,75 @@
-"""Benchmark the link: ours vs raw pyzmq on the same socket types, side by side in one run.
+"""Benchmark the link: ours vs raw pyzmq moving the same octets, side by side in one run.
 
-1. TM throughput, packets/s end to end: the flight's Comms component (PUS-C encode with CRC,
-   store, downlink thread, PUSH) in one process -> the ground's FlightLink (PULL) and TmDecoder
-   (CRC check and decode into named housekeeping values) in another; and the same with the whole
-   GroundStation (plus SQLite archive and state). Peer: a PUSH sending the same pre-built bytes to
-   a PULL that only receives them.
-2. TC round trip, p50/p99: a ping TC[17,1] from the GroundStation to a real flight process and
-   its TM[17,2] back (acknowledgement flags NONE, so one reply). Peer: a DEALER -> ROUTER echo
-   that answers on PUSH -> PULL, with the same packet bytes.
+1. TM end to end. Ours: N housekeeping packets built by the flight's Comms component (PUS-C
+   encode with CRC, TM store, 1,024-octet TM transfer frames with the CLCW, sealed under TM SDLS
+   when it is on, PUSH) in one process; in this process the ground's FlightLink (PULL), Downlink
+   (SDLS verify, deframe, per-VC gaps) and TmDecoder (CRC check, decode into named housekeeping
+   values) on every packet; and the same with the whole GroundStation (archive, state) instead.
+   Variants: ``tm_sdls`` authentication (the default link) and off. Peer: a PUSH sending the
+   same frames (the same octets in the same 1,024-octet messages, built beforehand) to a PULL
+   that only receives them. Timed from the first frame received to the last packet decoded.
+2. Where ours spends its time: microseconds per packet of each stage, in one process.
+3. TC round trip, p50/p99: a ping TC[17,1] from the GroundStation (FOP-1, SDLS
+   authenticated encryption, TC frame) to a real flight process (TC link: SDLS verify,
+   anti-replay, FARM-1, state saved; dispatcher) and its TM[17,2] back in a TM frame
+   (acknowledgement flags NONE, so one reply). Peer: a DEALER -> ROUTER echo that answers on
+   PUSH -> PULL, with a request of the protected TC frame's size and a 1,024-octet reply.
 
-    python tools/bench_link.py [--json] [--packets 50000] [--pings 2000] [--repeat 3]
+    python tools/bench_link.py [--json] [--packets 100000] [--pings 1000] [--repeat 3]
 
-The machine is shared and noisy: medians of ``--repeat`` runs are reported, with ratios.
+The machine is shared and noisy: medians of ``--repeat`` runs, with ratios and the CPU.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import threading
 import multiprocessing as mp
+import platform
 import statistics
 import struct
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import zmq
 
 from flight.app import load_flight_topology
+from flight.services.tm_framer import TmFramer
+from flight.services.tm_security import TmSecurity
 from flight.testing import ComponentTester
-from flight.wire.dictionary import build_dictionary
+from flight.wire import sdls
 from flight.wire import services as st
-from flight.wire.pus import AckFlags, TelemetryPacket, Telecommand
+from flight.wire.dictionary import Dictionary, build_dictionary
+from flight.wire.keyfile import KeyRing
+from flight.wire.link import TM_REALTIME, LinkParameters
+from flight.wire.pus import AckFlags, Telecommand, TelemetryPacket
+from flight.wire.tc_frame import SegmentHeader, TcFrame, TcHeader
 
 HK_STRUCTURE = "comms"  # a real housekeeping structure of the default topology
+TM_KINDS = ("raw", "ours-auth", "ours-plain", "station-auth")
+CPU_FLAGS = ("avx2", "avx512f", "pclmulqdq", "aes", "vaes", "sha_ni", "neon", "asimd", "pmull")
 
 
-def _hk_payload(dictionary) -> bytes:
+def cpu() -> dict[str, object]:
+    """The CPU model and the features that matter to CRCs and AES-GCM."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model") and value.strip():
+                model = value.strip()
+            if key.strip() in ("flags", "Features"):
+                flags |= set(value.split())
+    except OSError:
+        pass
+    return {"model": model, "machine": platform.machine(), "features": [f for f in CPU_FLAGS if f in flags]}
+
+
+def hk_payload(dictionary: Dictionary) -> bytes:
     structure = next(h for h in dictionary.housekeeping if h.component == HK_STRUCTURE)
     body = struct.pack(">H", structure.structure_id)
     for cid in structure.channels:
@@ -46,142 +77,230 @@ def _hk_payload(dictionary) -> bytes:
     return body
 
 
-# --- TM throughput: senders (child processes) ---------------------------------------------------
-def _send_ours(endpoint_queue: mp.Queue, count: int) -> None:
-    dictionary = build_dictionary(load_flight_topology())
-    tester = ComponentTester.build(Path(tempfile.gettempdir()), [
+def hk_packet(sequence: int) -> bytes:
+    return TelemetryPacket(1, sequence % 16384, st.HOUSEKEEPING, st.HK_REPORT,
+                           hk_payload(build_dictionary(load_flight_topology())), 0.0).encode()
+
+
+def run_dir_with_keys() -> Path:
+    from ground_sim.flight_process import make_keys
+    run_dir = Path(tempfile.mkdtemp(prefix="bench-link-"))
+    make_keys(run_dir / "keys")
+    return run_dir
+
+
+# --- TM: senders (child processes) ---------------------------------------------------------------
+def send_ours(queue: mp.Queue, count: int, tm_sdls: str) -> None:
+    """The flight's Comms sending ``count`` housekeeping packets as fast as it frames them."""
+    run_dir = run_dir_with_keys()
+    tester = ComponentTester.build(run_dir, [
         {"name": "comms", "kind": "flight.services.comms:Comms", "tc_endpoint": "tcp://127.0.0.1:*",
-         "tm_endpoint": "tcp://127.0.0.1:*", "tm_store_capacity": count}])
+         "tm_endpoint": "tcp://127.0.0.1:*", "tm_store_capacity": count}], mission={"link": {"tm_sdls": tm_sdls}})
     tester.context.now = time.time
     comms = tester.components["comms"]
     comms.start()
-    endpoint_queue.put(comms.tm_endpoint)
-    endpoint_queue.get()  # the receiver is connected
-    payload = _hk_payload(dictionary)
+    queue.put((comms.tc_endpoint, comms.tm_endpoint, str(run_dir / "keys" / "ground.json")))
+    queue.get()  # the receiver is connected
+    payload = hk_payload(build_dictionary(load_flight_topology()))
     for _ in range(count):
         comms.send_tm(st.HOUSEKEEPING, st.HK_REPORT, payload)
     comms.stop()
 
 
-def _send_raw(endpoint_queue: mp.Queue, count: int) -> None:
-    dictionary = build_dictionary(load_flight_topology())
-    packet = TelemetryPacket(1, 0, st.HOUSEKEEPING, st.HK_REPORT, _hk_payload(dictionary),
-                             0.0).encode()
+def frames_of(count: int) -> list[bytes]:
+    """The frames Comms would send for ``count`` housekeeping packets (TM SDLS off)."""
+    packet = hk_packet(0)
+    framer = TmFramer(LinkParameters(tm_sdls="off"))
+    frames: list[bytes] = []
+    for start in range(0, count, 256):
+        frames += framer.frames([(packet, TM_REALTIME, 0.0)] * min(256, count - start), 0.0)[0]
+    return frames
+
+
+def send_raw(queue: mp.Queue, count: int, tm_sdls: str) -> None:
+    frames = frames_of(count)
     socket = zmq.Context.instance().socket(zmq.PUSH)
     socket.setsockopt(zmq.SNDHWM, 10_000)
     socket.bind("tcp://127.0.0.1:*")
-    endpoint_queue.put(socket.getsockopt_string(zmq.LAST_ENDPOINT))
-    endpoint_queue.get()
-    for _ in range(count):
-        socket.send(packet)
+    queue.put((None, socket.getsockopt_string(zmq.LAST_ENDPOINT), len(frames)))
+    queue.get()
+    for frame in frames:
+        socket.send(frame)
     socket.close(linger=10_000)
 
 
-def _tm_run(kind: str, count: int) -> float:
-    """Packets per second received (and decoded, for ours) in this process."""
-    ctx = mp.get_context("spawn")
-    endpoints: mp.Queue = ctx.Queue()
-    sender = ctx.Process(target=_send_raw if kind == "raw" else _send_ours,
-                         args=(endpoints, count))
-    sender.start()
-    endpoint = endpoints.get(timeout=60)
-    receive = _receive_raw if kind == "raw" else _receive_ours
-    received, first, last = receive(kind, endpoint, endpoints, count)
-    sender.join(60)
-    if received < count:
-        raise RuntimeError(f"{kind}: {received}/{count} packets")
-    return (received - 1) / (last - first)
-
-
-def _receive_raw(kind: str, endpoint: str, endpoints: mp.Queue, count: int) -> tuple[int, float, float]:
-    """A PULL that only receives: (packets, time of the first, time of the last)."""
+# --- TM: receivers (this process) ----------------------------------------------------------------
+def receive_raw(endpoint: str, frames: int, go: Callable[[], None]) -> tuple[float, int]:
+    """A PULL that only receives ``frames`` messages: (seconds from the first to the last, octets)."""
     pull = zmq.Context.instance().socket(zmq.PULL)
     pull.connect(endpoint)
     time.sleep(0.2)
-    endpoints.put("go")
-    pull.recv()
+    go()
+    octets = len(pull.recv())
     first = time.perf_counter()
-    received = 1
-    while received < count:
-        pull.recv()
-        received += 1
-    last = time.perf_counter()
+    for _ in range(frames - 1):
+        octets += len(pull.recv())
+    elapsed = time.perf_counter() - first
     pull.close()
-    return received, first, last
+    return elapsed, octets
 
 
-def _receive_ours(kind: str, endpoint: str, endpoints: mp.Queue, count: int) -> tuple[int, float, float]:
-    """The ground's FlightLink and TmDecoder, or its whole GroundStation (``ours-station``)."""
+def receive_ours(kind: str, endpoints: tuple, count: int, go: Callable[[], None]) -> tuple[float, int]:
+    """The ground's link, downlink and decoder (or its whole station) until ``count`` packets are
+    decoded: (seconds from the first frame to the last packet, octets of packets decoded)."""
     from ground_sim.decoder import TmDecoder
+    from ground_sim.downlink import Downlink
     from ground_sim.link import FlightLink
     from ground_sim.station import GroundStation
 
+    tc_endpoint, tm_endpoint, ground_keys = endpoints
     dictionary = build_dictionary(load_flight_topology())
-    finished = threading.Event()
-    stamps: list[float] = []
-    if kind == "ours-station":
-        station = GroundStation(dictionary, "tcp://127.0.0.1:1", endpoint,
-                                Path(tempfile.mkdtemp()) / "archive.sqlite")
-        original = station._receive
+    if kind.startswith("ours"):
+        dictionary.link = {**dictionary.link, "tm_sdls": "authentication" if kind == "ours-auth" else "off"}
+    finished, stamps, octets = threading.Event(), [0.0, 0.0], [0, 0]
 
-        def on_packet(raw: bytes, t: float) -> None:
-            original(raw, t)
-            stamps.append(time.perf_counter())
-            if len(stamps) >= count:
-                finished.set()
+    def counted(raw: bytes) -> None:
+        octets[0] += len(raw)
+        octets[1] += 1
+        if octets[1] == count:
+            stamps[1] = time.perf_counter()
+            finished.set()
 
-        station.link = FlightLink("tcp://127.0.0.1:1", endpoint, on_packet)
+    def first(receive: Callable[[bytes, float], None]) -> Callable[[bytes, float], None]:
+        def on_frame(raw: bytes, t: float) -> None:
+            stamps[0] = stamps[0] or time.perf_counter()
+            receive(raw, t)
+        return on_frame
+
+    if kind == "station-auth":
+        station = GroundStation(dictionary, tc_endpoint, tm_endpoint, Path(tempfile.mkdtemp()) / "archive.sqlite",
+                                keys=ground_keys)
+        decode = station._receive
+        station._receive = lambda raw, t: (decode(raw, t), counted(raw))
+        station.link._on_message = first(station._receive_frame)
         station.start()
         closer = station.close
     else:
-        decoder = TmDecoder(dictionary)
+        keys = KeyRing.load(ground_keys)
+        downlink, decoder = Downlink(dictionary.link_parameters, keys=keys), TmDecoder(dictionary)
 
-        def on_packet(raw: bytes, t: float) -> None:
-            decoder.decode(raw)
-            stamps.append(time.perf_counter())
-            if len(stamps) >= count:
-                finished.set()
+        def deframe(raw: bytes, t: float) -> None:
+            frame = downlink.frame(raw)
+            for packet in downlink.packets(frame) if frame is not None else ():
+                decoder.decode(packet)
+                counted(packet)
 
-        link = FlightLink("tcp://127.0.0.1:1", endpoint, on_packet)
+        link = FlightLink(tc_endpoint or "tcp://127.0.0.1:1", tm_endpoint, first(deframe))
         link.start()
         closer = link.close
     time.sleep(0.2)
-    endpoints.put("go")
-    finished.wait(300)
+    go()
+    finished.wait(600)
     closer()
-    return len(stamps), stamps[0], stamps[-1]
+    if octets[1] < count:
+        raise RuntimeError(f"{kind}: {octets[1]}/{count} packets decoded")
+    return stamps[1] - stamps[0], octets[0]
 
 
-# --- TC round trip ------------------------------------------------------------------------------
-def _echo_server(endpoint_queue: mp.Queue) -> None:
+def tm_run(kind: str, count: int) -> dict[str, float]:
+    """One run of one kind: packets/s and octets/s of packets delivered."""
+    ctx = mp.get_context("spawn")
+    queue: mp.Queue = ctx.Queue()
+    sender = ctx.Process(target=send_raw if kind == "raw" else send_ours,
+                         args=(queue, count, "off" if kind == "ours-plain" else "authentication"))
+    sender.start()
+    endpoints = queue.get(timeout=120)
+    go = lambda: queue.put("go")  # noqa: E731
+    if kind == "raw":
+        elapsed, _ = receive_raw(endpoints[1], endpoints[2], go)
+        octets = count * len(hk_packet(0))  # the packets those frames carry
+    else:
+        elapsed, octets = receive_ours(kind, endpoints, count, go)
+    sender.join(120)
+    return {"packets_per_s": count / elapsed, "packet_octets_per_s": octets / elapsed, "seconds": elapsed}
+
+
+# --- where the time goes --------------------------------------------------------------------------
+def per_packet_us(work: Callable[[], object], packets: int, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times) / packets * 1e6
+
+
+def stage_costs(count: int, repeat: int) -> dict[str, float]:
+    """Microseconds per packet of each stage of the TM path, each alone, in this process."""
+    from ground_sim.decoder import TmDecoder
+    from ground_sim.downlink import Downlink
+
+    dictionary = build_dictionary(load_flight_topology())
+    payload = hk_payload(dictionary)
+    link, ring = LinkParameters(), KeyRing.create()
+    packets = [TelemetryPacket(1, i % 16384, st.HOUSEKEEPING, st.HK_REPORT, payload, 0.0, i).encode()
+               for i in range(count)]
+    batch = [(p, TM_REALTIME, 0.0) for p in packets]
+    plain = TmFramer(LinkParameters(tm_sdls="off"))
+    sealed = TmFramer(link, TmSecurity(link, ring, Path(tempfile.mkdtemp()) / "tm_sa.bin"))
+    frames = sealed.frames(batch, 0.0)[0]
+    decoder = TmDecoder(dictionary)
+
+    def receive() -> None:
+        downlink = Downlink(link, keys=ring)
+        for raw in frames:
+            downlink.packets(downlink.frame(raw))
+
+    return {
+        "encode": per_packet_us(lambda: [TelemetryPacket(1, i % 16384, st.HOUSEKEEPING, st.HK_REPORT, payload,
+                                                         0.0, i).encode() for i in range(count)], count, repeat),
+        "frame": per_packet_us(lambda: plain.frames(batch, 0.0), count, repeat),
+        "frame_and_seal": per_packet_us(lambda: sealed.frames(batch, 0.0), count, repeat),
+        "verify_and_deframe": per_packet_us(receive, count, repeat),
+        "decode": per_packet_us(lambda: [decoder.decode(p) for p in packets], count, repeat),
+        "packets_per_frame": count / len(frames),
+    }
+
+
+# --- TC round trip -----------------------------------------------------------------------------------
+def echo_server(queue: mp.Queue, reply_size: int) -> None:
     ctx = zmq.Context.instance()
     router, push = ctx.socket(zmq.ROUTER), ctx.socket(zmq.PUSH)
     router.bind("tcp://127.0.0.1:*")
     push.bind("tcp://127.0.0.1:*")
-    endpoint_queue.put((router.getsockopt_string(zmq.LAST_ENDPOINT),
-                        push.getsockopt_string(zmq.LAST_ENDPOINT)))
+    queue.put((router.getsockopt_string(zmq.LAST_ENDPOINT), push.getsockopt_string(zmq.LAST_ENDPOINT)))
+    reply = bytes(reply_size)
     while True:
         frames = router.recv_multipart()
         if frames[1] == b"stop":
             return
-        push.send(frames[1])
+        push.send(reply)
 
 
-def _rtt_raw(pings: int) -> list[float]:
+def protected_ping() -> bytes:
+    """A ping TC[17,1] in a TC frame under the default link's SA: what ours sends, octet for octet."""
+    link = LinkParameters()
+    sa = link.security_association(1)
+    tc = TcFrame(TcHeader(link.spacecraft_id, link.tc_vcid, 0), Telecommand(1, 0, st.TEST, st.PING,
+                 ack=AckFlags.NONE).encode(), SegmentHeader(link.tc_map_id))
+    return sdls.apply(tc, sa, keys={1: bytes(32)})
+
+
+def rtt_raw(pings: int) -> list[float]:
     ctx = mp.get_context("spawn")
-    endpoints: mp.Queue = ctx.Queue()
-    server = ctx.Process(target=_echo_server, args=(endpoints,))
+    queue: mp.Queue = ctx.Queue()
+    server = ctx.Process(target=echo_server, args=(queue, LinkParameters().tm_frame_length))
     server.start()
-    tc_endpoint, tm_endpoint = endpoints.get(timeout=60)
+    tc_endpoint, tm_endpoint = queue.get(timeout=60)
     zctx = zmq.Context.instance()
     dealer, pull = zctx.socket(zmq.DEALER), zctx.socket(zmq.PULL)
     dealer.connect(tc_endpoint)
     pull.connect(tm_endpoint)
-    packet = Telecommand(1, 0, st.TEST, st.PING, ack=AckFlags.NONE).encode()
+    request = protected_ping()
     times = []
     for i in range(pings + 50):
         began = time.perf_counter()
-        dealer.send(packet)
+        dealer.send(request)
         pull.recv()
         if i >= 50:  # warm-up
             times.append(time.perf_counter() - began)
@@ -192,9 +311,9 @@ def _rtt_raw(pings: int) -> list[float]:
     return times
 
 
-def _rtt_ours(pings: int) -> list[float]:
-    from ground_sim.flight_process import FlightProcess
+def rtt_ours(pings: int) -> list[float]:
     from flight.payload.demo_model import write_demo_model
+    from ground_sim.flight_process import FlightProcess
 
     run_dir = Path(tempfile.mkdtemp()) / "flight"
     run_dir.mkdir(parents=True)
@@ -220,43 +339,65 @@ def _rtt_ours(pings: int) -> list[float]:
     return times
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="ours vs raw pyzmq: TM throughput, TC round trip")
-    parser.add_argument("--packets", type=int, default=50_000)
-    parser.add_argument("--pings", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args(argv)
-
-    rates = {kind: statistics.median(_tm_run(kind, args.packets) for _ in range(args.repeat))
-             for kind in ("raw", "ours", "ours-station")}
-    rtt = {"raw": np.array(_rtt_raw(args.pings)), "ours": np.array(_rtt_ours(args.pings))}
+# --- the report ------------------------------------------------------------------------------------
+def measure(args: argparse.Namespace) -> dict:
+    tm = {kind: [tm_run(kind, args.packets) for _ in range(args.repeat)] for kind in TM_KINDS}
+    rates = {kind: {key: statistics.median(run[key] for run in runs) for key in runs[0]} for kind, runs in tm.items()}
+    rtt = {"raw": np.array(rtt_raw(args.pings)), "ours": np.array(rtt_ours(args.pings))}
     pct = {k: {"p50_us": float(np.percentile(v, 50) * 1e6), "p99_us": float(np.percentile(v, 99) * 1e6)}
            for k, v in rtt.items()}
-    result = {
-        "tm_packets_per_s": rates,
-        "tm_ratio_ours_vs_raw": rates["ours"] / rates["raw"],
-        "tm_ratio_station_vs_raw": rates["ours-station"] / rates["raw"],
+    return {
+        "cpu": cpu(),
+        "tm": rates,
+        "tm_ratio_vs_raw": {kind: rates[kind]["packets_per_s"] / rates["raw"]["packets_per_s"]
+                            for kind in TM_KINDS if kind != "raw"},
+        "tm_stage_us_per_packet": stage_costs(min(args.packets, 20_000), args.repeat),
         "tc_round_trip": pct,
         "tc_p50_ratio_ours_vs_raw": pct["ours"]["p50_us"] / pct["raw"]["p50_us"],
         "tc_p99_ratio_ours_vs_raw": pct["ours"]["p99_us"] / pct["raw"]["p99_us"],
-        "packets": args.packets, "pings": args.pings, "repeat": args.repeat,
+        "packets": args.packets, "packet_octets": len(hk_packet(0)), "pings": args.pings, "repeat": args.repeat,
     }
-    if args.json:
-        print(json.dumps(result, indent=1))
-        return 0
-    print(f"TM throughput, {args.packets} housekeeping packets, median of {args.repeat}:")
-    print(f"  raw pyzmq PUSH->PULL (bytes only)          {rates['raw']:>10,.0f} packets/s")
-    print(f"  ours: Comms encode+store+send -> decode    {rates['ours']:>10,.0f} packets/s"
-          f"   ratio {result['tm_ratio_ours_vs_raw']:.2f}")
-    print(f"  ours: ... -> GroundStation (+archive)      {rates['ours-station']:>10,.0f} packets/s"
-          f"   ratio {result['tm_ratio_station_vs_raw']:.2f}")
-    print(f"TC round trip, {args.pings} pings (ack NONE, TM[17,2] back):")
+
+
+LABELS = {"raw": "raw pyzmq PUSH->PULL, the same frames",
+          "ours-auth": "ours, TM SDLS auth: Comms -> decode",
+          "ours-plain": "ours, TM SDLS off:  Comms -> decode",
+          "station-auth": "ours, TM SDLS auth: -> GroundStation"}
+
+
+def print_table(result: dict) -> None:
+    print(f"CPU: {result['cpu']['model']} ({result['cpu']['machine']}; {' '.join(result['cpu']['features'])})")
+    print(f"TM end to end, {result['packets']:,} housekeeping packets of {result['packet_octets']} octets in "
+          f"1,024-octet frames, median of {result['repeat']}:")
+    for kind, label in LABELS.items():
+        rate = result["tm"][kind]
+        ratio = f"   ratio {result['tm_ratio_vs_raw'][kind]:.3f}" if kind != "raw" else ""
+        print(f"  {label:<40} {rate['packets_per_s']:>11,.0f} packets/s "
+              f"{rate['packet_octets_per_s'] / 1e6:>8.1f} MB/s{ratio}")
+    stages = result["tm_stage_us_per_packet"]
+    print(f"  where ours spends it, us per packet ({stages['packets_per_frame']:.1f} packets per frame): "
+          + ", ".join(f"{k} {v:.2f}" for k, v in stages.items() if k != "packets_per_frame"))
+    pct = result["tc_round_trip"]
+    print(f"TC round trip, {result['pings']} pings (ack NONE, TM[17,2] back in a TM frame):")
     for kind, label in (("raw", "raw pyzmq DEALER->ROUTER, PUSH->PULL echo"),
-                        ("ours", "ours: ground -> flight process -> ground")):
+                        ("ours", "ours: FOP-1+SDLS -> flight -> TM frame")):
         print(f"  {label:<42} p50 {pct[kind]['p50_us']:8.0f} us   p99 {pct[kind]['p99_us']:8.0f} us")
     print(f"  ratio ours/raw: p50 {result['tc_p50_ratio_ours_vs_raw']:.2f}  "
           f"p99 {result['tc_p99_ratio_ours_vs_raw']:.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="ours vs raw pyzmq: TM end to end in frames, TC round trip")
+    parser.add_argument("--packets", type=int, default=100_000)
+    parser.add_argument("--pings", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    result = measure(args)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print_table(result)
     return 0
 
 

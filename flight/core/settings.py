@@ -103,7 +103,8 @@ def check_value(name: str, value: Any, setting: Setting) -> Any:
     if setting.check is not None:
         reason = setting.check(value)
         if reason:
-            raise SettingError(f"{name} = {value!r}: {reason}")
+            shown = "" if setting.fields is not None else f" = {value!r}"  # a table's reason names its keys
+            raise SettingError(f"{name}{shown}: {reason}")
     return value
 
 

@@ -10,9 +10,11 @@ Sockets (endpoints configurable; defaults on 127.0.0.1):
   one that floods does not starve another); a message that finds its queue full is refused and
   counted (``TcRefused``, a throttled event). ZeroMQ refuses a message larger than
   ``max_message_size`` before it is buffered (it closes that connection).
-- TM: a PUSH bound at ``tm_endpoint``; the ground connects a PULL. Each ZeroMQ message is one TM
-  transfer frame of ``[mission.link] tm_frame_length`` octets (flight.services.tm_framer: many
-  packets per frame, a packet may span frames, the CLCW from the ``clcw`` port in each). A PUSH
+- TM: a PUSH bound at ``tm_endpoint``; the ground connects a PULL, fed by the TM store and its
+  thread (flight.services.tm_downlink). Each ZeroMQ message is one TM transfer frame of
+  ``[mission.link] tm_frame_length`` octets (flight.services.tm_framer: many packets per frame,
+  a packet may span frames, the CLCW from the ``clcw`` port in each; sealed under TM SDLS by
+  flight.services.tm_security when ``tm_sdls`` is on). A PUSH
   never drops: at the high-water mark (``tm_hwm``) or with no ground connected it refuses to
   send, and the frame is offered again while its packets stay in the flight's TM store (store
   and forward) until their frames have gone. Only when the store is full (``tm_store_capacity``
@@ -41,10 +43,7 @@ upset broke is left out of the frames and counted (``TmDroppedCorrupt``).
 from __future__ import annotations
 
 import collections
-import itertools
 import re
-import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -56,11 +55,13 @@ from flight.core.ports import OutputPort, input_port
 from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Limits, Severity
 from flight.messages import LinkStatus, Product, RawTelecommand, RegionChange, TmPacket
-from flight.protection.buffers import PacketStore
 from flight.services.link_security import CurveServer, curve_wanted, reachable
 from flight.services.tc_intake import TcIntake
+from flight.services.tm_downlink import TmDownlink
 from flight.services.tm_framer import TmFramer
+from flight.services.tm_security import TmSecurity
 from flight.wire import services as st
+from flight.wire.keyfile import KeyRingError
 from flight.wire.link import TM_PRODUCTS, TM_REALTIME, LinkParameters
 from flight.wire.pus import TelemetryPacket
 from flight.wire.spacepacket import SequenceCounter
@@ -82,8 +83,6 @@ def endpoint_reason(endpoint: str) -> str | None:
 
 class Comms(Component):
     READ_BURST = 256  # messages read per call from the executive's socket loop
-    BATCH = 256  # packets framed and sent per round of the downlink thread
-    SEND_RETRY_S = 0.1  # after a failed send (not a full queue: an error of the socket)
     CHANNELS = {
         "TcFramesReceived": Channel(DataType.U32, "frames", description="ZeroMQ messages from the ground"),
         "TmPacketsQueued": Channel(DataType.U32, "packets"),
@@ -122,6 +121,9 @@ class Comms(Component):
         "curve_clients": Setting(str, "curve/grounds", description="folder of the authorized grounds' public "
                                                                    "certificates (NAME.key), relative to the "
                                                                    "run directory"),
+        "tm_sa_state_file": Setting(str, "tm_sa_state.bin",
+                                    description="the TM SA's IV reservation (an IV is never used twice, "
+                                                "across a crash too), relative to the run directory"),
         "max_message_size": Setting(int, 4096, 64, 1 << 20,
                                     description="bytes; ZeroMQ drops a larger incoming message and its "
                                                 "connection (ZMQ_MAXMSGSIZE)"),
@@ -146,48 +148,49 @@ class Comms(Component):
         self.flush_timeout = self.config["flush_timeout"]
         self._sequence = SequenceCounter()
         self._message_counters: dict[int, int] = collections.defaultdict(int)
-        self._store: collections.deque[bytes] = collections.deque()
-        self._stored: collections.deque[tuple[int, float]] = collections.deque()  # each packet's VC and time
-        self._framer = TmFramer(LinkParameters.of(context.mission))
-        self._lock = threading.Lock()
-        self._ready = threading.Condition(self._lock)
-        self._running = False
+        self.link = LinkParameters.of(context.mission)
+        self.downlink = TmDownlink(name, TmFramer(self.link), self.capacity, context.now, self.log)  # sealed
+        self._prepared = False                                            # once preflight has the TM SA
         self._context = zmq.Context()  # its own: the ZAP handler, when CURVE is on, belongs to it
         self.curve_on = curve_wanted(self.config["curve"], [self.tc_endpoint, self.tm_endpoint])
         self._curve: CurveServer | None = None
         self._authenticator: Any = None
         self.tc_socket: zmq.Socket | None = None
         self._tm_socket: zmq.Socket | None = None
-        self._downlink = threading.Thread(target=self._send_loop, name=f"{name}-downlink",
-                                          daemon=True)
-        self._sent = 0
-        self._sent_bytes = 0
-        self._frames_sent = 0
-        self._corrupt = 0
-        self._clcw_changed = False  # a new CLCW waits for a frame to carry it
-        self.send_failures = 0
-        self._tm_store = PacketStore("tm_store", self._store, self._lock)
         self._intake = TcIntake(self.config["tc_queue_per_peer"], self.config["tc_max_peers"])
         self._tc_budget = self.config["tcs_per_cycle"]
 
     # --- lifecycle ----------------------------------------------------------------------------
     def preflight(self) -> str | None:
-        if not self.curve_on:
-            return None
+        if self.downlink.framer.security is not None:  # checked before: load it afresh
+            self.downlink.framer.security.close()
         try:
-            self._curve = CurveServer.load(self._run_file("curve_certificate"), self._run_file("curve_clients"))
+            security = TmSecurity.load(self.link, self._run_file(self.link.key_file),
+                                       self._run_file(self.config["tm_sa_state_file"]))
+        except KeyRingError as error:
+            return (f"mission.link.key_file: {error}; the TM SA (tm_spi {self.link.tm_spi}) needs a key of its own: "
+                    "create a key file with 'python -m flight.wire.keyfile PATH', or set mission.link.tm_sdls = "
+                    "\"off\"")
         except ValueError as error:
-            return (f"{self.name}.curve: {error}; CURVE is on because {self.tc_endpoint} or {self.tm_endpoint} "
-                    "is reachable from other hosts: create keys with 'python -m flight.services.link_security "
-                    "DIR', or set curve = \"off\" to run unauthenticated")
+            return f"{self.name}.tm_sa_state_file: {error}"
+        self.downlink.framer = TmFramer(self.link, security)
+        if self.curve_on:
+            try:
+                self._curve = CurveServer.load(self._run_file(self.config["curve_certificate"]),
+                                               self._run_file(self.config["curve_clients"]))
+            except ValueError as error:
+                return (f"{self.name}.curve: {error}; CURVE is on because {self.tc_endpoint} or "
+                        f"{self.tm_endpoint} is reachable from other hosts: create keys with 'python -m "
+                        "flight.services.link_security DIR', or set curve = \"off\" to run unauthenticated")
+        self._prepared = True
         return None
 
-    def _run_file(self, setting: str) -> Path:
-        path = Path(self.config[setting])
+    def _run_file(self, name: str) -> Path:
+        path = Path(name)
         return path if path.is_absolute() else self.context.run_dir / path
 
     def start(self) -> None:
-        if self.curve_on and self._curve is None:
+        if not self._prepared:
             problem = self.preflight()
             if problem:
                 raise StartError(problem)
@@ -202,9 +205,8 @@ class Comms(Component):
         self._tm_socket.setsockopt(zmq.SNDTIMEO, 100)
         self._tm_socket.setsockopt(zmq.LINGER, int(self.flush_timeout * 1000))
         self.tm_endpoint = self._bind(self._tm_socket, "tm_endpoint")
-        self._running = True
-        self._downlink.start()
-        self.buffers.send(RegionChange(self._tm_store))
+        self.downlink.start(self._tm_socket)
+        self.buffers.send(RegionChange(self.downlink.region))
         if not self.curve_on and self.config["curve"] == "off" and any(
                 reachable(e) for e in (self.tc_endpoint, self.tm_endpoint)):
             self.event("Unauthenticated", endpoint=self.tc_endpoint)
@@ -231,28 +233,20 @@ class Comms(Component):
         return socket.getsockopt_string(zmq.LAST_ENDPOINT)
 
     def stop(self) -> None:
-        self.buffers.send(RegionChange(self._tm_store, added=False))
-        deadline = time.monotonic() + self.flush_timeout
-        with self._lock:
-            while self._store and time.monotonic() < deadline:
-                self._ready.wait(0.05)
-            self._running = False
-            self._ready.notify_all()
-        self._downlink.join(timeout=self.flush_timeout + 1)
+        self.buffers.send(RegionChange(self.downlink.region, added=False))
+        self.downlink.stop(self.flush_timeout)
         self._tm_socket.close()
         if self.tc_socket is not None:
             self.tc_socket.close()
         if self._authenticator is not None:
             self._authenticator.stop()
         self._context.term()
+        if self.downlink.framer.security is not None:
+            self.downlink.framer.security.close()
 
     def restart(self) -> bool:
         """The downlink thread again if it died while the flight runs (the store is kept)."""
-        if self._downlink.is_alive() or not self._running:
-            return False
-        self._downlink = threading.Thread(target=self._send_loop, name=f"{self.name}-downlink", daemon=True)
-        self._downlink.start()
-        return True
+        return self.downlink.restart()
 
     def poll_sockets(self) -> list[tuple[zmq.Socket, Callable[[], None]]]:
         return [(self.tc_socket, self._receive_tc)]
@@ -266,13 +260,12 @@ class Comms(Component):
     def tick(self, tick: int, now: float) -> None:
         self._tc_budget = self.config["tcs_per_cycle"]
         self._dispatch()
-        with self._lock:
-            depth = len(self._store)
-        self.tlm("TmStoreDepth", depth)
-        self.tlm("TmPacketsSent", self._sent & 0xFFFFFFFF)
-        self.tlm("TmBytesSent", self._sent_bytes)
-        self.tlm("TmFramesSent", self._frames_sent & 0xFFFFFFFF)
-        self.tlm("TmDroppedCorrupt", self._corrupt & 0xFFFFFFFF)
+        downlink = self.downlink
+        self.tlm("TmStoreDepth", downlink.depth())
+        self.tlm("TmPacketsSent", downlink.sent & 0xFFFFFFFF)
+        self.tlm("TmBytesSent", downlink.sent_bytes)
+        self.tlm("TmFramesSent", downlink.frames_sent & 0xFFFFFFFF)
+        self.tlm("TmDroppedCorrupt", downlink.corrupt & 0xFFFFFFFF)
 
     # --- uplink -------------------------------------------------------------------------------
     def _receive_tc(self) -> None:
@@ -308,11 +301,7 @@ class Comms(Component):
 
     @input_port(LinkStatus, "the uplink's CLCW, for the OCF of every TM frame", required=False)
     def clcw(self, status: LinkStatus) -> None:
-        if status.clcw != self._framer.clcw:
-            with self._lock:
-                self._framer.clcw = status.clcw
-                self._clcw_changed = True
-                self._ready.notify()
+        self.downlink.set_clcw(status.clcw)
 
     @input_port(Product, "an inference product to send down as TM[200,1]", required=False)
     def products(self, product: Product) -> None:
@@ -322,69 +311,16 @@ class Comms(Component):
 
     def send_tm(self, service: int, subtype: int, app_data: bytes) -> bool:
         """Encode a TM packet stamped with mission time and store it; False if dropped."""
-        with self._lock:
-            if len(self._store) >= self.capacity:
-                self.tlm("TmDroppedStoreFull", self.telemetry["TmDroppedStoreFull"] + 1)
-                return False
+        now = self.context.now()
+
+        def build() -> bytes:  # under the store's lock: counts follow the store's order
             counter = self._message_counters[service]
             self._message_counters[service] = (counter + 1) & 0xFFFF
-            now = self.context.now()
-            packet = TelemetryPacket(self.context.catalog.apid,
-                                     self._sequence.next(self.context.catalog.apid), service,
-                                     subtype, app_data, now, counter).encode()
-            self._store.append(packet)
-            self._stored.append((TM_PRODUCTS if service == st.PRODUCT else TM_REALTIME, now))
-            self.tlm("TmPacketsQueued", (self.telemetry["TmPacketsQueued"] + 1) & 0xFFFFFFFF)
-            self._ready.notify()
-            return True
+            apid = self.context.catalog.apid
+            return TelemetryPacket(apid, self._sequence.next(apid), service, subtype, app_data, now, counter).encode()
 
-    def _send_loop(self) -> None:
-        """Frame what the store holds, a batch at a time; a packet leaves the store once the frames
-        of its batch have gone."""
-        while True:
-            with self._lock:
-                while self._running and not self._store and not self._clcw_changed:
-                    self._ready.wait()
-                if not self._running:
-                    self._unsent()
-                    return
-                count = min(len(self._store), self.BATCH)
-                batch = [(packet, vcid, stored) for packet, (vcid, stored)
-                         in zip(itertools.islice(self._store, count), itertools.islice(self._stored, count))]
-                self._clcw_changed = False
-            if batch:
-                frames, corrupt = self._framer.frames(batch, self.context.now())
-            else:
-                frames, corrupt = [self._framer.clcw_frame()], 0
-            for frame in frames:
-                if not self._send_frame(frame):
-                    with self._lock:
-                        self._unsent()
-                    return
-            with self._lock:
-                for _ in range(count):
-                    self._store.popleft()
-                    self._stored.popleft()
-                self._sent += count - corrupt
-                self._corrupt += corrupt
-                self._frames_sent += len(frames)
-                self._sent_bytes += sum(len(frame) for frame in frames)
-                self._ready.notify_all()
-
-    def _unsent(self) -> None:
-        if self._store:
-            self.log.warning("%d TM packets not sent at shutdown", len(self._store))
-
-    def _send_frame(self, frame: bytes) -> bool:
-        """Send one frame, waiting while the ground is away or behind; False if the flight stops first."""
-        while self._running:
-            try:
-                self._tm_socket.send(frame, copy=False)
-                return True
-            except zmq.Again:  # no ground connected, or the ground is behind: offer it again
-                continue
-            except zmq.ZMQError as error:  # the socket failed: keep the frame, count, try again
-                self.send_failures += 1
-                self.log.warning("TM send failed (%s): the frame is offered again", error)
-                time.sleep(self.SEND_RETRY_S)
-        return False
+        if not self.downlink.put(build, TM_PRODUCTS if service == st.PRODUCT else TM_REALTIME, now):
+            self.tlm("TmDroppedStoreFull", self.telemetry["TmDroppedStoreFull"] + 1)
+            return False
+        self.tlm("TmPacketsQueued", (self.telemetry["TmPacketsQueued"] + 1) & 0xFFFFFFFF)
+        return True

@@ -8,7 +8,9 @@ closed with idle fill, so nothing waits in a packetizer between batches and a pa
 the store once the frames of its batch are sent. Frames are stamped with the master channel
 frame count in the order they are returned, which is the order comms sends them. Every frame
 carries the latest CLCW (``clcw``) in its OCF; :meth:`TmFramer.clcw_frame` is a frame of idle
-data on ``TM_IDLE`` that carries it when nothing else goes down.
+data on ``TM_IDLE`` that carries it when nothing else goes down. Given a
+:class:`~flight.services.tm_security.TmSecurity`, every frame (idle ones too) leaves room for the
+security header and trailer and goes out sealed under the TM SA.
 
 | requirement | verified by |
 |---|---|
@@ -17,15 +19,17 @@ data on ``TM_IDLE`` that carries it when nothing else goes down.
 | every frame carries the CLCW given last | tests/unit/services/test_tm_framer.py |
 | a packet whose header does not match its length is refused and counted, the others go |   |
 |   | tests/unit/services/test_tm_framer.py |
+| with TM SDLS every frame is sealed, in master channel order | tests/unit/services/test_tm_security.py |
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flight.services.tm_security import TmSecurity
 from flight.wire import services as st
 from flight.wire.clcw import Clcw
 from flight.wire.link import TM_IDLE, TM_PLAYBACK, TM_PRODUCTS, TM_REALTIME, TM_VIRTUAL_CHANNELS, LinkParameters
-from flight.wire.tm_frame import MasterChannel, Packetizer
+from flight.wire.tm_frame import MasterChannel, Packetizer, TmFrame
 
 PUS_SERVICE_OCTET = 7  # the service type in a PUS-C TM packet: after the 6-octet header and the version octet
 
@@ -36,19 +40,27 @@ def virtual_channel(packet: bytes) -> int:
 
 
 class TmFramer:
-    def __init__(self, link: LinkParameters) -> None:
+    def __init__(self, link: LinkParameters, security: TmSecurity | None = None) -> None:
         self.link = link
+        self.security = security
         self.clcw = Clcw(link.tc_vcid, 0).encode()  # until the TC link reports
         self._master = MasterChannel(link.spacecraft_id)
-        self._packetizers = {vcid: Packetizer(link.spacecraft_id, vcid, link.tm_frame_length, self._ocf)
+        reserve = security.reserve if security is not None else (0, 0)
+        self._packetizers = {vcid: Packetizer(link.spacecraft_id, vcid, link.tm_frame_length, self._ocf,
+                                              reserve=reserve)
                              for vcid in (*TM_VIRTUAL_CHANNELS, TM_IDLE)}
+
+    def _encode(self, frame: TmFrame) -> bytes:
+        """The frame stamped with the next master channel count, sealed when the downlink is protected."""
+        frame = self._master.stamp(frame)
+        return frame.encode() if self.security is None else self.security.seal(frame)
 
     def _ocf(self) -> bytes:
         return self.clcw
 
     def clcw_frame(self) -> bytes:
         """A frame of idle data on TM_IDLE: it carries the CLCW when nothing else goes down."""
-        return self._master.stamp(self._packetizers[TM_IDLE].flush()).encode()
+        return self._encode(self._packetizers[TM_IDLE].flush())
 
     def frames(self, packets: Iterable[tuple[bytes, int, float]], now: float) -> tuple[list[bytes], int]:
         """The encoded frames carrying ``packets`` (packet, its VC, the mission time it was stored),
@@ -72,4 +84,4 @@ class TmFramer:
         for vcid in used:
             if self._packetizers[vcid].pending:
                 out.append(self._packetizers[vcid].flush())
-        return [self._master.stamp(frame).encode() for frame in out], refused
+        return [self._encode(frame) for frame in out], refused

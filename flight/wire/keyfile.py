@@ -16,13 +16,16 @@ Key ids are 1..65535 and keys are AES-256 (32 octets). Key management (the simpl
 of SDLS-EP's OTAR that the issue allows): a new key goes up wrapped with the KEK (AES key wrap,
 RFC 3394: 40 octets), arrives *preactive*, is activated, an SA is rekeyed to it, and the old key
 deactivated. Only an *active* key protects or verifies a frame; a key an SA uses cannot be
-deactivated. The KEK itself is not changed over the link.
+deactivated, nor given to a second SA (two SAs on one key would reuse GCM nonces: each counts
+its IVs from its own start). The KEK itself is not changed over the link. A fresh ring holds one
+key per SA of the default link: SA 1 (TC) and SA 2 (TM).
 
 | requirement | verified by |
 |---|---|
 | save then load gives the same ring; a malformed file is refused with one line | tests/unit/wire/test_keyfile.py |
 | a key wrapped by one end unwraps at the other; a tampered wrap is refused | tests/unit/wire/test_keyfile.py |
 | state transitions: load (preactive) -> active -> deactivated; refusals named | tests/unit/wire/test_keyfile.py |
+| no key serves two SAs | tests/unit/wire/test_keyfile.py |
 """
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ KEY_SIZE = 32
 WRAPPED_SIZE = 40
 VERSION = 1
 MAX_KEY_ID = 0xFFFF
+DEFAULT_SPIS = (1, 2)  # the TC SA and the TM SA of the default link (flight.wire.link)
 
 
 class KeyState(enum.Enum):
@@ -69,7 +73,7 @@ class KeyRing:
     sas: dict[int, int] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, spis: tuple[int, ...] = (1,)) -> "KeyRing":
+    def create(cls, spis: tuple[int, ...] = DEFAULT_SPIS) -> "KeyRing":
         """A fresh ring: a random KEK and one random active key per SA (key id = SPI's rank + 1)."""
         ring = cls(secrets.token_bytes(KEY_SIZE))
         for key_id, spi in enumerate(spis, start=1):
@@ -126,6 +130,9 @@ class KeyRing:
         key = self._key(key_id)
         if key.state is not KeyState.ACTIVE:
             raise KeyRingError(f"key {key_id} is {key.state.value}, an SA takes only an active key")
+        others = [other for other, kid in self.sas.items() if kid == key_id and other != spi]
+        if others:
+            raise KeyRingError(f"key {key_id} is in use by SA {others[0]}; each SA has a key of its own")
         self.sas[spi] = key_id
 
     def _key(self, key_id: int) -> Key:
@@ -216,13 +223,14 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Create a fresh key file (KEK and one key per SA).")
     parser.add_argument("path", type=Path, help="the flight's key file")
     parser.add_argument("--ground", type=Path, help="also write the ground's copy here")
-    parser.add_argument("--spi", type=int, action="append", help="an SA's SPI (repeat; default 1)")
+    parser.add_argument("--spi", type=int, action="append",
+                        help="an SA's SPI (repeat; default 1 and 2: the TC and TM SAs)")
     args = parser.parse_args(argv)
     for path in (args.path, args.ground):
         if path is not None and path.exists():
             print(f"error: {path} exists; a key file is never overwritten", file=sys.stderr)
             return 2
-    ring = KeyRing.create(tuple(args.spi or (1,)))
+    ring = KeyRing.create(tuple(args.spi or DEFAULT_SPIS))
     for path in (args.path, args.ground):
         if path is not None:
             ring.save(path)

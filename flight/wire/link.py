@@ -18,7 +18,12 @@ in the OCF and a FECF, on three virtual channels: :data:`TM_REALTIME` (housekeep
 verification and other reports), :data:`TM_PRODUCTS` (ST[200] inference products) and
 :data:`TM_PLAYBACK` (packets that waited in the store longer than ``playback_after_s`` of mission
 time, e.g. while the ground was away). When the CLCW changes and no packet is waiting, a frame
-of idle data on :data:`TM_IDLE` carries it at once, so COP-1 need not wait for telemetry.
+of idle data on :data:`TM_IDLE` carries it at once, so COP-1 need not wait for telemetry. With
+``tm_sdls`` other than "off" (authentication, the default) every TM frame is protected by its own
+security association ``tm_spi`` (flight.wire.sdls_tm), with the IV and MAC lengths of the TC SA,
+no ARSN, and an anti-replay window of :data:`TM_WINDOW`: frames lost on the way down and a flight
+restart (which skips to IVs it reserved ahead) must not shut the ground out, so the ground takes
+any IV above the last it accepted, up to 2^32 ahead.
 
 | requirement | verified by |
 |---|---|
@@ -37,6 +42,7 @@ TM_REALTIME = 0
 TM_PRODUCTS = 1
 TM_PLAYBACK = 2
 TM_IDLE = 7  # frames of idle data only, sent to carry a changed CLCW when nothing else goes down
+TM_WINDOW = 1 << 32
 TM_VIRTUAL_CHANNELS = {TM_REALTIME: "realtime", TM_PRODUCTS: "products", TM_PLAYBACK: "playback"}
 SERVICES = {"authenticated_encryption": Service.AUTHENTICATED_ENCRYPTION,
             "authentication": Service.AUTHENTICATION}
@@ -44,6 +50,13 @@ SERVICES = {"authenticated_encryption": Service.AUTHENTICATED_ENCRYPTION,
 
 def _even(window: int) -> str | None:
     return None if window % 2 == 0 else "the FARM-1 window W is even (CCSDS 232.1-B-2)"
+
+
+def check_link(link: Mapping[str, Any]) -> str | None:
+    """The table as a whole: the TM SA is not the TC SA (each direction keys its own GCM nonces)."""
+    if link["tm_sdls"] != "off" and link["sdls"] == "on" and link["tm_spi"] == link["spi"]:
+        return f"tm_spi and spi are both {link['spi']}: the TM SA is an SA of its own"
+    return None
 
 
 LINK_SETTINGS = {
@@ -68,6 +81,10 @@ LINK_SETTINGS = {
     "sdls_window": Setting(int, 64, 1, 65535,
                            description="anti-replay window: how far above the last accepted IV/ARSN a "
                                        "frame may be; at least the ground's FOP window x transmission limit"),
+    "tm_sdls": Setting(str, "authentication", choices=("off", *SERVICES),
+                       description="SDLS on every TM frame: AES-256-GCM authentication (data in clear), "
+                                   "authenticated encryption, or off"),
+    "tm_spi": Setting(int, 2, 1, 65534, description="the security parameter index of the TM SA"),
     "key_file": Setting(str, "keys/flight.json",
                         description="the key file (flight.wire.keyfile), relative to the run directory"),
 }
@@ -91,6 +108,8 @@ class LinkParameters:
     arsn_length: int = 0
     mac_length: int = 16
     sdls_window: int = 64
+    tm_sdls: str = "authentication"
+    tm_spi: int = 2
     key_file: str = "keys/flight.json"
 
     @classmethod
@@ -107,6 +126,15 @@ class LinkParameters:
         return SecurityAssociation(self.spi, SERVICES[self.sdls_service], key_id=key_id,
                                    iv_len=self.iv_length, arsn_len=self.arsn_length,
                                    mac_len=self.mac_length, window=self.sdls_window, vcid=self.tc_vcid)
+
+    @property
+    def tm_authenticated(self) -> bool:
+        return self.tm_sdls != "off"
+
+    def tm_security_association(self, key_id: int) -> SecurityAssociation:
+        """The TM SA (flight.wire.sdls_tm), keyed by ``key_id``; on no VC in particular: it protects all."""
+        return SecurityAssociation(self.tm_spi, SERVICES[self.tm_sdls], key_id=key_id, iv_len=self.iv_length,
+                                   mac_len=self.mac_length, window=TM_WINDOW)
 
     def public(self) -> dict[str, Any]:
         """Everything a ground needs but the keys: the dictionary's ``link`` section."""

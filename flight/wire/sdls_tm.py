@@ -98,6 +98,8 @@ CryptoLib (interoperability first; written from CryptoLib's code and tests):
 |   both services, random SA parameters, frame lengths, OCF or not | tests/unit/wire/test_sdls_tm.py |
 | every single-bit flip of a protected frame is refused (FECF; MAC with the FECF redone, |   |
 |   except in the OCF, which the MAC does not cover) | tests/unit/wire/test_sdls_tm.py |
+| ``unverified`` reads an authentication-only frame's data without the key, never an encrypted one |   |
+|   | tests/unit/wire/test_sdls_tm.py |
 | replay, out of window, unknown SPI, inactive SA, wrong VC, no key, bad lengths: refused |   |
 |   with their reason, receive state unchanged | tests/unit/wire/test_sdls_tm.py |
 """
@@ -276,3 +278,17 @@ def process(raw: bytes | bytearray | memoryview, sas: Mapping[int, SecurityAssoc
     if arsn is not None:
         sa.last_arsn = arsn
     return ProcessedTm(inner, sa.spi, iv, arsn)
+
+
+def unverified(raw: bytes | bytearray | memoryview, sa: SecurityAssociation, frame_length: int,
+               has_ocf: bool) -> TmFrame:
+    """The data of a frame under an authentication-only ``sa``, its MAC not checked: what a ground
+    without the key can read (it must say its telemetry is unverified). The FECF and the frame's
+    structure are checked; an encrypted frame is refused (KEY_UNAVAILABLE)."""
+    outer = _decode(bytes(raw), frame_length, has_ocf)
+    _lookup(outer, {sa.spi: sa}, frame_length, has_ocf)
+    if sa.service is not Service.AUTHENTICATION:
+        raise SdlsError(SdlsReason.KEY_UNAVAILABLE, f"SA {sa.spi} encrypts: no key, no data")
+    data = outer.data[sa.header_size:len(outer.data) - sa.mac_len]
+    return TmFrame(outer.spacecraft_id, outer.vcid, outer.mc_frame_count, outer.vc_frame_count,
+                   outer.first_header_pointer, data, outer.ocf, reserve(sa))

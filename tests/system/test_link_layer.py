@@ -161,12 +161,12 @@ def test_1000_commands_over_an_uplink_dropping_10_and_corrupting_1_percent_run_o
 def test_a_key_rotated_by_command_protects_the_next_frames_and_the_old_key_no_longer_works(flight):
     station = flight.station
     old = copy.copy(station.uplink.sa)  # the SA as it is under key 1
-    flight.rotate_key(2)
-    flight.send_and_assert_command("dispatcher.NO_OP_STRING", ["under key 2"])
-    assert flight.await_telemetry("link.SaKeyId", lambda v: v == 2, timeout=10) == 2
+    flight.rotate_key(3)
+    flight.send_and_assert_command("dispatcher.NO_OP_STRING", ["under key 3"])
+    assert flight.await_telemetry("link.SaKeyId", lambda v: v == 3, timeout=10) == 3
     flight_ring = KeyRing.load(flight.process.run_dir / "keys" / "flight.json")
     ground_ring = KeyRing.load(station.key_file)
-    assert flight_ring.sas[1] == ground_ring.sas[1] == 2
+    assert flight_ring.sas[1] == ground_ring.sas[1] == 3
     assert flight_ring.keys[1].state is KeyState.DEACTIVATED and ground_ring.keys[1].state is KeyState.DEACTIVATED
     old.iv = station.uplink.sa.iv + 1  # a fresh IV: only the key is old
     mark = flight.telemetry_mark("link.RefusedMac")
@@ -175,6 +175,6 @@ def test_a_key_rotated_by_command_protects_the_next_frames_and_the_old_key_no_lo
                     station.encoder.command("executive.SHUTDOWN", [], AckFlags.ALL).encode(), SegmentHeader(0))
     old.key_id = 1
     station.send_frame(sdls.apply(frame, old, keys={1: flight_ring.keys[1].key}))
-    flight.await_telemetry("link.RefusedMac", lambda v: v >= 1, start=mark, timeout=10)  # the SA's key is 2
+    flight.await_telemetry("link.RefusedMac", lambda v: v >= 1, start=mark, timeout=10)  # the SA's key is 3
     assert flight.process.alive()
     flight.ping()

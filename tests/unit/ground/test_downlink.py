@@ -14,16 +14,21 @@ from __future__ import annotations
 import collections
 import random
 import struct
+import tempfile
+from pathlib import Path
 
 import crcmod.predefined
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from flight.services.tm_framer import TmFramer
+from flight.services.tm_security import TmSecurity
 from flight.wire.clcw import Clcw
+from flight.wire.keyfile import KeyRing
 from flight.wire.link import TM_IDLE, TM_PLAYBACK, TM_PRODUCTS, TM_REALTIME, TM_VIRTUAL_CHANNELS, LinkParameters
 from flight.wire.pus import TelemetryPacket
 from flight.wire.tm_frame import MasterChannel, Packetizer
+from ground_sim.console import link_security
 from ground_sim.downlink import Downlink, SequenceTracker
 
 SETTINGS = settings(max_examples=40, deadline=None)
@@ -33,7 +38,7 @@ CHANNELS = (TM_REALTIME, TM_PRODUCTS, TM_PLAYBACK)
 
 
 def link(frame_length: int = 1024) -> LinkParameters:
-    return LinkParameters(spacecraft_id=SCID, tm_frame_length=frame_length, playback_after_s=10.0)
+    return LinkParameters(spacecraft_id=SCID, tm_frame_length=frame_length, playback_after_s=10.0, tm_sdls="off")
 
 
 def report(seq: int, service: int, size: int) -> bytes:
@@ -378,3 +383,60 @@ def test_a_count_exactly_horizon_behind_is_still_awaited_one_more_is_lost():
     assert (awaited.lost, awaited.missing, awaited.duplicates, awaited.gaps) == (0, 9, 0, 9)
     given_up = pushed([0, 12, 1], horizon=10)  # 1 was missing 11 behind: lost, and its arrival a duplicate
     assert (given_up.lost, given_up.missing, given_up.duplicates, given_up.gaps) == (1, 10, 1, 11)
+
+
+# --- TM SDLS (tm_sdls, flight.services.tm_security) ---------------------------------------------
+def sealed_link(service: str, frame_length: int) -> LinkParameters:
+    return LinkParameters(spacecraft_id=SCID, tm_frame_length=frame_length, playback_after_s=10.0, tm_sdls=service)
+
+
+@SETTINGS
+@given(run=batches, frame_length=st.sampled_from([100, 512]), idle_after=st.sets(st.integers(0, 3)),
+       service=st.sampled_from(["authentication", "authenticated_encryption"]), data=st.data())
+def test_sealed_frames_come_out_whole_and_an_altered_one_is_refused_unused(run, frame_length, idle_after, service,
+                                                                           data):
+    with tempfile.TemporaryDirectory() as folder:
+        ring = KeyRing.create()
+        security = TmSecurity(sealed_link(service, frame_length), ring, Path(folder) / "tm_sa.bin")
+        frames, sent = flight(frame_length, run, idle_after, TmFramer(sealed_link(service, frame_length), security))
+        security.close()
+    clcws: list[bytes] = []
+    downlink = Downlink(sealed_link(service, frame_length), on_clcw=clcws.append, keys=ring)
+    victim = data.draw(st.integers(0, len(frames) - 1))
+    octet = data.draw(st.integers(0, frame_length - 7))          # anywhere but the OCF and the FECF
+    altered = bytearray(frames[victim])
+    altered[octet] ^= 1 << data.draw(st.integers(0, 7))
+    assert downlink.frame(reseal(altered)) is None              # FECF redone: the MAC (or the SPI) refuses it
+    assert set(downlink.stats.bad_frames) <= {"BAD_MAC", "UNKNOWN_SPI", "BAD_FRAME", "WRONG_SPACECRAFT",
+                                              "UNKNOWN_VIRTUAL_CHANNEL", "OUTSIDE_WINDOW", "REPLAY"}
+    assert downlink.stats.master_gaps == 0 and clcws == []      # nothing of it was used
+    received = receive(downlink, frames)
+    assert received == {**sent, TM_IDLE: []}
+    assert len(clcws) == len(frames) and downlink.stats.unverified == 0
+    for raw in frames[:3]:
+        assert downlink.frame(raw) is None                      # a replayed frame
+    assert downlink.stats.bad_frames["REPLAY"] == min(3, len(frames))
+    listener = Downlink(sealed_link(service, frame_length))    # no key file: reads unverified, or nothing
+    if service == "authentication":
+        assert receive(listener, frames) == {**sent, TM_IDLE: []}
+        assert listener.stats.unverified == len(frames)
+    else:
+        assert all(listener.frame(raw) is None for raw in frames)
+        assert listener.stats.bad_frames["KEY_UNAVAILABLE"] == len(frames)
+
+
+def test_a_ground_with_tm_sdls_refuses_plain_frames():
+    frames, _ = flight(512, [[(TM_REALTIME, 10)]])                 # the flight sends them unsealed
+    downlink = Downlink(sealed_link("authentication", 512), keys=KeyRing.create())
+    assert all(downlink.frame(raw) is None for raw in frames)
+    assert sum(downlink.stats.bad_frames.values()) == len(frames)
+
+
+@pytest.mark.parametrize("tc, tm, keyed, words", [
+    ("on", "authentication", True, ["TC authenticated (SDLS)", "TM verified (SDLS)"]),
+    ("on", "authentication", False, ["LISTENING ONLY", "TM NOT VERIFIED"]),
+    ("off", "off", False, ["TC NOT authenticated", "TM not authenticated"]),
+])
+def test_the_console_says_how_the_link_is_protected(tc, tm, keyed, words):
+    banner = link_security(LinkParameters(sdls=tc, tm_sdls=tm), keyed)
+    assert all(word in banner for word in words), banner

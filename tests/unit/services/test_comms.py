@@ -1,7 +1,8 @@
 """Tests of Comms over real ZeroMQ on 127.0.0.1 (wildcard ports), in flight.testing's component
 tester.
 
-TM frames are read back with the ground's downlink (ground_sim.downlink), their packets with
+TM frames are read back with the ground's downlink (ground_sim.downlink), verified under the TM
+SA (SDLS authentication, the default link) with the run's key file, their packets with
 TelemetryPacket.decode and their CRC checked with crcmod.
 """
 from __future__ import annotations
@@ -18,9 +19,11 @@ from flight.messages import RawTelecommand
 from flight.messages import LinkStatus
 from flight.testing import ComponentTester
 from flight.wire.clcw import Clcw
+from flight.wire.keyfile import KeyRing
 from flight.wire.link import TM_PRODUCTS, TM_REALTIME, LinkParameters
 from flight.wire.pus import TelemetryPacket
 from ground_sim.downlink import Downlink
+from ground_sim.flight_process import make_keys
 
 crc16 = crcmod.predefined.mkCrcFun("crc-ccitt-false")
 TIMEOUT_MS = 5000  # bound on waiting for a packet; never a speed requirement
@@ -39,6 +42,7 @@ def make(tmp_path, context):
     def build(**config):
         config = {"tc_endpoint": "tcp://127.0.0.1:*", "tm_endpoint": "tcp://127.0.0.1:*",
                   "flush_timeout": 2.0, **config}
+        h_keys = make_keys(tmp_path / "keys")
         h = ComponentTester.build(tmp_path, [{"name": "comms", "kind": "flight.services.comms:Comms",
                                 **config}], mission={"apid": APID})
         h.time = 1_767_225_600.5
@@ -46,12 +50,13 @@ def make(tmp_path, context):
         comms.start()
         started.append(comms)
         h.comms = comms
+        h.keys = KeyRing.load(h_keys)
         h.socket = lambda kind: sockets.append(context.socket(kind)) or sockets[-1]
         return h
 
     yield build
     for comms in started:
-        if comms._running:
+        if comms.downlink.running:
             comms.stop()
     for s in sockets:
         s.close(linger=0)
@@ -64,7 +69,7 @@ class Ground:
         self.pull = h.socket(zmq.PULL)
         self.pull.connect(h.comms.tm_endpoint)
         self.clcws: list[bytes] = []
-        self.downlink = Downlink(LinkParameters(), on_clcw=self.clcws.append)
+        self.downlink = Downlink(LinkParameters(), on_clcw=self.clcws.append, keys=h.keys)
         self.packets: collections.deque[bytes] = collections.deque()
         self.frames: list = []
 
@@ -230,17 +235,17 @@ def test_a_dead_downlink_thread_is_restarted_and_what_it_had_stored_goes_down(ma
     h = make()
     pull = ground(h)
     comms = h.comms
-    socket = comms._tm_socket
+    socket = comms.downlink.socket
 
     class Broken:
         def send(self, *args, **kwargs):
             raise RuntimeError("a bug in the downlink")
 
-    comms._tm_socket = Broken()
+    comms.downlink.socket = Broken()
     comms.send_tm(3, 25, b"kept")
-    comms._downlink.join(TIMEOUT_MS / 1000)
-    assert not comms._downlink.is_alive()
-    comms._tm_socket = socket
+    comms.downlink.thread.join(TIMEOUT_MS / 1000)
+    assert not comms.downlink.thread.is_alive()
+    comms.downlink.socket = socket
     assert comms.restart() is True and comms.restart() is False  # once: the new one is alive
     assert receive(pull).app_data == b"kept"
     deadline = time.monotonic() + TIMEOUT_MS / 1000
@@ -286,7 +291,7 @@ def test_tm_goes_down_in_frames_on_its_virtual_channel_with_the_latest_clcw(make
 
 def test_a_packet_that_waited_longer_than_playback_after_s_goes_down_on_the_playback_channel(make, tmp_path):
     h = make()
-    h.comms._framer.link = LinkParameters(playback_after_s=5.0)
+    h.comms.downlink.framer.link = LinkParameters(playback_after_s=5.0)
     h.comms.send_tm(3, 25, b"old")
     h.time += 6.0  # mission time moves on before a ground is there
     h.comms.send_tm(3, 25, b"new")

@@ -6,6 +6,7 @@ import pytest
 
 from flight.services.link_security import CurveServer, create_keys, curve_wanted, reachable
 from flight.testing import ComponentTester
+from ground_sim.flight_process import make_keys
 
 
 @pytest.mark.parametrize("endpoint, expected", [
@@ -33,6 +34,7 @@ def test_keys_load_and_unusable_ones_say_why(tmp_path):
 
 
 def comms(tmp_path, **config):
+    make_keys(tmp_path / "keys")  # the link's SDLS keys are there: the CURVE keys are under test
     return ComponentTester.build(tmp_path, [{"name": "comms", "kind": "flight.services.comms:Comms",
                                              **config}]).components["comms"]
 
@@ -47,6 +49,7 @@ def test_a_reachable_endpoint_without_keys_is_refused_before_anything_starts(tmp
 
 
 def test_an_explicitly_unauthenticated_reachable_link_says_so_loudly(tmp_path):
+    make_keys(tmp_path / "keys")
     h = ComponentTester.build(tmp_path, [{"name": "comms", "kind": "flight.services.comms:Comms",
                                           "tc_endpoint": "tcp://0.0.0.0:*", "tm_endpoint": "tcp://0.0.0.0:*",
                                           "curve": "off", "flush_timeout": 0.0}])

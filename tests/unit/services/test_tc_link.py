@@ -168,23 +168,23 @@ def test_unlock_and_set_vr_control_frames_drive_the_farm(make, tmp_path):
 def test_keys_are_loaded_activated_rotated_and_deactivated_by_command(make, tmp_path):
     h, ground = make(), Ground(tmp_path)
     link = h.components["link"]
-    wrapped = ground.ring.new_key(2)
-    link.run_command("KEY_LOAD", [2, wrapped.hex()])
+    wrapped = ground.ring.new_key(3)
+    link.run_command("KEY_LOAD", [3, wrapped.hex()])
     with pytest.raises(CommandRefused, match="preactive"):
-        link.run_command("SA_REKEY", [LINK.spi, 2])
-    link.run_command("KEY_ACTIVATE", [2])
+        link.run_command("SA_REKEY", [LINK.spi, 3])
+    link.run_command("KEY_ACTIVATE", [3])
     with pytest.raises(CommandRefused, match="in use"):
         link.run_command("KEY_DEACTIVATE", [1])
-    link.run_command("SA_REKEY", [LINK.spi, 2])
+    link.run_command("SA_REKEY", [LINK.spi, 3])
     link.run_command("KEY_DEACTIVATE", [1])
-    assert KeyRing.load(tmp_path / "keys" / "flight.json").sas[LINK.spi] == 2  # saved before it took effect
+    assert KeyRing.load(tmp_path / "keys" / "flight.json").sas[LINK.spi] == 3  # saved before it took effect
     assert feed(h, ground.frame(ping(0))) == []  # the ground still uses key 1: refused
     assert link.telemetry["RefusedMac"] + link.telemetry["RefusedSa"] == 1
-    ground.ring.activate(2)
-    ground.ring.rekey(LINK.spi, 2)
-    ground.sa.key_id = 2
+    ground.ring.activate(3)
+    ground.ring.rekey(LINK.spi, 3)
+    ground.sa.key_id = 3
     assert feed(h, ground.frame(ping(1), ns=0)) == [ping(1)]
-    assert link.telemetry["SaKeyId"] == 2
+    assert link.telemetry["SaKeyId"] == 3
 
 
 @pytest.mark.parametrize("command, args, words", [

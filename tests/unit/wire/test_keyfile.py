@@ -219,6 +219,14 @@ def test_refusals_name_what_is_missing(tmp_path):
     assert ring.sas == {1: 1}
 
 
+def test_a_key_serves_one_sa():
+    ring = KeyRing.create((1, 2))
+    with pytest.raises(KeyRingError, match="key 2 is in use by SA 2"):
+        ring.rekey(1, 2)
+    ring.rekey(1, 1)                                     # its own key again: allowed
+    assert ring.sas == {1: 1, 2: 2}
+
+
 actions = st.lists(st.tuples(st.sampled_from(["load", "activate", "deactivate", "rekey"]),
                              st.integers(1, 6), st.sampled_from([1, 2])), max_size=40)
 
@@ -245,7 +253,7 @@ def test_key_states_follow_the_rules_and_active_keys_holds_only_active_ones(step
         allowed = {"load": kid not in state,
                    "activate": state.get(kid) == "preactive",
                    "deactivate": state.get(kid) == "active" and kid not in sas.values(),
-                   "rekey": state.get(kid) == "active"}[action]
+                   "rekey": state.get(kid) == "active" and all(sas[o] != kid for o in sas if o != spi)}[action]
         if allowed:
             step(ring, action, kid, spi)
             if action == "rekey":
@@ -260,6 +268,7 @@ def test_key_states_follow_the_rules_and_active_keys_holds_only_active_ones(step
         assert ring.sas == sas
         assert ring.active_keys() == {kid: keys[kid] for kid, s in state.items() if s == "active"}
         assert all(state[kid] == "active" for kid in sas.values())  # an SA always has an active key
+        assert len(set(sas.values())) == len(sas)                   # of its own
 
 
 # --- python -m flight.wire.keyfile -------------------------------------------------------------
@@ -269,7 +278,7 @@ def test_the_tool_creates_a_key_file_and_never_overwrites_one(tmp_path, capsys):
     assert str(path) in capsys.readouterr().out
     ring = KeyRing.load(path)
     assert mode(path) == 0o600
-    assert ring.sas == {1: 1} and set(ring.active_keys()) == {1}
+    assert ring.sas == {1: 1, 2: 2} and set(ring.active_keys()) == {1, 2}  # the TC SA and the TM SA
     written = path.read_bytes()
     assert main([str(path)]) == 2
     err = capsys.readouterr().err

@@ -32,7 +32,7 @@ from hypothesis import given, settings, strategies as st
 
 from flight.wire.sdls import (MAC_SIZES, SdlsError, SdlsReason, SecurityAssociation, Service, restore_receive_state,
                               sa_table, save_receive_state)
-from flight.wire.sdls_tm import ProcessedTm, apply, process, reserve
+from flight.wire.sdls_tm import ProcessedTm, apply, process, reserve, unverified
 from flight.wire.tm_frame import (MAX_FRAME_LENGTH, Depacketizer, MasterChannel, Packetizer, TmFrame,
                                   check_frame_length)
 
@@ -497,3 +497,23 @@ def test_receive_state_saved_and_restored_refuses_a_frame_seen_before():
     restore_receive_state(fresh, save_receive_state(sa_table(rx)))
     refused(SdlsReason.REPLAY, process, frames[0], fresh, 64, False)
     assert process(frames[1], fresh, 64, False).iv == 1
+
+
+@SETTINGS
+@given(pair=sa_pairs(), sizes=st.lists(st.integers(7, 300), min_size=1, max_size=8), seed=st.integers(0, 1 << 16))
+def test_unverified_reads_what_process_verifies_and_never_an_encrypted_frame(pair, sizes, seed):
+    tx, rx = pair
+    frame_length = room(tx, True) + 100
+    packetizer = Packetizer(SCID, 1, frame_length, lambda: b"\x01\x02\x03\x04", reserve=reserve(tx))
+    for i, size in enumerate(sizes):
+        packetizer.add(packet(0x42, size, seed + i))
+    for frame in [*packetizer.frames(), packetizer.flush()]:
+        raw = apply(frame, tx)
+        if tx.service is AE:
+            refused(SdlsReason.KEY_UNAVAILABLE, unverified, raw, rx, frame_length, True)
+        else:
+            assert unverified(raw, rx, frame_length, True) == frame     # the data the flight framed
+        assert process(raw, sa_table(rx), frame_length, True).frame == frame
+    other = SecurityAssociation((rx.spi + 1) % 0x10000, AUTH, key=bytes(32), iv_len=12, mac_len=16)
+    refused(SdlsReason.UNKNOWN_SPI, unverified, raw, other, frame_length, True)
+    refused(SdlsReason.BAD_FRAME, unverified, flip(raw, 9), rx, frame_length, True)     # the FECF is checked
