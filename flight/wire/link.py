@@ -29,6 +29,8 @@ any IV above the last it accepted, up to 2^32 ahead.
 |---|---|
 | a bad value is refused with one line naming it; FARM window even | tests/unit/wire/test_link.py |
 | the SA built from the settings has the configured lengths and window | tests/unit/wire/test_link.py |
+| the TM SA has its own SPI (the table is refused with one line otherwise) and a 2^32 window |   |
+|   | tests/unit/wire/test_link.py |
 """
 from __future__ import annotations
 

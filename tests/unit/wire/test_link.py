@@ -39,6 +39,8 @@ def checked(**link) -> dict:
     ("mac_length", 4, ["one of"]),
     ("iv_length", 11, ["from 12 to 16"]),
     ("tm_frame_length", 4096, ["from 64 to 2,048"]),
+    ("tm_sdls", "on", ["'off'", "'authentication'"]),
+    ("tm_spi", 0, ["from 1 to 65,534"]),
     ("spi", "1", ["expected an integer"]),
     ("farm_windw", 10, ["no such setting", "did you mean farm_window?"]),
 ])
@@ -77,6 +79,27 @@ def test_an_odd_farm_window_stops_the_topology_loading():
     topology = load_flight_topology(overrides=["mission.link={farm_window = 4, spacecraft_id = 7}"])
     link = LinkParameters.of(topology.settings)
     assert (link.farm_window, link.spacecraft_id, link.tc_frame_max) == (4, 7, 1024)
+
+
+def test_the_tm_sa_is_refused_when_it_is_the_tc_sa():
+    with pytest.raises(TopologyError) as refused:
+        load_flight_topology(overrides=["mission.link={spi = 3, tm_spi = 3}"])
+    message = str(refused.value)
+    assert message.startswith("mission.link: tm_spi and spi are both 3") and "\n" not in message
+    for fine in ("{spi = 3, tm_spi = 4}", "{spi = 3, tm_spi = 3, tm_sdls = 'off'}",
+                 "{spi = 3, tm_spi = 3, sdls = 'off'}"):
+        link = LinkParameters.of(load_flight_topology(overrides=[f"mission.link={fine}"]).settings)
+        assert link.spi == 3
+
+
+def test_the_tm_sa_has_its_spi_and_service_the_tc_lengths_and_a_wide_window():
+    link = LinkParameters.of({"link": checked(tm_sdls="authenticated_encryption", tm_spi=9, iv_length=16,
+                                              mac_length=12)})
+    sa = link.tm_security_association(key_id=4)
+    assert (sa.spi, sa.service, sa.key_id, sa.iv_len, sa.mac_len, sa.arsn_len, sa.vcid) == (
+        9, sdls.Service.AUTHENTICATED_ENCRYPTION, 4, 16, 12, 0, None)
+    assert sa.window == 1 << 32 and link.tm_authenticated
+    assert not LinkParameters(tm_sdls="off").tm_authenticated
 
 
 # --- the SA ------------------------------------------------------------------------------------
