@@ -4,6 +4,15 @@ Kinds: ``verification`` (:class:`VerificationReport`), ``housekeeping`` (channel
 ``event`` (:class:`EventRecord`), ``parameters`` (name -> value), ``ping``, ``product``
 (:class:`flight.messages.Product`). A packet that fails its CRC or layout raises ValueError with the
 reason; the station archives it with that reason and counts it.
+
+A housekeeping structure of fixed-size channels (no strings) is decoded with one ``struct``
+unpack, its layout compiled once per structure; any other, or a report whose length does not
+match, is decoded channel by channel, which names what is wrong.
+
+| requirement | verified by |
+|---|---|
+| the one-unpack and the channel-by-channel decodings agree on every structure; bad lengths and |   |
+|   bad booleans are refused with their reason (hypothesis) | tests/unit/ground/test_ground.py |
 """
 from __future__ import annotations
 
@@ -11,7 +20,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from flight.core.types import Severity, decode_fields
+from flight.core.types import DataType, Severity, decode_fields
 from flight.messages import Product
 from flight.wire import services as st
 from flight.wire.dictionary import Dictionary
@@ -48,9 +57,19 @@ class Decoded:
         return {"kind": self.kind, "time": self.packet.time, "value": value}
 
 
+@dataclass(frozen=True)
+class HousekeepingLayout:
+    """A structure of fixed-size channels: its names, one Struct for all, the offsets of its booleans."""
+
+    names: tuple[str, ...]
+    struct: struct.Struct
+    booleans: tuple[int, ...]
+
+
 class TmDecoder:
     def __init__(self, dictionary: Dictionary) -> None:
         self.dictionary = dictionary
+        self._layouts: dict[int, HousekeepingLayout | None] = {}
 
     def decode(self, raw: bytes) -> Decoded:
         packet = TelemetryPacket.decode(raw)
@@ -74,6 +93,11 @@ class TmDecoder:
         structure = self.dictionary.housekeeping_by_id.get(structure_id)
         if structure is None:
             raise ValueError(f"unknown housekeeping structure {structure_id}")
+        if structure_id not in self._layouts:
+            self._layouts[structure_id] = self._layout(structure.channels)
+        layout = self._layouts[structure_id]
+        if layout is not None and len(data) == 2 + layout.struct.size and all(data[i] <= 1 for i in layout.booleans):
+            return dict(zip(layout.names, layout.struct.unpack_from(data, 2)))
         channels = [self.dictionary.channel_by_id[c] for c in structure.channels]
         offset, values = 2, {}
         for channel in channels:
@@ -82,6 +106,19 @@ class TmDecoder:
             raise ValueError(f"housekeeping structure {structure_id}: {len(data) - offset} "
                              "bytes left over")
         return values
+
+    def _layout(self, channel_ids: list[int]) -> HousekeepingLayout | None:
+        """The compiled layout of a structure, or None if a channel is a string (not fixed-size)."""
+        channels = [self.dictionary.channel_by_id[c] for c in channel_ids]
+        if any(c.type is DataType.STRING for c in channels):
+            return None
+        formats = "".join(c.type.value for c in channels)
+        booleans, offset = [], 2
+        for channel in channels:
+            if channel.type is DataType.BOOL:
+                booleans.append(offset)
+            offset += struct.calcsize(">" + channel.type.value)
+        return HousekeepingLayout(tuple(c.name for c in channels), struct.Struct(">" + formats), tuple(booleans))
 
     def _event(self, packet: TelemetryPacket) -> EventRecord:
         (event_id,) = struct.unpack_from(">H", packet.app_data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from flight.app import load_flight_topology
 from flight.wire.dictionary import build_dictionary
 from flight.wire import services as svc
 from flight.wire.pus import TelemetryPacket
+from ground_sim.decoder import TmDecoder
 from ground_sim.station import GroundStation
 
 DICTIONARY = build_dictionary(load_flight_topology())
@@ -77,3 +79,45 @@ def test_a_failed_archive_is_visible_and_the_station_keeps_receiving(tmp_path, f
     assert station.archive.lost == lost + 5
     assert station.archive.alarm.startswith(f"ARCHIVE FAILED: {tmp_path / 'a.sqlite'}: ")
     assert station.close() == station.archive.error is not None
+
+
+def _reference(structure, data: bytes) -> dict:
+    """Channel by channel, the way the flight's DataType decodes one value."""
+    offset, values = 2, {}
+    for cid in structure.channels:
+        channel = DICTIONARY.channel_by_id[cid]
+        values[channel.name], offset = channel.type.decode(data, offset)
+    assert offset == len(data)
+    return values
+
+
+def _random_value(data_type, draw):
+    if data_type.name == "BOOL":
+        return draw(st.booleans())
+    if data_type.name == "STRING":
+        return draw(st.text(max_size=10))
+    if data_type.is_integer:
+        low, high = data_type.bounds
+        return draw(st.integers(low, high))
+    return draw(st.floats(allow_nan=False, width=32 if data_type.name == "F32" else 64))
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_housekeeping_decodes_as_the_channels_do_and_bad_reports_are_refused(data):
+    decoder = TmDecoder(DICTIONARY)
+    structure = data.draw(st.sampled_from(sorted(DICTIONARY.housekeeping, key=lambda h: h.structure_id)))
+    body = struct.pack(">H", structure.structure_id) + b"".join(
+        DICTIONARY.channel_by_id[cid].type.encode(_random_value(DICTIONARY.channel_by_id[cid].type, data.draw))
+        for cid in structure.channels)
+    report = _tm(0, svc.HOUSEKEEPING, svc.HK_REPORT, body)
+    assert decoder.decode(report).value == _reference(structure, body)
+    for bad in (body[:-1], body + b"\0"):
+        with pytest.raises(ValueError):
+            decoder.decode(_tm(0, svc.HOUSEKEEPING, svc.HK_REPORT, bad))
+    booleans = [i for i, cid in enumerate(structure.channels) if DICTIONARY.channel_by_id[cid].type.name == "BOOL"]
+    if booleans:
+        offset = 2 + sum(struct.calcsize(">" + DICTIONARY.channel_by_id[cid].type.value)
+                         for cid in structure.channels[:booleans[0]])
+        with pytest.raises(ValueError, match="bool byte"):
+            decoder.decode(_tm(0, svc.HOUSEKEEPING, svc.HK_REPORT, body[:offset] + b"\x02" + body[offset + 1:]))
