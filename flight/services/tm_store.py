@@ -1,0 +1,295 @@
+"""TmStore: the on-board TM store, durable: a packet is on disk before it counts as produced, and
+leaves only when the ground has acknowledged it.
+
+SQLite in WAL mode with ``synchronous = FULL``, the measured choice (tools/bench_store.py): an
+append-only segment file with fdatasync writes faster at the same group commit, but SQLite
+commits a batch of records, the counters that numbered them and the evictions that made room in
+one atomic transaction, and finds the oldest record of a class or a range by time with an index,
+all of which a segment file would need a second log and its own indexes for; its rate is well
+above what the flight produces. Every record carries a CRC-32C of its
+packet, checked whenever it is read; a record that fails it is reported, marked corrupt and
+skipped, never fatal. A database SQLite itself cannot open is moved aside (``.corrupt-N``) and a
+fresh store started, and that is reported too.
+
+A record: the packet, its APID, its unwrapped source sequence number ``n`` (the packet carries
+``n mod 16384``), its time (CUC 4+2 as an integer: strictly increasing per APID, so (APID, time)
+names a packet uniquely, as Yamcs keys its archive), its class (:class:`StoreClass`), the virtual
+channel it goes down on, the mission time it was stored, its CRC and its state: live (waiting
+for acknowledgement), or a tombstone (acknowledged, evicted, corrupt) kept, without the packet,
+so that a range the ground names can be checked against what was stored.
+
+The counters that number packets (per-APID sequence and last time, per-service message
+counters) are saved in the same transaction as the records they numbered, so after a crash
+they continue exactly after the last packet that was stored: a packet numbered but not yet
+committed was never sent, and its numbers are given again.
+
+Bounded by the octets of live packets (``capacity``). Eviction order, oldest first within a
+class: housekeeping, then events, then products; an alert is never evicted while
+unacknowledged. A new record evicts only records of its own class or of a class evicted before
+it; when that is not enough it is refused. Evictions and refusals are counted by class.
+
+| requirement | verified by |
+|---|---|
+| every committed record and counter is there after a SIGKILL at any moment | tests/unit/services/test_tm_store.py |
+| take returns live records alert, product, event, housekeeping, oldest first; acknowledge |   |
+|   removes exactly a range the store holds whole (hypothesis, against a model) | tests/unit/services/test_tm_store.py |
+| a corrupted record is reported and skipped; an unreadable database is moved aside |   |
+|   | tests/unit/services/test_tm_store.py |
+| eviction order and refusals when full; never an unacknowledged alert | tests/unit/services/test_tm_store.py |
+"""
+from __future__ import annotations
+
+import enum
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from native import crc32c
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    apid INTEGER NOT NULL, n INTEGER NOT NULL, time INTEGER NOT NULL,
+    class INTEGER NOT NULL, vcid INTEGER NOT NULL, stored REAL NOT NULL,
+    crc INTEGER NOT NULL, state INTEGER NOT NULL, packet BLOB);
+CREATE UNIQUE INDEX IF NOT EXISTS by_time ON records (apid, time);
+CREATE INDEX IF NOT EXISTS by_class ON records (state, class, id);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class StoreClass(enum.IntEnum):
+    """A record's class: the order packets go down in when a pass opens."""
+
+    ALERT = 0          # never evicted while unacknowledged
+    PRODUCT = 1
+    EVENT = 2
+    HOUSEKEEPING = 3   # evicted first
+
+
+EVICTION_ORDER = (StoreClass.HOUSEKEEPING, StoreClass.EVENT, StoreClass.PRODUCT)
+
+
+class State(enum.IntEnum):
+    LIVE = 0
+    ACKNOWLEDGED = 1
+    EVICTED = 2
+    CORRUPT = 3
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    packet: bytes
+    apid: int
+    n: int
+    time: int
+    cls: StoreClass
+    vcid: int
+    stored: float
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    id: int
+    apid: int
+    n: int
+    time: int
+    cls: StoreClass
+    vcid: int
+    stored: float
+    packet: bytes
+
+
+class AckRefused(ValueError):
+    """An acknowledged range the store cannot match to what it stored, with the reason."""
+
+
+@dataclass
+class StoreStats:
+    stored: Counter = field(default_factory=Counter)     # class -> records committed
+    evicted: Counter = field(default_factory=Counter)    # class -> records evicted
+    refused: Counter = field(default_factory=Counter)    # class -> records refused (full)
+    acknowledged: int = 0
+    corrupt: int = 0
+    recovered: str | None = None  # why the database was moved aside at open, if it was
+
+
+class TmStore:
+    """For one thread at a time (comms' downlink thread owns it once the flight runs)."""
+
+    def __init__(self, path: str | Path, capacity: int, tombstones: int = 1_000_000) -> None:
+        self.path, self.capacity, self.tombstones = Path(path), capacity, tombstones
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.stats = StoreStats()
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as error:
+            self.stats.recovered = f"{self.path} could not be read ({error}): moved aside, a fresh store started"
+            self._move_aside()
+            self._db = self._open()
+        self.counters: dict[str, int] = dict(self._db.execute("SELECT name, value FROM counters"))
+        (self.live_bytes,) = self._db.execute(
+            "SELECT COALESCE(SUM(LENGTH(packet)), 0) FROM records WHERE state = 0").fetchone()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            db.executescript(SCHEMA)
+            db.execute("SELECT COUNT(*) FROM records").fetchone()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self) -> None:
+        number = 1
+        while self.path.with_name(f"{self.path.name}.corrupt-{number}").exists():
+            number += 1
+        for suffix in ("", "-wal", "-shm"):
+            part = self.path.with_name(self.path.name + suffix)
+            if part.exists():
+                part.rename(self.path.with_name(f"{self.path.name}{suffix}.corrupt-{number}"))
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- writing ---------------------------------------------------------------------------------
+    def append(self, records: Sequence[NewRecord], counters: dict[str, int]) -> list[int | None]:
+        """Commit ``records`` and the ``counters`` that numbered them in one transaction; the id of
+        each record, or None for one refused because the store is full. Durable on return."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if self.live_bytes + sum(len(r.packet) for r in records) <= self.capacity:
+                ids: list[int | None] = list(self._insert_all(records))
+            else:
+                ids = [self._insert(record) for record in records]
+            self._db.executemany("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", counters.items())
+            self._prune()
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            (self.live_bytes,) = self._db.execute(
+                "SELECT COALESCE(SUM(LENGTH(packet)), 0) FROM records WHERE state = 0").fetchone()
+            raise
+        self.counters.update(counters)
+        for record, rid in zip(records, ids):
+            (self.stats.stored if rid is not None else self.stats.refused)[record.cls] += 1
+        return ids
+
+    INSERT = ("INSERT INTO records (apid, n, time, class, vcid, stored, crc, state, packet) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)")
+
+    def _row(self, record: NewRecord) -> tuple:
+        return (record.apid, record.n, record.time, int(record.cls), record.vcid, record.stored,
+                crc32c(record.packet), record.packet)
+
+    def _insert_all(self, records: Sequence[NewRecord]) -> range:
+        """All of ``records`` (they fit): one statement; AUTOINCREMENT numbers them consecutively."""
+        (last,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'records'"
+                                   ).fetchone() or (0,)
+        self._db.executemany(self.INSERT, [self._row(record) for record in records])
+        self.live_bytes += sum(len(record.packet) for record in records)
+        return range(last + 1, last + 1 + len(records))
+
+    def _insert(self, record: NewRecord) -> int | None:
+        if not self._make_room(len(record.packet), record.cls):
+            return None
+        cursor = self._db.execute(self.INSERT, self._row(record))
+        self.live_bytes += len(record.packet)
+        return cursor.lastrowid
+
+    def _make_room(self, size: int, cls: StoreClass) -> bool:
+        """Evict (oldest first, in EVICTION_ORDER, only classes evicted no later than ``cls``)
+        until ``size`` more octets fit; False, and nothing evicted, if they cannot."""
+        victims = [int(c) for c in EVICTION_ORDER if c >= cls]
+        if self.live_bytes + size > self.capacity:
+            marks = ",".join("?" * len(victims))
+            (evictable,) = self._db.execute(f"SELECT COALESCE(SUM(LENGTH(packet)), 0) FROM records WHERE state = 0 "
+                                            f"AND class IN ({marks})", victims).fetchone() if victims else (0,)
+            if self.live_bytes - evictable + size > self.capacity:
+                return False
+        for victim in victims:
+            while self.live_bytes + size > self.capacity:
+                rid, length = self._db.execute("SELECT id, LENGTH(packet) FROM records WHERE state = 0 AND "
+                                               "class = ? ORDER BY id LIMIT 1", (victim,)).fetchone() or (None, 0)
+                if rid is None:
+                    break
+                self._db.execute("UPDATE records SET state = ?, packet = NULL WHERE id = ?", (State.EVICTED, rid))
+                self.live_bytes -= length
+                self.stats.evicted[StoreClass(victim)] += 1
+        return True
+
+    def _prune(self) -> None:
+        """Keep at most ``tombstones`` tombstones, dropping the oldest."""
+        self._db.execute("DELETE FROM records WHERE state != 0 AND id <= (SELECT id FROM records WHERE state != 0 "
+                         "ORDER BY id DESC LIMIT 1 OFFSET ?)", (self.tombstones,))
+
+    # --- reading ---------------------------------------------------------------------------------
+    def take(self, limit: int, exclude: Iterable[int] = ()) -> list[StoredRecord]:
+        """Up to ``limit`` live records not in ``exclude``: alerts, products, events, housekeeping,
+        oldest first in each. A record whose CRC fails is marked corrupt, counted and skipped."""
+        skip = set(exclude)
+        out: list[StoredRecord] = []
+        corrupt: list[int] = []
+        rows = self._db.execute("SELECT id, apid, n, time, class, vcid, stored, crc, packet FROM records "
+                                "WHERE state = 0 ORDER BY class, id")
+        for rid, apid, n, time, cls, vcid, stored, crc, packet in rows:
+            if rid in skip:
+                continue
+            if crc32c(packet) != crc:
+                corrupt.append(rid)
+                continue
+            out.append(StoredRecord(rid, apid, n, time, StoreClass(cls), vcid, stored, packet))
+            if len(out) >= limit:
+                break
+        rows.close()
+        if corrupt:
+            self._mark(corrupt, State.CORRUPT)
+            self.stats.corrupt += len(corrupt)
+        return out
+
+    def live(self) -> int:
+        (count,) = self._db.execute("SELECT COUNT(*) FROM records WHERE state = 0").fetchone()
+        return count
+
+    def _mark(self, ids: list[int], state: State) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        sizes = self._db.execute(f"SELECT COALESCE(SUM(LENGTH(packet)), 0) FROM records WHERE state = 0 AND id IN "
+                                 f"({','.join('?' * len(ids))})", ids).fetchone()[0]
+        self._db.executemany("UPDATE records SET state = ?, packet = NULL WHERE id = ? AND state = 0",
+                             [(int(state), rid) for rid in ids])
+        self._db.execute("COMMIT")
+        self.live_bytes -= sizes
+
+    # --- acknowledgement -------------------------------------------------------------------------
+    def acknowledge(self, apid: int, first_time: int, last_time: int, count: int) -> int:
+        """The ground holds the ``count`` packets of ``apid`` from the one stamped ``first_time`` to
+        the one stamped ``last_time``, every one between: those still live are acknowledged
+        (removed, their tombstones kept). AckRefused, and nothing changes, unless the store holds
+        both ends and exactly ``count`` packets were numbered from one to the other. Returns how
+        many live records the range removed."""
+        ends = self._db.execute("SELECT time, n FROM records WHERE apid = ? AND time IN (?, ?)",
+                                (apid, first_time, last_time)).fetchall()
+        numbers = dict(ends)
+        if first_time not in numbers or last_time not in numbers:
+            raise AckRefused(f"APID {apid}: the store holds no packet stamped "
+                             f"{first_time if first_time not in numbers else last_time}")
+        span = numbers[last_time] - numbers[first_time] + 1
+        if span != count:
+            raise AckRefused(f"APID {apid}: {span} packets were stored from {first_time} to {last_time}, "
+                             f"the ground says {count}")
+        ids = [rid for (rid,) in self._db.execute("SELECT id FROM records WHERE apid = ? AND state = 0 AND "
+                                                   "time BETWEEN ? AND ?", (apid, first_time, last_time))]
+        if ids:
+            self._mark(ids, State.ACKNOWLEDGED)
+        self.stats.acknowledged += len(ids)
+        return len(ids)
+
+    def tombstone_state(self, apid: int, time: int) -> State | None:
+        """What became of the packet of ``apid`` stamped ``time`` (None if the store has no record of it)."""
+        row = self._db.execute("SELECT state FROM records WHERE apid = ? AND time = ?", (apid, time)).fetchone()
+        return None if row is None else State(row[0])
