@@ -2,7 +2,10 @@
 it cannot keep them, it says so.
 
 Table ``packets``: id, direction ('up' | 'down'), wall_time, apid, sequence, service, subtype,
-raw (the exact bytes), decoded (JSON), error (why it could not be decoded, if so).
+raw (the exact bytes), decoded (JSON), error (why it could not be decoded, if so), time_cuc (a
+TM packet's time, CUC 4+2 as an integer: with the APID it names the packet, so a new ground
+process rebuilds what it holds from :meth:`PacketArchive.down_keys`). An archive written before
+``time_cuc`` existed gets the column when it is opened.
 
 The database is opened, put in WAL mode and given its schema in the constructor: a path that
 cannot hold it (a missing folder, a path under a regular file, a read-only location, a file that
@@ -29,6 +32,8 @@ the one line an operator must see (None while no row was lost). After ``close``,
 | a full disk (RLIMIT_FSIZE) is caught: reason, rows lost, thread ended, |   |
 |   memory bounded, committed rows readable afterwards | tests/system/test_sil_data.py |
 | ``close`` returns the error, and does not raise | tests/unit/ground/test_archive.py |
+| ``flush`` is True once every row queued before it is committed, False once any row was lost |   |
+|   | tests/unit/ground/test_archive.py |
 """
 from __future__ import annotations
 
@@ -50,10 +55,11 @@ CREATE TABLE IF NOT EXISTS packets (
     apid INTEGER, sequence INTEGER, service INTEGER, subtype INTEGER,
     raw BLOB NOT NULL,
     decoded TEXT,
-    error TEXT
+    error TEXT,
+    time_cuc INTEGER
 )"""
 INSERT = ("INSERT INTO packets (direction, wall_time, apid, sequence, service, subtype, raw, decoded, "
-          "error) VALUES (?,?,?,?,?,?,?,?,?)")
+          "error, time_cuc) VALUES (?,?,?,?,?,?,?,?,?,?)")
 DEFAULT_CAPACITY = 100_000  # rows queued at most (~100 MB of typical packets, over a minute of SIL TM)
 BATCH_ROWS = 1000  # rows per transaction at most
 BATCH_WINDOW = 0.2  # s: a batch is committed this long after its first row at the latest
@@ -86,6 +92,8 @@ def _open(path: Path) -> sqlite3.Connection:
         if mode != "wal":
             raise sqlite3.OperationalError(f"its journal cannot be put in WAL mode (it is {mode!r})")
         db.execute(SCHEMA)
+        if "time_cuc" not in {row[1] for row in db.execute("PRAGMA table_info(packets)")}:
+            db.execute("ALTER TABLE packets ADD COLUMN time_cuc INTEGER")
         db.commit()
         return db
     except sqlite3.Error as error:
@@ -169,7 +177,7 @@ class PacketArchive:
         header = header or {}
         row = (direction, wall_time, header.get("apid"), header.get("sequence"), header.get("service"),
                header.get("subtype"), bytes(raw), None if decoded is None else json.dumps(decoded, default=str),
-               error)
+               error, header.get("time_cuc"))
         with self._ready:
             if self._error is None and not self._closing and len(self._rows) < self.capacity:
                 self._rows.append(row)
@@ -194,7 +202,9 @@ class PacketArchive:
             while rows := self._take():
                 self._db.executemany(INSERT, rows)
                 self._db.commit()
-                self._committed += len(rows)
+                with self._ready:
+                    self._committed += len(rows)
+                    self._ready.notify_all()
         except Exception as error:  # disk full, I/O error, anything: reported, never a silent dead thread
             self._fail(error)
         finally:
@@ -219,6 +229,20 @@ class PacketArchive:
             self._ready.notify()
         self._thread.join()
         return self._error
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every row queued so far is committed; True only if they all are and the
+        archive never lost a row (what the ground acknowledges to the flight must be kept)."""
+        with self._ready:
+            target = self._queued_total
+            self._ready.notify()
+            self._ready.wait_for(lambda: self._committed >= target or self._error is not None, timeout)
+            return self._error is None and self._lost == 0 and self._committed >= target
+
+    def down_keys(self) -> list[tuple[int, int, int]]:
+        """(APID, time, sequence count) of every TM packet archived, in archive order."""
+        return [tuple(row) for row in self.query("SELECT apid, time_cuc, sequence FROM packets WHERE direction = "
+                                                 "'down' AND time_cuc IS NOT NULL ORDER BY id")]
 
     def query(self, sql: str, *params: Any) -> list[tuple]:
         """Read the archive (from any thread; committed rows only)."""

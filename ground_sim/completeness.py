@@ -23,6 +23,7 @@ numbers it stored) refuses the acknowledgement then, and keeps the packets.
 | runs equal the maximal sets of neighbours received, whatever the order and repeats (hypothesis) |   |
 |   | tests/unit/ground/test_completeness.py |
 | acknowledgements cover every received packet, never one not received | tests/unit/ground/test_completeness.py |
+| the gaps between runs name the missing packets and count them | tests/unit/ground/test_completeness.py |
 """
 from __future__ import annotations
 
@@ -60,6 +61,14 @@ class Acknowledgement:
     first: int
     last: int
     count: int
+
+
+@dataclass(frozen=True)
+class Gap:
+    apid: int
+    after: int      # time of the last packet held before it
+    before: int     # time of the first packet held after it
+    missing: int    # packets in between, from the counts (0: a multiple of 16384, see above)
 
 
 class Completeness:
@@ -101,6 +110,25 @@ class Completeness:
             runs.insert(index, Run(time, seq, time, seq, 1))
             starts.insert(index, time)
         return True
+
+    def gaps(self) -> list[Gap]:
+        """Between each two runs of an APID: the packets missing (by their counts), with the times
+        either side, which is what a retransmission request names."""
+        out = []
+        for apid, runs in self._runs.items():
+            for before, after in zip(runs, runs[1:]):
+                out.append(Gap(apid, before.last, after.first, (after.first_seq - before.last_seq - 1) % MODULO))
+        return out
+
+    def missing(self) -> int:
+        """Packets the flight numbered between packets the ground holds that it does not hold."""
+        return sum(gap.missing for gap in self.gaps())
+
+    def forget_acknowledgements(self) -> None:
+        """Every run is to be acknowledged again, whole (the acknowledgements could not be sent)."""
+        for runs in self._runs.values():
+            for run in runs:
+                run.forget_acknowledgement()
 
     def acknowledgements(self) -> list[Acknowledgement]:
         """What to acknowledge now: each run not acknowledged to its end, from its first packet not

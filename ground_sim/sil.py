@@ -83,7 +83,7 @@ def _progress(api: IntegrationApi, frames: int, stall_timeout: float) -> None:
 RUN_FILES = ("flight.log", "injections.jsonl",  # the flight appends to these; the others it rewrites
              # each run has fresh link keys (and so starts the link's counters afresh)
              "keys/flight.json", "keys/ground.json", "keys/ground.state", "link_state.bin",
-             "tm_sa_state.bin")
+             "tm_sa_state.bin", "tm_store.sqlite", "tm_store.sqlite-wal", "tm_store.sqlite-shm")
 
 
 class UsageError(Exception):
@@ -246,8 +246,13 @@ def summary_rows(station: GroundStation, t: Tally, exit_code: int, elapsed: floa
         *link_rows(station),
         ("commands sent / completed / failed", f"{len(station.command_log)} / {t.completed} / "
                                                f"{t.failed} (1 failure expected: the refused command)"),
-        ("TM packets dropped", f"{latest('comms.TmDroppedStoreFull', 0)} in flight store, "
-                               f"{station.stats.sequence_gaps} sequence gaps, "
+        ("TM store: stored / acknowledged", f"{latest('comms.TmPacketsStored', 0):,} / "
+                                            f"{latest('comms.TmAcknowledged', 0):,}  (sent again "
+                                            f"{latest('comms.TmPacketsResent', 0):,}, received twice "
+                                            f"{station.stats.duplicates:,}, kept once)"),
+        ("TM packets dropped", f"{latest('comms.TmDroppedStoreFull', 0)} refused and "
+                               f"{latest('comms.TmEvicted', 0)} evicted by the flight's store, "
+                               f"{station.stats.sequence_gaps} missing, "
                                f"{station.stats.decode_errors} undecodable"),
         ("frames dropped by reason", ", ".join(f"{k} {v}" for k, v in t.drops.items())),
         ("frames without a product", f"{t.missing}"),
@@ -281,7 +286,8 @@ def checks_of(station: GroundStation, t: Tally, exit_code: int) -> list[Check]:
     return [
         Check("all products", len(station.products) == t.frames and t.missing == 0,
               f"{len(station.products)}/{t.frames}"),
-        Check("zero drops", latest("comms.TmDroppedStoreFull", 0) + stats.sequence_gaps + stats.decode_errors
+        Check("zero drops", latest("comms.TmDroppedStoreFull", 0) + latest("comms.TmEvicted", 0)
+              + stats.sequence_gaps + stats.decode_errors
               + sum(t.drops.values()) + station.downlink.stats.gaps + sum(station.downlink.stats.bad_frames.values())
               == 0, "packets, TM frames and imaged frames"),
         Check("no wrong product", t.wrong == 0 and t.score.precision == 1.0 and t.score.recall == 1.0
@@ -300,8 +306,8 @@ def checks_of(station: GroundStation, t: Tally, exit_code: int) -> list[Check]:
 def archive_check(station: GroundStation) -> Check:
     """Every packet and frame sent and received is in the archive, and it never failed nor lost a row."""
     archive = station.archive
-    expected = (len(station.command_log) + station.stats.packets + station.uplink.stats.frames
-                + station.downlink.stats.frames)
+    expected = (len(station.command_log) + station.stats.link_commands + station.stats.packets
+                + station.uplink.stats.frames + station.downlink.stats.frames)
     return Check("archive complete", archive.error is None and archive.lost == 0 and archive.committed == expected,
                  archive.alarm or f"{archive.committed:,} of {expected:,} packets and frames archived")
 

@@ -11,8 +11,13 @@ State, all guarded by one condition variable that is notified on every received 
   the failure stage and code), keyed by request id;
 - ``telemetry``: per channel, the history of (mission time, value), and limit violations;
 - ``events``, ``products``, ``parameter_reports``, ``pings``;
-- link accounting: packets and bytes per service, decode errors, and sequence-count gaps per
-  APID (a gap is a lost packet: the flight numbers every TM packet);
+- link accounting: packets and bytes per service, decode errors, duplicates, and what it holds
+  of each APID's packets (ground_sim.completeness: runs by time and sequence count; a packet
+  missing between runs is counted in ``sequence_gaps`` until it comes). A packet that comes again
+  (the flight sends what it has not seen acknowledged) is counted as a duplicate and kept once;
+  a new station rebuilds what it holds from its archive. Every ``ack_interval`` seconds it
+  acknowledges what it holds and asks for what is missing (ground_sim.acknowledger), so the
+  flight's store lets packets go only once the ground has them;
 - limit checking of every channel with limits: its current state (ok, yellow, red) and how many
   times it went out of limits.
 Every raw packet, both ways, goes to the SQLite archive, including those that cannot be decoded
@@ -26,8 +31,10 @@ stops the station, and ``close`` returns the archive's error.
 | requirement | verified by |
 | any bytes coming down are archived and decoded or counted, never fatal |   |
 |   (hypothesis) | tests/unit/ground/test_ground.py |
-| sequence-count gaps count lost packets (reordering across VCs is not a loss); a limit |   |
+| packets missing between those held are counted (reordering is not a loss); a limit |   |
 |   excursion is counted once | tests/unit/ground/test_ground.py |
+| a packet received again is kept once, also by a new station on the same archive |   |
+|   | tests/unit/ground/test_ground.py |
 | a failed archive is visible on the station, which keeps receiving | tests/unit/ground/test_ground.py |
 """
 from __future__ import annotations
@@ -44,12 +51,14 @@ from flight.services.link_security import CurveClient
 from flight.wire import services as st
 from flight.wire.dictionary import Dictionary
 from flight.wire.failure import FailureCode
-from flight.wire.pus import AckFlags, Telecommand
 from flight.wire.keyfile import KeyRing
+from flight.wire.pus import CUC_TICKS, AckFlags, Telecommand
+from ground_sim.acknowledger import Acknowledger
 from ground_sim.archive import PacketArchive
 from ground_sim.commanding import CommandEncoder
+from ground_sim.completeness import Completeness
 from ground_sim.decoder import Decoded, EventRecord, TmDecoder
-from ground_sim.downlink import Downlink, SequenceTracker
+from ground_sim.downlink import Downlink
 from ground_sim.link import FlightLink
 from ground_sim.uplink import Ticket, Uplink
 
@@ -105,25 +114,28 @@ class LinkStats:
     by_service: collections.Counter = field(default_factory=collections.Counter)
     bytes_by_service: collections.Counter = field(default_factory=collections.Counter)
     decode_errors: int = 0
-    sequences: dict[int, SequenceTracker] = field(default_factory=dict)  # APID -> its tracker
+    duplicates: int = 0      # packets received again (the flight sent them again): kept once
+    completeness: Completeness = field(default_factory=Completeness)  # what the ground holds, per APID
+    link_commands: int = 0   # acknowledgements and retransmission requests sent (not in command_log)
     limit_violations: collections.Counter = field(default_factory=collections.Counter)  # entries
     limit_states: dict[str, str] = field(default_factory=dict)  # channel -> ok / yellow / red
 
     @property
     def sequence_gaps(self) -> int:
-        """TM packets lost (source sequence counts never received)."""
-        return sum(t.gaps for t in self.sequences.values())
+        """TM packets missing: numbered by the flight between packets held, never received (yet)."""
+        return self.completeness.missing()
 
 
 class GroundStation:
     def __init__(self, dictionary: Dictionary, tc_endpoint: str, tm_endpoint: str,
                  archive: str | Path | PacketArchive, curve: CurveClient | None = None,
                  keys: str | Path | KeyRing | None = None, link_state: str | Path | None = None,
-                 **uplink_options: Any) -> None:
+                 ack_interval: float = 1.0, **uplink_options: Any) -> None:
         """``archive``: an open PacketArchive, or its path (ArchiveError if it cannot be opened);
         ``curve``: the keys for a flight whose link uses CURVE; ``keys``: the ground's key file (or
         ring), needed when the link is authenticated; ``link_state``: where the uplink keeps its
         IV reservation (flight.core.durable), so a restarted ground continues above it;
+        ``ack_interval``: seconds between acknowledgements of what it holds (ground_sim.acknowledger);
         ``uplink_options``: FOP-1's ``fop_window``, ``t1``, ``transmission_limit``."""
         self.dictionary = dictionary
         self.encoder = CommandEncoder(dictionary)
@@ -145,14 +157,20 @@ class GroundStation:
         self.parameter_reports: list[dict[str, Any]] = []
         self.pings = 0
         self.stats = LinkStats()
+        for apid, stamp, sequence in self.archive.down_keys():   # what an earlier ground process received
+            self.stats.completeness.add(apid, stamp, sequence)
+        self.acknowledger = Acknowledger(self.stats.completeness, self.changed, self.send_link_command,
+                                         self.archive.flush, interval=ack_interval)
 
     def start(self) -> "GroundStation":
         self.link.start()
         self.uplink.start()
+        self.acknowledger.start()
         return self
 
     def close(self) -> str | None:
         """Stop sending and receiving, write what the archive holds; return the archive's error (None if none)."""
+        self.acknowledger.close()
         self.uplink.close()
         self.link.close()
         return self.archive.close()
@@ -166,6 +184,17 @@ class GroundStation:
                                                         "service": tc.service,
                                                         "subtype": tc.subtype}, {"name": name})
         return record
+
+    def send_link_command(self, name: str, args: Sequence[Any]) -> None:
+        """A command of the link's own (acknowledgement, retransmission request): no verification
+        asked for, not in ``command_log``; archived like any TC. ValueError if the uplink refuses it."""
+        tc = self.encoder.command(name, args, AckFlags.NONE)
+        raw = tc.encode()
+        self.uplink.submit(raw)
+        with self.changed:
+            self.stats.link_commands += 1
+        self.archive.record("up", time.time(), raw, {"apid": tc.apid, "sequence": tc.sequence_count,
+                                                     "service": tc.service, "subtype": tc.subtype}, {"name": name})
 
     def _submit(self, record: CommandRecord, raw: bytes) -> CommandRecord:
         """Track ``record``, then hand its packet to the uplink (the record is dropped if that refuses it)."""
@@ -233,10 +262,14 @@ class GroundStation:
             self.archive.record("down", wall_time, raw, None, None, str(error))
             return
         packet = decoded.packet
-        self.archive.record("down", wall_time, raw, {
-            "apid": packet.apid, "sequence": packet.sequence_count, "service": packet.service,
-            "subtype": packet.subtype}, decoded.to_json())
-        with self.changed:
+        stamp = round(packet.time * CUC_TICKS)
+        with self.changed:  # queued for the archive as it is counted held: the acknowledger relies on it
+            if not self.stats.completeness.add(packet.apid, stamp, packet.sequence_count):
+                self.stats.duplicates += 1                      # sent again by the flight: kept once
+                return
+            self.archive.record("down", wall_time, raw, {
+                "apid": packet.apid, "sequence": packet.sequence_count, "service": packet.service,
+                "subtype": packet.subtype, "time_cuc": stamp}, decoded.to_json())
             self._account(decoded, len(raw))
             self._apply(decoded)
             self.changed.notify_all()
@@ -247,7 +280,6 @@ class GroundStation:
         stats.bytes += size
         stats.by_service[packet.service] += 1
         stats.bytes_by_service[packet.service] += size
-        stats.sequences.setdefault(packet.apid, SequenceTracker()).push(packet.sequence_count)
 
     def _apply(self, decoded: Decoded) -> None:
         value, time_ = decoded.value, decoded.packet.time

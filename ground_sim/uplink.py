@@ -75,7 +75,7 @@ class UplinkStats:
     alerts: int = 0
     last_alert: str | None = None
     bad_clcws: int = 0
-    errors: int = 0            # rounds of the pump that failed (the reason in last_error); it goes on
+    errors: int = 0            # rounds or sends of the pump that failed (the reason in last_error); it goes on
     last_error: str | None = None
 
 
@@ -192,17 +192,23 @@ class Uplink:
                 try:
                     frames = self._step(self._clock())
                 except Exception as error:  # e.g. an SA whose counters are used up: said, never fatal
-                    self.stats.errors += 1
-                    self.stats.last_error = f"{type(error).__name__}: {error}"
-                    log.warning("uplink: %s", self.stats.last_error)
+                    self._count_error(error)
                     frames = []
                 if not frames:
                     self._cond.wait(self.POLL_S)
                     continue
             for raw, tickets in frames:
-                self.send_frame(raw)
+                try:
+                    self.send_frame(raw)
+                except Exception as error:  # the link closed or failed: a frame lost on the way,
+                    self._count_error(error)  # which COP-1 sends again; the pump goes on
                 if self._on_frame is not None:
                     self._on_frame(raw, tickets)
+
+    def _count_error(self, error: Exception) -> None:
+        self.stats.errors += 1
+        self.stats.last_error = f"{type(error).__name__}: {error}"
+        log.warning("uplink: %s", self.stats.last_error)
 
     def _step(self, now: float) -> list[tuple[bytes, list[Ticket]]]:
         """One round (the lock held): the timer, initiation, new frames; the frames to send, in order."""

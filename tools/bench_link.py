@@ -8,7 +8,8 @@
    Variants: ``tm_sdls`` authentication (the default link) and off. Peer: a PUSH sending the
    same frames (the same octets in the same 1,024-octet messages, built beforehand) to a PULL
    that only receives them. Timed from the first frame received to the last packet decoded.
-2. Where ours spends its time: microseconds per packet of each stage, in one process.
+2. Where ours spends its time: microseconds per packet of each stage, in one process (the store:
+   durable commits of 256 packets).
 3. TC round trip, p50/p99: a ping TC[17,1] from the GroundStation (FOP-1, SDLS
    authenticated encryption, TC frame) to a real flight process (TC link: SDLS verify,
    anti-replay, FARM-1, state saved; dispatcher) and its TM[17,2] back in a TM frame
@@ -95,7 +96,7 @@ def send_ours(queue: mp.Queue, count: int, tm_sdls: str) -> None:
     run_dir = run_dir_with_keys()
     tester = ComponentTester.build(run_dir, [
         {"name": "comms", "kind": "flight.services.comms:Comms", "tc_endpoint": "tcp://127.0.0.1:*",
-         "tm_endpoint": "tcp://127.0.0.1:*", "tm_store_capacity": count}], mission={"link": {"tm_sdls": tm_sdls}})
+         "tm_endpoint": "tcp://127.0.0.1:*", "tm_pending_max": count}], mission={"link": {"tm_sdls": tm_sdls}})
     tester.context.now = time.time
     comms = tester.components["comms"]
     comms.start()
@@ -251,7 +252,16 @@ def stage_costs(count: int, repeat: int) -> dict[str, float]:
         for raw in frames:
             downlink.packets(downlink.frame(raw))
 
+    def store() -> None:
+        from flight.services.tm_store import NewRecord, StoreClass, TmStore
+        durable = TmStore(Path(tempfile.mkdtemp()) / "store.sqlite", capacity=1 << 40)
+        records = [NewRecord(p, 1, i, i, StoreClass.HOUSEKEEPING, TM_REALTIME, 0.0) for i, p in enumerate(packets)]
+        for start in range(0, count, 256):
+            durable.append(records[start:start + 256], {"seq:1": start})
+        durable.close()
+
     return {
+        "store": per_packet_us(store, count, repeat),
         "encode": per_packet_us(lambda: [TelemetryPacket(1, i % 16384, st.HOUSEKEEPING, st.HK_REPORT, payload,
                                                          0.0, i).encode() for i in range(count)], count, repeat),
         "frame": per_packet_us(lambda: plain.frames(batch, 0.0), count, repeat),

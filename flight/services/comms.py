@@ -1,4 +1,5 @@
-"""Comms: the flight end of the ZeroMQ link, and the store that holds telemetry until it is sent.
+"""Comms: the flight end of the ZeroMQ link, and the durable store that holds telemetry until the
+ground has it.
 
 Sockets (endpoints configurable; defaults on 127.0.0.1):
 - TC: a ROUTER bound at ``tc_endpoint``. Grounds connect DEALERs; a DEALER blocks instead of
@@ -10,46 +11,53 @@ Sockets (endpoints configurable; defaults on 127.0.0.1):
   one that floods does not starve another); a message that finds its queue full is refused and
   counted (``TcRefused``, a throttled event). ZeroMQ refuses a message larger than
   ``max_message_size`` before it is buffered (it closes that connection).
-- TM: a PUSH bound at ``tm_endpoint``; the ground connects a PULL, fed by the TM store and its
-  thread (flight.services.tm_downlink). Each ZeroMQ message is one TM transfer frame of
-  ``[mission.link] tm_frame_length`` octets (flight.services.tm_framer: many packets per frame,
-  a packet may span frames, the CLCW from the ``clcw`` port in each; sealed under TM SDLS by
-  flight.services.tm_security when ``tm_sdls`` is on). A PUSH
-  never drops: at the high-water mark (``tm_hwm``) or with no ground connected it refuses to
-  send, and the frame is offered again while its packets stay in the flight's TM store (store
-  and forward) until their frames have gone. Only when the store is full (``tm_store_capacity``
-  packets) is a new packet dropped, and that is counted in ``TmDroppedStoreFull``. Nothing is
-  lost silently.
+- TM: a PUSH bound at ``tm_endpoint``; the ground connects a PULL. Each ZeroMQ message is one TM
+  transfer frame of ``[mission.link] tm_frame_length`` octets (flight.services.tm_framer: many
+  packets per frame, a packet may span frames, the CLCW from the ``clcw`` port in each; sealed
+  under TM SDLS by flight.services.tm_security when ``tm_sdls`` is on).
 
-Packets to send come in on the ``tm`` port (any service's report) and the ``products`` port
-(TM[200,1] inference products); the downlink thread owns the PUSH socket and producers in any
-thread enqueue encoded packets. A send that fails for another reason than a full queue keeps the
-frame and is retried; a downlink thread that dies anyway is restarted by health (``restart``),
-the store untouched. The store is offered to the SEU injector on the ``buffers`` port
-(``tm_store``), so campaigns can corrupt packets waiting to go down; a packet whose header an
-upset broke is left out of the frames and counted (``TmDroppedCorrupt``).
+Reports come in on the ``tm`` port (any service's report) and the ``products`` port (TM[200,1]
+inference products; one with a fire detected is an alert). They go into the durable TM store
+(flight.services.tm_store, ``tm_store_file``) through the downlink thread
+(flight.services.tm_downlink), which numbers them, commits them to disk, and sends what the
+store holds, alerts first, then products, events, housekeeping. A packet leaves the store only
+when the ground acknowledges it (``ACKNOWLEDGE``, ST[15]); one not acknowledged within
+``ack_timeout`` seconds, or asked for again (``RETRANSMIT``), is sent again. A full store evicts
+housekeeping first, then events, then products, never an alert (``TmEvicted``); a report that
+cannot be stored is refused and counted (``TmDroppedStoreFull``). Nothing is lost silently: a
+ground that vanishes, or a flight that crashes, costs retransmissions, not packets. A downlink
+thread that dies is restarted by health (``restart``), the store untouched. The store is offered
+to the SEU injector on the ``buffers`` port (``tm_store``): an upset in a stored packet is found
+by its record's CRC, and the packet is skipped and counted (``TmDroppedCorrupt``).
 
 | requirement | verified by |
-| TM packets carry per-APID sequence counts and per-service message counters | tests/unit/services/test_comms.py |
+|---|---|
+| TM packets carry per-APID sequence counts and per-service message counters, continued across |   |
+|   restarts | tests/unit/services/test_comms.py |
 | at most tcs_per_cycle TCs reach the dispatcher per cycle; a flood is refused and counted; |   |
 |   another connection is served within a cycle | tests/unit/services/test_comms.py, tests/system/test_flood.py |
-| a TM packet waits in the store while no ground is connected, then is delivered | tests/unit/services/test_comms.py |
-| a full store drops new packets and counts them | tests/unit/services/test_comms.py |
-| at stop, the store is flushed for up to ``flush_timeout`` seconds | tests/system/test_integration.py |
+| a TM packet waits in the store while no ground is connected, then is delivered; it leaves |   |
+|   the store when acknowledged, and goes again when not | tests/unit/services/test_comms.py |
+| alerts first, then products, events, housekeeping | tests/unit/services/test_comms.py |
+| a full store evicts housekeeping oldest first, never an alert, and counts it | tests/unit/services/test_comms.py |
+| an acknowledgement the store cannot match is refused with an event, nothing removed |   |
+|   | tests/unit/services/test_comms.py |
+| at stop, what waits is stored and the store sent for up to ``flush_timeout`` seconds |   |
+|   | tests/unit/services/test_comms.py |
 | a downlink thread that died is restarted (by health) and sends what the store kept |   |
 |   | tests/unit/services/test_comms.py |
 | TM goes down in frames of the configured length, the CLCW given last in each | tests/unit/services/test_comms.py |
 """
 from __future__ import annotations
 
-import collections
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
 import zmq
 
-from flight.core.component import Channel, Component, Event, StartError
+from flight.core.component import Channel, Component, CommandRefused, Event, StartError, command
 from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
 from flight.core.settings import Setting
@@ -57,14 +65,13 @@ from flight.core.types import DataType, Field, Limits, Severity
 from flight.messages import LinkStatus, Product, RawTelecommand, RegionChange, TmPacket
 from flight.services.link_security import CurveServer, curve_wanted, reachable
 from flight.services.tc_intake import TcIntake
-from flight.services.tm_downlink import TmDownlink
+from flight.services.tm_downlink import StoreRegion, TmDownlink, store_class
 from flight.services.tm_framer import TmFramer
 from flight.services.tm_security import TmSecurity
+from flight.services.tm_store import AckRefused, StoreClass, TmStore
 from flight.wire import services as st
 from flight.wire.keyfile import KeyRingError
-from flight.wire.link import TM_PRODUCTS, TM_REALTIME, LinkParameters
-from flight.wire.pus import TelemetryPacket
-from flight.wire.spacepacket import SequenceCounter
+from flight.wire.link import LinkParameters
 
 
 ENDPOINT = re.compile(r"^(tcp://(\*|[\w.\-]+|\[[0-9a-fA-F:]+\]):(\*|\d{1,5})|ipc://.+|inproc://.+)$")
@@ -85,14 +92,22 @@ class Comms(Component):
     READ_BURST = 256  # messages read per call from the executive's socket loop
     CHANNELS = {
         "TcFramesReceived": Channel(DataType.U32, "frames", description="ZeroMQ messages from the ground"),
-        "TmPacketsQueued": Channel(DataType.U32, "packets"),
-        "TmPacketsSent": Channel(DataType.U32, "packets"),
+        "TmPacketsQueued": Channel(DataType.U32, "packets", description="reports accepted to be stored"),
+        "TmPacketsStored": Channel(DataType.U32, "packets", description="packets on disk in the store"),
+        "TmPacketsSent": Channel(DataType.U32, "packets", description="packets sent, again ones included"),
+        "TmPacketsResent": Channel(DataType.U32, "packets", description="sent again: not acknowledged in "
+                                                                        "ack_timeout, or asked for"),
+        "TmAcknowledged": Channel(DataType.U32, "packets", description="left the store: the ground has them"),
+        "TmEvicted": Channel(DataType.U32, "packets", Limits(yellow_high=0),
+                             description="evicted from a full store (housekeeping first, never an alert)"),
+        "TmStoreOctets": Channel(DataType.U64, "bytes", description="octets of packets in the store"),
         "TmBytesSent": Channel(DataType.U64, "bytes", description="TM frames' octets"),
         "TmFramesSent": Channel(DataType.U32, "frames"),
         "TmDroppedCorrupt": Channel(DataType.U32, "packets", Limits(yellow_high=0),
-                                    description="packets whose header an upset in the store broke"),
-        "TmStoreDepth": Channel(DataType.U32, "packets"),
-        "TmDroppedStoreFull": Channel(DataType.U32, "packets"),
+                                    description="packets an upset in the store broke (their CRC or header)"),
+        "TmStoreDepth": Channel(DataType.U32, "packets", description="packets in the store, not acknowledged"),
+        "TmDroppedStoreFull": Channel(DataType.U32, "packets", Limits(yellow_high=0),
+                                      description="reports refused: the queue to the store or the store full"),
         "ProductBytes": Channel(DataType.U64, "bytes", description="TM[200,1] products queued"),
         "TcQueued": Channel(DataType.U32, "packets", description="TCs waiting for the dispatcher"),
         "TcRefused": Channel(DataType.U32, "packets", Limits(yellow_high=0),
@@ -104,9 +119,16 @@ class Comms(Component):
         "tm_endpoint": Setting(str, "tcp://127.0.0.1:5551", check=endpoint_reason,
                                description="ZeroMQ PUSH, bound; grounds connect a PULL"),
         "tm_hwm": Setting(int, 10_000, 1, 10_000_000, description="ZeroMQ send high-water mark, messages"),
-        "tm_store_capacity": Setting(int, 100_000, 1, 100_000_000,
-                                     description="packets held while the ground is away; beyond: counted drops"),
-        "flush_timeout": Setting(float, 5.0, 0.0, 600.0, description="seconds spent flushing the store at stop"),
+        "tm_store_file": Setting(str, "tm_store.sqlite", description="the durable TM store (SQLite), relative "
+                                                                     "to the run directory"),
+        "tm_store_octets": Setting(int, 256 << 20, 4096, 1 << 40,
+                                   description="octets of packets the store holds; beyond: evictions, counted"),
+        "tm_pending_max": Setting(int, 100_000, 1, 10_000_000,
+                                  description="reports waiting to be stored at most; beyond: refused, counted"),
+        "ack_timeout": Setting(float, 10.0, 0.1, 86_400.0,
+                               description="seconds after which a packet sent and not acknowledged goes again"),
+        "flush_timeout": Setting(float, 5.0, 0.0, 600.0,
+                                 description="seconds spent at stop storing what waits and sending the store"),
         "tcs_per_cycle": Setting(int, 50, 1, 100_000, description="TCs given to the dispatcher per cycle "
                                                                  "at most; the others wait"),
         "tc_queue_per_peer": Setting(int, 100, 1, 100_000, description="TCs waiting per ground connection "
@@ -135,6 +157,9 @@ class Comms(Component):
         "TcRefused": Event(Severity.WARNING_LO, "TC refused, its connection's queue is full: {refused} "
                                                 "refused so far", (Field("refused", DataType.U32),),
                            throttle=10),
+        "StoreRecovered": Event(Severity.WARNING_HI, "{reason}", (Field("reason", DataType.STRING),)),
+        "AckRefused": Event(Severity.WARNING_LO, "Acknowledgement refused: {reason}",
+                            (Field("reason", DataType.STRING),), throttle=10),
     }
     tc = OutputPort(RawTelecommand, "every message from the ground (a TC frame), as it arrived", required=True)
     buffers = OutputPort(RegionChange, "the TM store, for the SEU injector")
@@ -143,14 +168,14 @@ class Comms(Component):
         super().__init__(name, context, config)
         self.tc_endpoint = self.config["tc_endpoint"]
         self.tm_endpoint = self.config["tm_endpoint"]
-        self.capacity = self.config["tm_store_capacity"]
         self.tm_hwm = self.config["tm_hwm"]
         self.flush_timeout = self.config["flush_timeout"]
-        self._sequence = SequenceCounter()
-        self._message_counters: dict[int, int] = collections.defaultdict(int)
         self.link = LinkParameters.of(context.mission)
-        self.downlink = TmDownlink(name, TmFramer(self.link), self.capacity, context.now, self.log)  # sealed
-        self._prepared = False                                            # once preflight has the TM SA
+        self.downlink = TmDownlink(name, TmFramer(self.link), pending_max=self.config["tm_pending_max"],
+                                   ack_timeout=self.config["ack_timeout"], now=context.now, log=self.log)
+        self._prepared = False  # preflight gives the downlink its TM SA and its store
+        self._queue_refused = 0
+        self._region: StoreRegion | None = None
         self._context = zmq.Context()  # its own: the ZAP handler, when CURVE is on, belongs to it
         self.curve_on = curve_wanted(self.config["curve"], [self.tc_endpoint, self.tm_endpoint])
         self._curve: CurveServer | None = None
@@ -174,6 +199,12 @@ class Comms(Component):
         except ValueError as error:
             return f"{self.name}.tm_sa_state_file: {error}"
         self.downlink.framer = TmFramer(self.link, security)
+        if self.downlink.store is None:
+            try:
+                self.downlink.store = TmStore(self._run_file(self.config["tm_store_file"]),
+                                              self.config["tm_store_octets"])
+            except (OSError, sqlite3.Error) as error:
+                return f"{self.name}.tm_store_file: cannot open {self.config['tm_store_file']}: {error}"
         if self.curve_on:
             try:
                 self._curve = CurveServer.load(self._run_file(self.config["curve_certificate"]),
@@ -206,7 +237,10 @@ class Comms(Component):
         self._tm_socket.setsockopt(zmq.LINGER, int(self.flush_timeout * 1000))
         self.tm_endpoint = self._bind(self._tm_socket, "tm_endpoint")
         self.downlink.start(self._tm_socket)
-        self.buffers.send(RegionChange(self.downlink.region))
+        self._region = StoreRegion(self.downlink)
+        self.buffers.send(RegionChange(self._region))
+        if self.downlink.store.stats.recovered:
+            self.event("StoreRecovered", reason=self.downlink.store.stats.recovered)
         if not self.curve_on and self.config["curve"] == "off" and any(
                 reachable(e) for e in (self.tc_endpoint, self.tm_endpoint)):
             self.event("Unauthenticated", endpoint=self.tc_endpoint)
@@ -233,7 +267,7 @@ class Comms(Component):
         return socket.getsockopt_string(zmq.LAST_ENDPOINT)
 
     def stop(self) -> None:
-        self.buffers.send(RegionChange(self.downlink.region, added=False))
+        self.buffers.send(RegionChange(self._region, added=False))
         self.downlink.stop(self.flush_timeout)
         self._tm_socket.close()
         if self.tc_socket is not None:
@@ -260,12 +294,40 @@ class Comms(Component):
     def tick(self, tick: int, now: float) -> None:
         self._tc_budget = self.config["tcs_per_cycle"]
         self._dispatch()
-        downlink = self.downlink
-        self.tlm("TmStoreDepth", downlink.depth())
-        self.tlm("TmPacketsSent", downlink.sent & 0xFFFFFFFF)
+        self._report_store()
+
+    def _report_store(self) -> None:
+        downlink, store = self.downlink, self.downlink.store
+        stats = store.stats
+        u32 = 0xFFFFFFFF
+        self.tlm("TmStoreDepth", store.live_count)
+        self.tlm("TmStoreOctets", store.live_bytes)
+        self.tlm("TmPacketsStored", sum(stats.stored.values()) & u32)
+        self.tlm("TmEvicted", sum(stats.evicted.values()) & u32)
+        self.tlm("TmAcknowledged", stats.acknowledged & u32)
+        self.tlm("TmPacketsSent", downlink.sent & u32)
+        self.tlm("TmPacketsResent", downlink.resent & u32)
         self.tlm("TmBytesSent", downlink.sent_bytes)
-        self.tlm("TmFramesSent", downlink.frames_sent & 0xFFFFFFFF)
-        self.tlm("TmDroppedCorrupt", downlink.corrupt & 0xFFFFFFFF)
+        self.tlm("TmFramesSent", downlink.frames_sent & u32)
+        self.tlm("TmDroppedCorrupt", (downlink.corrupt + stats.corrupt) & u32)
+        self.tlm("TmDroppedStoreFull", (self._queue_refused + downlink.refused) & u32)
+
+    # --- ST[15]: the ground's acknowledgements --------------------------------------------------
+    @command(Field("apid", DataType.U16), Field("first_time", DataType.U64), Field("last_time", DataType.U64),
+             Field("count", DataType.U32),
+             description="The ground holds these packets, every one between (times: CUC 4+2 as integers): they "
+                         "leave the store")
+    def ACKNOWLEDGE(self, apid: int, first_time: int, last_time: int, count: int) -> None:
+        try:
+            self.downlink.acknowledge(apid, first_time, last_time, count)
+        except AckRefused as refusal:
+            self.event("AckRefused", reason=str(refusal))
+            raise CommandRefused(str(refusal)) from None
+
+    @command(Field("apid", DataType.U16), Field("after_time", DataType.U64), Field("before_time", DataType.U64),
+             description="Send again, at once, the stored packets stamped strictly between the two times")
+    def RETRANSMIT(self, apid: int, after_time: int, before_time: int) -> None:
+        self.downlink.retransmit(apid, after_time, before_time)
 
     # --- uplink -------------------------------------------------------------------------------
     def _receive_tc(self) -> None:
@@ -306,21 +368,16 @@ class Comms(Component):
     @input_port(Product, "an inference product to send down as TM[200,1]", required=False)
     def products(self, product: Product) -> None:
         packed = st.pack_product(product)
-        if self.send_tm(st.PRODUCT, st.INFERENCE_PRODUCT, packed):
+        cls = StoreClass.ALERT if product.fire_cells.any() else StoreClass.PRODUCT
+        if self.send_tm(st.PRODUCT, st.INFERENCE_PRODUCT, packed, cls):
             self.tlm("ProductBytes", self.telemetry["ProductBytes"] + len(packed))
 
-    def send_tm(self, service: int, subtype: int, app_data: bytes) -> bool:
-        """Encode a TM packet stamped with mission time and store it; False if dropped."""
-        now = self.context.now()
-
-        def build() -> bytes:  # under the store's lock: counts follow the store's order
-            counter = self._message_counters[service]
-            self._message_counters[service] = (counter + 1) & 0xFFFF
-            apid = self.context.catalog.apid
-            return TelemetryPacket(apid, self._sequence.next(apid), service, subtype, app_data, now, counter).encode()
-
-        if not self.downlink.put(build, TM_PRODUCTS if service == st.PRODUCT else TM_REALTIME, now):
-            self.tlm("TmDroppedStoreFull", self.telemetry["TmDroppedStoreFull"] + 1)
+    def send_tm(self, service: int, subtype: int, app_data: bytes, cls: StoreClass | None = None) -> bool:
+        """Queue a report to be numbered, stamped with mission time and stored; False if refused."""
+        cls = store_class(service, subtype) if cls is None else cls
+        if not self.downlink.put(self.context.catalog.apid, service, subtype, app_data, cls, self.context.now()):
+            self._queue_refused += 1
+            self.tlm("TmDroppedStoreFull", (self._queue_refused + self.downlink.refused) & 0xFFFFFFFF)
             return False
         self.tlm("TmPacketsQueued", (self.telemetry["TmPacketsQueued"] + 1) & 0xFFFFFFFF)
         return True

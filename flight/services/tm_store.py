@@ -42,7 +42,7 @@ from __future__ import annotations
 import enum
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,8 +130,11 @@ class TmStore:
             self._move_aside()
             self._db = self._open()
         self.counters: dict[str, int] = dict(self._db.execute("SELECT name, value FROM counters"))
-        (self.live_bytes,) = self._db.execute(
-            "SELECT COALESCE(SUM(LENGTH(packet)), 0) FROM records WHERE state = 0").fetchone()
+        self._count_live()
+
+    def _count_live(self) -> None:
+        self.live_count, self.live_bytes = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(packet)), 0) FROM records WHERE state = 0").fetchone()
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -172,8 +175,7 @@ class TmStore:
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
-            (self.live_bytes,) = self._db.execute(
-                "SELECT COALESCE(SUM(LENGTH(packet)), 0) FROM records WHERE state = 0").fetchone()
+            self._count_live()
             raise
         self.counters.update(counters)
         for record, rid in zip(records, ids):
@@ -193,6 +195,7 @@ class TmStore:
                                    ).fetchone() or (0,)
         self._db.executemany(self.INSERT, [self._row(record) for record in records])
         self.live_bytes += sum(len(record.packet) for record in records)
+        self.live_count += len(records)
         return range(last + 1, last + 1 + len(records))
 
     def _insert(self, record: NewRecord) -> int | None:
@@ -200,6 +203,7 @@ class TmStore:
             return None
         cursor = self._db.execute(self.INSERT, self._row(record))
         self.live_bytes += len(record.packet)
+        self.live_count += 1
         return cursor.lastrowid
 
     def _make_room(self, size: int, cls: StoreClass) -> bool:
@@ -220,6 +224,7 @@ class TmStore:
                     break
                 self._db.execute("UPDATE records SET state = ?, packet = NULL WHERE id = ?", (State.EVICTED, rid))
                 self.live_bytes -= length
+                self.live_count -= 1
                 self.stats.evicted[StoreClass(victim)] += 1
         return True
 
@@ -229,24 +234,28 @@ class TmStore:
                          "ORDER BY id DESC LIMIT 1 OFFSET ?)", (self.tombstones,))
 
     # --- reading ---------------------------------------------------------------------------------
-    def take(self, limit: int, exclude: Iterable[int] = ()) -> list[StoredRecord]:
+    def take(self, limit: int, exclude: Container[int] = (), after: Mapping[StoreClass, int] | None = None
+             ) -> list[StoredRecord]:
         """Up to ``limit`` live records not in ``exclude``: alerts, products, events, housekeeping,
-        oldest first in each. A record whose CRC fails is marked corrupt, counted and skipped."""
-        skip = set(exclude)
+        oldest first in each, each class from after its id in ``after`` (a sender's cursor, so it
+        does not read again what it sent). A record whose CRC fails is marked corrupt, counted and
+        skipped."""
+        after = after or {}
         out: list[StoredRecord] = []
         corrupt: list[int] = []
-        rows = self._db.execute("SELECT id, apid, n, time, class, vcid, stored, crc, packet FROM records "
-                                "WHERE state = 0 ORDER BY class, id")
-        for rid, apid, n, time, cls, vcid, stored, crc, packet in rows:
-            if rid in skip:
-                continue
-            if crc32c(packet) != crc:
-                corrupt.append(rid)
-                continue
-            out.append(StoredRecord(rid, apid, n, time, StoreClass(cls), vcid, stored, packet))
-            if len(out) >= limit:
-                break
-        rows.close()
+        for cls in StoreClass:
+            rows = self._db.execute("SELECT id, apid, n, time, vcid, stored, crc, packet FROM records WHERE "
+                                    "state = 0 AND class = ? AND id > ? ORDER BY id", (int(cls), after.get(cls, 0)))
+            for rid, apid, n, time, vcid, stored, crc, packet in rows:
+                if len(out) >= limit:
+                    break
+                if rid in exclude:
+                    continue
+                if crc32c(packet) != crc:
+                    corrupt.append(rid)
+                    continue
+                out.append(StoredRecord(rid, apid, n, time, cls, vcid, stored, packet))
+            rows.close()
         if corrupt:
             self._mark(corrupt, State.CORRUPT)
             self.stats.corrupt += len(corrupt)
@@ -256,22 +265,36 @@ class TmStore:
         (count,) = self._db.execute("SELECT COUNT(*) FROM records WHERE state = 0").fetchone()
         return count
 
+    def flip(self, offset: int, bit: int) -> tuple[int, int]:
+        """Flip a bit of the live packets seen as one run of octets in store order (an upset in
+        storage, for the SEU injector); the CRC is left as it was, so reading finds it."""
+        for rid, packet in self._db.execute("SELECT id, packet FROM records WHERE state = 0 ORDER BY id"):
+            if offset < len(packet):
+                changed = bytearray(packet)
+                old = changed[offset]
+                changed[offset] ^= 1 << bit
+                self._db.execute("UPDATE records SET packet = ? WHERE id = ?", (bytes(changed), rid))
+                return old, changed[offset]
+            offset -= len(packet)
+        raise IndexError("offset beyond the stored packets")
+
     def _mark(self, ids: list[int], state: State) -> None:
         self._db.execute("BEGIN IMMEDIATE")
-        sizes = self._db.execute(f"SELECT COALESCE(SUM(LENGTH(packet)), 0) FROM records WHERE state = 0 AND id IN "
-                                 f"({','.join('?' * len(ids))})", ids).fetchone()[0]
+        count, size = self._db.execute(f"SELECT COUNT(*), COALESCE(SUM(LENGTH(packet)), 0) FROM records WHERE "
+                                       f"state = 0 AND id IN ({','.join('?' * len(ids))})", ids).fetchone()
         self._db.executemany("UPDATE records SET state = ?, packet = NULL WHERE id = ? AND state = 0",
                              [(int(state), rid) for rid in ids])
         self._db.execute("COMMIT")
-        self.live_bytes -= sizes
+        self.live_bytes -= size
+        self.live_count -= count
 
     # --- acknowledgement -------------------------------------------------------------------------
-    def acknowledge(self, apid: int, first_time: int, last_time: int, count: int) -> int:
+    def acknowledge(self, apid: int, first_time: int, last_time: int, count: int) -> list[int]:
         """The ground holds the ``count`` packets of ``apid`` from the one stamped ``first_time`` to
         the one stamped ``last_time``, every one between: those still live are acknowledged
         (removed, their tombstones kept). AckRefused, and nothing changes, unless the store holds
-        both ends and exactly ``count`` packets were numbered from one to the other. Returns how
-        many live records the range removed."""
+        both ends and exactly ``count`` packets were numbered from one to the other. Returns the
+        ids of the live records the range removed."""
         ends = self._db.execute("SELECT time, n FROM records WHERE apid = ? AND time IN (?, ?)",
                                 (apid, first_time, last_time)).fetchall()
         numbers = dict(ends)
@@ -287,7 +310,12 @@ class TmStore:
         if ids:
             self._mark(ids, State.ACKNOWLEDGED)
         self.stats.acknowledged += len(ids)
-        return len(ids)
+        return ids
+
+    def ids_between(self, apid: int, after: int, before: int) -> list[int]:
+        """The live records of ``apid`` stamped strictly between ``after`` and ``before``."""
+        return [rid for (rid,) in self._db.execute("SELECT id FROM records WHERE apid = ? AND state = 0 AND "
+                                                    "time > ? AND time < ?", (apid, after, before))]
 
     def tombstone_state(self, apid: int, time: int) -> State | None:
         """What became of the packet of ``apid`` stamped ``time`` (None if the store has no record of it)."""

@@ -46,9 +46,12 @@ class AckFlags(enum.IntFlag):
     ALL = 0b1111
 
 
+CUC_TICKS = 65536  # CUC 4+2: the fine time counts 1/65536 s
+
+
 def encode_cuc(seconds: float) -> bytes:
     """CUC 4+2: whole seconds and 1/65536 fractions since the epoch (wraps after 2^32 s)."""
-    ticks = int(round(seconds * 65536)) & 0xFFFF_FFFF_FFFF
+    ticks = int(round(seconds * CUC_TICKS)) & 0xFFFF_FFFF_FFFF
     return struct.pack(">IH", ticks >> 16, ticks & 0xFFFF)
 
 

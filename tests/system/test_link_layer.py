@@ -61,6 +61,7 @@ def forged(flight: IntegrationApi, command: str, args: list, iv_ahead: int) -> b
 
 
 def test_forged_replayed_and_out_of_window_frames_are_refused_with_no_effect(flight):
+    flight.station.acknowledger.close()  # its acknowledgements are commands too: only ours may count
     flight.send_and_assert_command("dispatcher.NO_OP")
     captured = []
     flight.station.uplink._on_frame = lambda raw, tickets: captured.append(raw)  # the next frame sent
@@ -111,6 +112,7 @@ def test_a_frame_accepted_before_a_restart_is_a_replay_after_it(tmp_path, demo_m
     again.start()
     try:
         flight = IntegrationApi(again.connect("archive-2.sqlite"), process=again)
+        time.sleep(2.0)  # what the store kept from before the restart comes down first
         mark = flight.event_mark()
         flight.station.send_frame(captured[0])
         flight.await_telemetry("link.RefusedReplay", lambda v: v == 1, timeout=10)

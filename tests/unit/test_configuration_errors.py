@@ -40,7 +40,7 @@ def refused(capsys, tmp_path, overrides=(), topology=None) -> str:
     ('comms.tm_endpoint="tcp://127.0.0.1:70000"', ["comms.tm_endpoint", "port must be from 1 to 65535"]),
     ("clock.speedup=-1", ["clock.speedup = -1.0", "must be a number from 0 to"]),
     ("mission.apid=5000", ["mission.apid = 5000", "must be an integer from 0 to 2,046"]),
-    ("comms.tm_store_capacity=0", ["comms.tm_store_capacity = 0", "from 1 to"]),
+    ("comms.tm_store_octets=0", ["comms.tm_store_octets = 0", "from 4,096 to"]),
     ("dispatcher.max_tc_size=0", ["dispatcher.max_tc_size = 0", "from 13 to"]),
     ("camera.frame_divider=0", ["camera.frame_divider = 0", "from 1 to"]),
     ("camera.size=128", ["camera.size = 128 but cluster.size = 256"]),

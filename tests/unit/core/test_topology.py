@@ -50,7 +50,7 @@ def test_default_topology_loads():
         assert groups[g["name"]].divider * g["rate_hz"] == raw["clock"]["base_rate_hz"]
     comms = topology.component("comms")
     assert comms.cls.__name__ == "Comms" and "name" not in comms.config
-    assert comms.config["tm_store_capacity"] == raw["components"][0]["tm_store_capacity"]
+    assert comms.config["tm_store_octets"] == raw["components"][0]["tm_store_octets"]
     assert topology.component("rgSlow").cls is RateGroup
     with pytest.raises(KeyError):
         topology.component("nope")
@@ -168,11 +168,11 @@ def test_unreadable_topology_file_is_refused(tmp_path):
 # --- overrides ---------------------------------------------------------------------------------
 def test_overrides_reach_components_mission_and_clock():
     topology = load_flight_topology(overrides=[
-        "comms.tm_store_capacity=7", "prmDb.file=\"p x.json\"", "seu.targets=[\"A\", \"B\"]",
+        "comms.tm_store_octets=7000", "prmDb.file=\"p x.json\"", "seu.targets=[\"A\", \"B\"]",
         "comms.tc_endpoint=tcp://127.0.0.1:*", "mission.apid=9", "mission.seed=42",
         "clock.speedup=0", "clock.kind=\"wall\"", "cluster.weights=\"optimized\"",
     ])
-    assert topology.component("comms").config["tm_store_capacity"] == 7
+    assert topology.component("comms").config["tm_store_octets"] == 7000
     assert topology.component("prmDb").config["file"] == "p x.json"
     assert topology.component("comms").config["tc_endpoint"] == "tcp://127.0.0.1:*"
     assert topology.component("seu").config["targets"] == ["A", "B"]

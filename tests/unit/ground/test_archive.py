@@ -113,6 +113,24 @@ def test_a_full_queue_counts_rows_lost_at_once_instead_of_blocking(tmp_path):
     assert archive.query("SELECT COUNT(*) FROM packets")[0][0] == archive.committed == 1 + accepted
 
 
+def test_flush_is_true_once_every_row_queued_is_committed_and_false_once_any_was_lost(tmp_path):
+    path = tmp_path / "a.sqlite"
+    archive = PacketArchive(path, capacity=10)
+    blocker = sqlite3.connect(path)
+    blocker.execute("BEGIN IMMEDIATE")                          # the writer cannot commit for now
+    archive.record("down", 0.0, b"held", None)
+    assert archive.flush(timeout=0.3) is False                  # queued, not committed
+    blocker.rollback()
+    assert archive.flush(timeout=5.0) is True and archive.committed == 1
+    blocker.execute("BEGIN IMMEDIATE")
+    for n in range(30):                                         # the queue of 10 overflows: rows lost
+        archive.record("down", 0.0, bytes([n]), None)
+    blocker.rollback()
+    blocker.close()
+    assert archive.flush(timeout=5.0) is False and archive.lost > 0
+    archive.close()
+
+
 def test_an_existing_archive_is_appended_to(tmp_path):
     for n in range(2):
         archive = PacketArchive(tmp_path / "a.sqlite")

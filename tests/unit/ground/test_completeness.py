@@ -63,6 +63,10 @@ def test_runs_and_acknowledgements_follow_what_was_received(case, seq_base):
     assert [(index_of[r.first], index_of[r.last]) for r in runs] == intervals(received)
     assert [r.count for r in runs] == [b - a + 1 for a, b in intervals(received)]
     assert completeness.duplicates == len(arrivals) - len(received)
+    spans = intervals(received)
+    assert [(index_of[g.after], index_of[g.before], g.missing) for g in completeness.gaps()] == [
+        (a[1], b[0], b[0] - a[1] - 1) for a, b in zip(spans, spans[1:])]
+    assert completeness.missing() == sum(b[0] - a[1] - 1 for a, b in zip(spans, spans[1:]))
     acknowledge()
     assert acked == received                                        # every packet acknowledged
     assert completeness.acknowledgements() == []                    # and once is enough

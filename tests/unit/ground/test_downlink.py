@@ -3,8 +3,7 @@
 dropped, the master channel and per-VC gaps equal the frames dropped and exactly the packets all
 of whose frames arrived come out; a bad frame (wrong length, bit flip, another spacecraft, no OCF,
 an unknown VC, random octets) is counted by reason, never fatal; each good frame's CLCW reaches
-``on_clcw``. SequenceTracker: reordering within the horizon is no loss, real losses are counted
-exactly, duplicates counted, counts wrap at 16384 (all property-tested).
+``on_clcw`` (all property-tested).
 
 The oracle for drops walks the packet headers in the concatenated data fields each VC sent
 (read with ``struct``), so it knows which frames every packet lies in.
@@ -29,7 +28,7 @@ from flight.wire.link import TM_IDLE, TM_PLAYBACK, TM_PRODUCTS, TM_REALTIME, TM_
 from flight.wire.pus import TelemetryPacket
 from flight.wire.tm_frame import MasterChannel, Packetizer
 from ground_sim.console import link_security
-from ground_sim.downlink import Downlink, SequenceTracker
+from ground_sim.downlink import Downlink
 
 SETTINGS = settings(max_examples=40, deadline=None)
 crc16 = crcmod.predefined.mkCrcFun("crc-ccitt-false")
@@ -310,79 +309,6 @@ def test_the_clcw_of_each_good_frame_reaches_on_clcw_in_order():
     assert clcws == sent_ocfs[:2] + sent_ocfs[3:]
     assert [Clcw.decode(c).report_value for c in clcws][-1] == 200
     assert downlink.stats.bad_frames == collections.Counter({"BAD_CRC": 1})
-
-
-# --- SequenceTracker ---------------------------------------------------------------------------
-def pushed(counts, horizon: int = 4096) -> SequenceTracker:
-    tracker = SequenceTracker(horizon)
-    for count in counts:
-        tracker.push(count)
-    return tracker
-
-
-def test_in_order_counts_show_no_gap():
-    tracker = pushed(range(5000))
-    assert (tracker.gaps, tracker.lost, tracker.missing, tracker.duplicates) == (0, 0, 0, 0)
-    assert tracker.highest == 4999
-
-
-@st.composite
-def arrivals(draw):
-    """(horizon, start, the counts in order of arrival, the counts lost): 0..n-1 from ``start`` (mod
-    16384), each arriving at most ``spread`` <= horizon places late, minus the lost ones (never the
-    first or the last: a loss there cannot be seen)."""
-    horizon = draw(st.integers(4, 64))
-    n = draw(st.integers(2, 400))
-    spread = draw(st.integers(0, horizon))
-    jitter = [0] + [draw(st.integers(0, spread)) for _ in range(n - 1)]
-    order = sorted(range(n), key=lambda i: i + jitter[i])
-    lost = draw(st.sets(st.integers(1, n - 2))) if n > 2 else set()
-    start = draw(st.integers(0, 16383))
-    return horizon, start, [(start + i) % 16384 for i in order if i not in lost], lost, n
-
-
-@SETTINGS
-@given(case=arrivals())
-def test_losses_are_counted_exactly_and_reordering_within_the_horizon_is_none(case):
-    horizon, start, counts, lost, n = case
-    tracker = pushed(counts, horizon)
-    assert tracker.gaps == len(lost)
-    assert tracker.duplicates == 0
-    assert tracker.highest == (start + n - 1) % 16384
-    assert tracker.lost == sum(1 for i in lost if n - 1 - i > horizon)  # lost for good: beyond the horizon
-    assert tracker.missing == len(lost) - tracker.lost
-
-
-@SETTINGS
-@given(case=arrivals(), data=st.data())
-def test_duplicates_are_counted_and_are_no_loss(case, data):
-    horizon, start, counts, lost, n = case
-    repeats = data.draw(st.lists(st.integers(0, len(counts) - 1), min_size=1, max_size=10))
-    with_repeats = list(counts)
-    for r in repeats:  # a repeat of a count comes after its first arrival
-        with_repeats.insert(with_repeats.index(counts[r]) + 1, counts[r])
-    tracker = pushed(with_repeats, horizon)
-    assert tracker.duplicates == len(repeats)
-    assert tracker.gaps == len(lost)
-
-
-def test_counts_wrap_at_16384():
-    assert pushed([16381, 16382, 16383, 0, 1, 2]).gaps == 0
-    tracker = pushed([16382, 16383, 2, 3])  # 0 and 1 missing across the wrap
-    assert (tracker.gaps, tracker.missing, tracker.duplicates) == (2, 2, 0)
-    tracker.push(0)  # a late arrival across the wrap
-    assert (tracker.gaps, tracker.duplicates) == (1, 0)
-    tracker.push(16383)  # already seen: a duplicate, not a loss
-    assert (tracker.gaps, tracker.duplicates) == (1, 1)
-    wrapped = pushed([(16000 + i) % 16384 for i in range(2000) if i != 1000], horizon=100)
-    assert (wrapped.gaps, wrapped.lost, wrapped.missing) == (1, 1, 0)
-
-
-def test_a_count_exactly_horizon_behind_is_still_awaited_one_more_is_lost():
-    awaited = pushed([0, 11, 1], horizon=10)  # 1 was missing 10 behind the highest: it may still come
-    assert (awaited.lost, awaited.missing, awaited.duplicates, awaited.gaps) == (0, 9, 0, 9)
-    given_up = pushed([0, 12, 1], horizon=10)  # 1 was missing 11 behind: lost, and its arrival a duplicate
-    assert (given_up.lost, given_up.missing, given_up.duplicates, given_up.gaps) == (1, 10, 1, 11)
 
 
 # --- TM SDLS (tm_sdls, flight.services.tm_security) ---------------------------------------------

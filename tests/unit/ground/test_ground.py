@@ -29,7 +29,8 @@ def _station(tmp_path) -> GroundStation:
 
 
 def _tm(seq: int, service: int, subtype: int, data: bytes) -> bytes:
-    return TelemetryPacket(DICTIONARY.apid, seq, service, subtype, data, 0.0).encode()
+    """A TM packet as the flight numbers them: its time (here, ``seq`` seconds) names it with its APID."""
+    return TelemetryPacket(DICTIONARY.apid, seq, service, subtype, data, float(seq)).encode()
 
 
 @settings(max_examples=150, deadline=None)
@@ -79,6 +80,22 @@ def test_a_failed_archive_is_visible_and_the_station_keeps_receiving(tmp_path, f
     assert station.archive.lost == lost + 5
     assert station.archive.alarm.startswith(f"ARCHIVE FAILED: {tmp_path / 'a.sqlite'}: ")
     assert station.close() == station.archive.error is not None
+
+
+def test_a_packet_received_again_is_kept_once_also_by_a_new_station_on_the_same_archive(tmp_path):
+    station = _station(tmp_path)
+    for seq in (0, 1, 1, 2):                                    # 1 comes twice (sent again)
+        station._receive(_tm(seq, svc.TEST, svc.PING_REPLY, b""), 0.0)
+    assert (station.stats.packets, station.stats.duplicates, station.pings) == (3, 1, 3)
+    station.archive.close()
+    later = _station(tmp_path)                                  # a new ground process, the same archive
+    for seq in (2, 3):
+        later._receive(_tm(seq, svc.TEST, svc.PING_REPLY, b""), 0.0)
+    assert (later.stats.packets, later.stats.duplicates) == (1, 1)
+    assert [r.count for r in later.stats.completeness.runs(DICTIONARY.apid)] == [4]
+    later.archive.close()
+    rows = later.archive.query("SELECT sequence FROM packets WHERE direction = 'down' ORDER BY id")
+    assert [seq for (seq,) in rows] == [0, 1, 2, 3]
 
 
 def _reference(structure, data: bytes) -> dict:

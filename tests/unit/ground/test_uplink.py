@@ -83,6 +83,26 @@ def test_1000_packets_run_once_each_in_order_over_a_link_losing_10_percent_and_c
         "RefusedFrame"] > 0  # and so was the corruption
 
 
+def test_a_send_that_raises_is_counted_and_cop1_sends_the_frame_again(tmp_path):
+    link = LossyLink(tmp_path, 5)
+    uplink = link.connect(tmp_path, t1=0.05, transmission_limit=50)
+    deliver, failures = uplink.send_frame, [3]
+
+    def closed_then_open(raw: bytes) -> None:  # the link fails for a while (closed, a socket error)
+        if failures[0]:
+            failures[0] -= 1
+            raise OSError("the link is closed")
+        deliver(raw)
+
+    uplink.send_frame = closed_then_open
+    try:
+        assert uplink.wait_received([uplink.submit(packet(n)) for n in range(5)], TIMEOUT)
+    finally:
+        uplink.close()
+    assert link.executed() == [packet(n) for n in range(5)]
+    assert uplink.stats.errors == 3 and "the link is closed" in uplink.stats.last_error
+
+
 def test_every_transmission_takes_a_fresh_iv(tmp_path):
     link = LossyLink(tmp_path, 3, drop=0.3)
     uplink = link.connect(tmp_path, t1=0.05, transmission_limit=50)

@@ -8,20 +8,21 @@ TelemetryPacket.decode and their CRC checked with crcmod.
 from __future__ import annotations
 
 import collections
-import logging
 import time
 
 import crcmod.predefined
 import pytest
 import zmq
 
-from flight.messages import RawTelecommand
-from flight.messages import LinkStatus
+from flight.core.component import CommandRefused
+from flight.messages import LinkStatus, RawTelecommand
+from flight.services.tm_store import StoreClass
 from flight.testing import ComponentTester
 from flight.wire.clcw import Clcw
 from flight.wire.keyfile import KeyRing
 from flight.wire.link import TM_PRODUCTS, TM_REALTIME, LinkParameters
 from flight.wire.pus import TelemetryPacket
+from ground_sim.completeness import Completeness
 from ground_sim.downlink import Downlink
 from ground_sim.flight_process import make_keys
 
@@ -63,9 +64,12 @@ def make(tmp_path, context):
 
 
 class Ground:
-    """A PULL on the TM endpoint and the ground's downlink: frames in, packets out."""
+    """A PULL on the TM endpoint and the ground's downlink: frames in, packets out; it acknowledges
+    what it holds as the ground station does (ground_sim.completeness), by calling the command."""
 
     def __init__(self, h) -> None:
+        self.comms = h.comms
+        self.completeness = Completeness()
         self.pull = h.socket(zmq.PULL)
         self.pull.connect(h.comms.tm_endpoint)
         self.clcws: list[bytes] = []
@@ -83,12 +87,21 @@ class Ground:
         self.packets.extend(self.downlink.packets(frame))
         return frame
 
-    def receive(self) -> TelemetryPacket:
-        while not self.packets:
-            self.frame()
-        raw = self.packets.popleft()
-        assert int.from_bytes(raw[-2:], "big") == crc16(raw[:-2])
-        return TelemetryPacket.decode(raw)
+    def receive(self, duplicates: bool = False) -> TelemetryPacket:
+        """The next packet; one received before is skipped (as the station keeps it once) unless
+        ``duplicates``."""
+        while True:
+            while not self.packets:
+                self.frame()
+            raw = self.packets.popleft()
+            assert int.from_bytes(raw[-2:], "big") == crc16(raw[:-2])
+            packet = TelemetryPacket.decode(raw)
+            if self.completeness.add(packet.apid, round(packet.time * 65536), packet.sequence_count) or duplicates:
+                return packet
+
+    def acknowledge(self) -> None:
+        for ack in self.completeness.acknowledgements():
+            self.comms.run_command("ACKNOWLEDGE", [ack.apid, ack.first, ack.last, ack.count])
 
 
 def ground(h) -> Ground:
@@ -111,54 +124,97 @@ def test_endpoints_are_bound_on_wildcard_ports(make):
     assert h.comms.tc_endpoint != h.comms.tm_endpoint
 
 
-def test_packets_wait_in_the_store_until_a_ground_connects(make):
+def wait_for(h, channel: str, wanted: int) -> bool:
+    """Whether ``channel`` reads ``wanted`` within the timeout (the store's thread gets there)."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        h.comms.tick(0, 0.0)
+        if h.comms.telemetry[channel] == wanted:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def wait_for_depth(h, wanted: int) -> int:
+    wait_for(h, "TmStoreDepth", wanted)
+    return depth(h)
+
+
+def test_packets_wait_in_the_store_until_a_ground_connects_and_leave_it_when_acknowledged(make):
     h = make()
     services = [1, 5, 1, 3, 5, 1, 17, 3]
     for i, service in enumerate(services):
         assert h.comms.send_tm(service, 1, bytes([i]) * i)
-    time.sleep(0.3)  # give the downlink thread time to try (and fail) to send
-    assert depth(h) == len(services)
-    assert h.comms.telemetry["TmPacketsQueued"] == len(services)
+    assert wait_for(h, "TmPacketsStored", len(services))           # stored, none sent: no ground
+    assert h.comms.telemetry["TmPacketsQueued"] == depth(h) == len(services)
     assert h.comms.telemetry["TmPacketsSent"] == 0
     pull = ground(h)
     packets = [receive(pull) for _ in services]
-    assert [p.app_data for p in packets] == [bytes([i]) * i for i in range(len(services))]
-    assert [p.sequence_count for p in packets] == list(range(len(services)))
-    assert all(p.apid == APID and p.time == h.time for p in packets)
+    events_first = [i for i, s in enumerate(services) if s != 3] + [i for i, s in enumerate(services) if s == 3]
+    assert [p.app_data for p in packets] == [bytes([i]) * i for i in events_first]   # housekeeping last
+    assert sorted(p.sequence_count for p in packets) == list(range(len(services)))
+    assert all(p.apid == APID for p in packets)
+    times = [p.time for p in sorted(packets, key=lambda p: p.sequence_count)]
+    assert times[0] == h.time and all(b > a for a, b in zip(times, times[1:]))  # strictly increasing
     seen: dict[int, int] = {}
-    for p, service in zip(packets, services):
-        assert (p.service, p.subtype) == (service, 1)
-        assert p.message_counter == seen.get(service, 0)  # per-service, from 0, consecutive
-        seen[service] = p.message_counter + 1
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while depth(h) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert depth(h) == 0
+    for p in sorted(packets, key=lambda p: p.sequence_count):
+        assert p.message_counter == seen.get(p.service, 0)  # per-service, from 0, consecutive
+        seen[p.service] = p.message_counter + 1
+    assert depth(h) == len(services)                           # sent, not yet acknowledged
+    pull.acknowledge()
+    assert wait_for_depth(h, 0) == 0
+    assert h.comms.telemetry["TmAcknowledged"] == len(services)
     assert h.comms.telemetry["TmPacketsSent"] == len(services)
     assert h.comms.telemetry["TmFramesSent"] == len(pull.frames) >= 1
     assert h.comms.telemetry["TmBytesSent"] == len(pull.frames) * LinkParameters().tm_frame_length
 
 
-def test_full_store_drops_new_packets_and_counts_them(make):
-    h = make(tm_store_capacity=3)
-    accepted = [h.comms.send_tm(5, 1, bytes([i])) for i in range(7)]
-    assert accepted == [True] * 3 + [False] * 4
-    assert h.comms.telemetry["TmDroppedStoreFull"] == 4
-    assert h.comms.telemetry["TmPacketsQueued"] == 3
-    assert depth(h) == 3
+def test_alerts_go_first_then_products_events_housekeeping(make):
+    h = make()
+    h.comms.send_tm(3, 25, b"hk")
+    h.comms.send_tm(5, 1, b"event")
+    h.comms.send_tm(200, 1, b"product", StoreClass.PRODUCT)
+    h.comms.send_tm(5, 4, b"fatal event")                      # an alert by its severity
+    h.comms.send_tm(200, 1, b"fire", StoreClass.ALERT)
+    assert wait_for(h, "TmPacketsStored", 5)
     pull = ground(h)
+    assert [receive(pull).app_data for _ in range(5)] == [b"fatal event", b"fire", b"product", b"event", b"hk"]
+
+
+def test_an_acknowledgement_the_store_cannot_match_is_refused_and_changes_nothing(make):
+    h = make()
+    pull = ground(h)
+    for i in range(3):
+        h.comms.send_tm(3, 25, bytes([i]))
     packets = [receive(pull) for _ in range(3)]
-    assert [p.app_data for p in packets] == [b"\x00", b"\x01", b"\x02"]
-    # the dropped packets used no sequence count and no message counter: no false gap
-    assert [(p.sequence_count, p.message_counter) for p in packets] == [(0, 0), (1, 1), (2, 2)]
-    assert h.comms.send_tm(5, 1, b"late")
-    late = receive(pull)
-    assert (late.app_data, late.sequence_count, late.message_counter) == (b"late", 3, 3)
-    assert h.comms.telemetry["TmDroppedStoreFull"] == 4
+    first, last = (round(p.time * 65536) for p in (packets[0], packets[2]))
+    with pytest.raises(CommandRefused, match="the ground says 2"):
+        h.comms.run_command("ACKNOWLEDGE", [APID, first, last, 2])   # three were stored between
+    with pytest.raises(CommandRefused, match="holds no packet"):
+        h.comms.run_command("ACKNOWLEDGE", [APID, first, last + 1, 4])
+    assert depth(h) == 3 and [e[1] for e in h.events].count("AckRefused") == 2
+    h.comms.run_command("ACKNOWLEDGE", [APID, first, last, 3])
+    assert depth(h) == 0
 
 
-def test_stop_flushes_the_store(make):
-    h = make(flush_timeout=10.0)  # an upper bound: stop() returns as soon as the store is empty
+def test_a_packet_not_acknowledged_goes_again_after_ack_timeout_and_at_once_when_asked(make):
+    h = make(ack_timeout=0.3)
+    pull = ground(h)
+    h.comms.send_tm(3, 25, b"once")
+    first = receive(pull)
+    again = pull.receive(duplicates=True)                      # no acknowledgement: it comes again
+    assert again.app_data == b"once" and again.sequence_count == first.sequence_count
+    assert h.comms.downlink.resent >= 1
+    assert pull.completeness.duplicates == 1
+    stamp = round(first.time * 65536)
+    h.comms.run_command("RETRANSMIT", [APID, stamp - 1, stamp + 1])
+    assert pull.receive(duplicates=True).app_data == b"once"  # asked for: at once
+    pull.acknowledge()
+    assert wait_for_depth(h, 0) == 0
+
+
+def test_stop_sends_what_the_store_holds_and_keeps_it_until_acknowledged(make):
+    h = make(flush_timeout=10.0)  # an upper bound: stop() returns once everything went
     pull = ground(h)
     assert h.comms.send_tm(17, 2, b"probe")
     assert receive(pull).app_data == b"probe"  # the ground is connected
@@ -166,20 +222,23 @@ def test_stop_flushes_the_store(make):
     for i in range(count):
         assert h.comms.send_tm(3, 25, i.to_bytes(2, "big") * 50)
     h.comms.stop()
-    assert depth(h) == 0
     packets = [receive(pull) for _ in range(count)]
     assert [int.from_bytes(p.app_data[:2], "big") for p in packets] == list(range(count))
     assert [p.sequence_count for p in packets] == list(range(1, count + 1))
 
 
-def test_stop_without_a_ground_gives_up_after_flush_timeout_and_says_so(make, caplog):
+def test_what_a_stopped_flight_stored_goes_down_after_the_restart_numbered_on(make):
     h = make(flush_timeout=0.3)
     for i in range(3):
         h.comms.send_tm(5, 1, bytes([i]))
-    with caplog.at_level(logging.WARNING):
-        h.comms.stop()
-    assert depth(h) == 3  # nothing pretended sent
-    assert any("3 TM packets not sent" in r.getMessage() for r in caplog.records)
+    h.comms.stop()                                             # no ground: nothing sent, all kept
+    again = make(flush_timeout=0.3)                            # the same run directory: the same store
+    again.comms.send_tm(5, 1, b"after")
+    pull = ground(again)
+    packets = [receive(pull) for _ in range(4)]
+    assert [p.app_data for p in packets] == [b"\x00", b"\x01", b"\x02", b"after"]
+    assert [p.sequence_count for p in packets] == [0, 1, 2, 3]           # counts go on across restarts
+    assert [p.message_counter for p in packets] == [0, 1, 2, 3]
 
 
 def test_tcs_from_a_dealer_go_out_of_the_tc_port_without_identity(make):
@@ -248,10 +307,8 @@ def test_a_dead_downlink_thread_is_restarted_and_what_it_had_stored_goes_down(ma
     comms.downlink.socket = socket
     assert comms.restart() is True and comms.restart() is False  # once: the new one is alive
     assert receive(pull).app_data == b"kept"
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while depth(h) and time.monotonic() < deadline:  # it leaves the store once its frame is sent
-        time.sleep(0.01)
-    assert depth(h) == 0
+    pull.acknowledge()
+    assert wait_for_depth(h, 0) == 0
 
 
 def test_a_message_over_max_message_size_is_refused_before_it_is_buffered(make):
@@ -299,3 +356,26 @@ def test_a_packet_that_waited_longer_than_playback_after_s_goes_down_on_the_play
     first, second = receive(pull), receive(pull)
     assert (first.app_data, second.app_data) == (b"old", b"new")
     assert sorted(f.vcid for f in pull.frames) == [0, 2]
+
+
+def test_a_full_store_evicts_housekeeping_oldest_first_counts_it_and_keeps_every_alert(make):
+    h = make(tm_store_octets=4096)
+    h.comms.send_tm(5, 4, b"alert")                             # a fatal event: an alert
+    for i in range(100):
+        h.comms.send_tm(3, 25, i.to_bytes(2, "big") * 20)      # 61-octet housekeeping packets
+    assert wait_for(h, "TmPacketsStored", 101)
+    evicted = h.comms.telemetry["TmEvicted"]
+    assert evicted > 0 and depth(h) == 101 - evicted
+    assert h.comms.telemetry["TmStoreOctets"] <= 4096
+    pull = ground(h)
+    packets = [receive(pull) for _ in range(101 - evicted)]
+    assert packets[0].app_data == b"alert"
+    assert [int.from_bytes(p.app_data[:2], "big") for p in packets[1:]] == list(range(evicted, 100))
+
+
+def test_a_store_sqlite_cannot_open_is_moved_aside_said_in_an_event_and_a_fresh_one_used(make, tmp_path):
+    (tmp_path / "tm_store.sqlite").write_bytes(b"an upset made this unreadable " * 50)
+    h = make()
+    [reason] = [e[2][0] for e in h.events if e[1] == "StoreRecovered"]
+    assert "moved aside" in reason and (tmp_path / "tm_store.sqlite.corrupt-1").exists()
+    assert h.comms.send_tm(3, 25, b"after") and receive(ground(h)).app_data == b"after"

@@ -80,7 +80,7 @@ def test_the_store_holds_what_a_model_of_it_says_across_reopening(ops):
                         store.acknowledge(apid, 1000 + first, 1000 + last, length + 1 + error)
                     continue
                 gone = [n for n in range(first, last + 1) if model.live.pop((apid, n), None) is not None]
-                assert store.acknowledge(apid, 1000 + first, 1000 + last, length + 1) == len(gone)
+                assert len(store.acknowledge(apid, 1000 + first, 1000 + last, length + 1)) == len(gone)
             else:
                 store.close()
                 store = TmStore(path, capacity=1 << 30)
@@ -162,3 +162,13 @@ def test_every_commit_a_killed_writer_reported_is_on_disk(tmp_path, delay):
     assert store.counters["seq:16"] >= reported                 # a commit may land before its print
     assert [r.n for r in live] == list(range(store.counters["seq:16"]))   # every number once, none torn
     assert store.stats.corrupt == 0
+
+
+def test_take_reads_each_class_on_from_its_cursor(tmp_path):
+    store = TmStore(tmp_path / "store.sqlite", capacity=1 << 20)
+    classes = [StoreClass.HOUSEKEEPING, StoreClass.ALERT, StoreClass.HOUSEKEEPING, StoreClass.ALERT]
+    ids = store.append([record(0x10, n, cls) for n, cls in enumerate(classes)], {})
+    assert [r.n for r in store.take(10)] == [1, 3, 0, 2]
+    assert [r.n for r in store.take(10, after={StoreClass.ALERT: ids[1], StoreClass.HOUSEKEEPING: ids[2]})] == [3]
+    assert [r.n for r in store.take(10, exclude={ids[3]}, after={StoreClass.ALERT: 0})] == [1, 0, 2]
+    assert [r.n for r in store.take(2)] == [1, 3]
