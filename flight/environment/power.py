@@ -30,7 +30,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flight.core.settings import Setting
-from flight.environment.orbit import OrbitModel
+from typing import Protocol
+
+
+class Sunlight(Protocol):
+    """What the power system needs of the sky (flight.environment.orbit.Orbit has it)."""
+
+    def sunlit(self, t: float) -> bool: ...
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -69,7 +75,7 @@ class Battery:
 class PowerSystem:
     """Solar array, platform load and battery: the power the payload cards may draw."""
 
-    orbit: OrbitModel
+    orbit: Sunlight
     battery: Battery
     solar_w: float = 150.0
     platform_load_w: float = 40.0

@@ -17,6 +17,8 @@ from flight.messages import Capture, CardFault
 from flight.payload.cluster.card_process import CardState
 from flight.payload.cluster.frames import Mode
 from flight.payload.scene import SceneGenerator
+from flight.core.clock import parse_epoch
+from flight.environment.orbit import mission_orbit
 from flight.testing import ComponentTester
 
 CARDS = ["card0", "card1", "card2"]
@@ -29,7 +31,7 @@ def flight(demo_model, tmp_path):
                     "cards": [{"name": c} for c in CARDS], "model": str(demo_model),
                     "heartbeat_timeout_s": 1.0}],
         rate_groups=[{"name": "rg", "rate_hz": 10, "members": ["cluster"]}],
-        mission={"seed": 3, "orbit": {"saa_windows": [[0.25, 0.5]], "period_s": 100.0}})
+        mission={"seed": 3})
     h.start("cluster")
     yield h
     h.stop()
@@ -97,16 +99,30 @@ def test_a_card_fault_from_the_injector_port_reaches_its_card(flight):
     _wait(lambda: cluster.engine.cards["card0"].state is CardState.READY)
 
 
+def saa_crossing(orbit) -> tuple[float, float, float]:
+    """Mission times before, during and after the default orbit's first pass over the SAA."""
+    t = parse_epoch("2026-01-01T00:00:00Z")
+    while orbit.in_saa(t):
+        t += 60.0
+    while not orbit.in_saa(t):
+        t += 60.0
+    inside = t
+    while orbit.in_saa(t):
+        t += 60.0
+    return inside - 60.0, inside, t   # the minute before it was outside; t is the first outside again
+
+
 def test_set_mode_and_auto_tmr_over_the_saa(flight):
     cluster = flight.components["cluster"]
     cluster.SET_MODE(int(Mode.DMR))
     _wait(lambda: cluster.engine.mode is Mode.DMR)
     cluster.SET_MODE(int(Mode.THROUGHPUT))
     cluster.apply_parameter("AutoTmrInSaa", True)
-    cluster.tick(0, 10.0)   # phase 0.1: outside the SAA window [0.25, 0.5)
-    cluster.tick(1, 30.0)   # phase 0.3: inside
+    before, inside, after = saa_crossing(mission_orbit({}))
+    cluster.tick(0, before)   # outside the SAA
+    cluster.tick(1, inside)   # over it
     _wait(lambda: cluster.engine.mode is Mode.TMR)
-    cluster.tick(2, 60.0)   # phase 0.6: outside again
+    cluster.tick(2, after)    # outside again
     _wait(lambda: cluster.engine.mode is Mode.THROUGHPUT)
     reasons = [v[1] for _, _, v in flight.events_named("ModeChanged")]
     assert "entering the SAA" in reasons and "leaving the SAA" in reasons

@@ -19,7 +19,6 @@ import onnxruntime as ort
 import pytest
 
 from flight.payload.cluster.card_process import CardSpec, CardState, Request
-from flight.environment.orbit import OrbitModel
 from flight.environment.power import Battery, PowerSystem
 from flight.payload.cluster.engine import Cluster, ClusterConfig
 from flight.payload.cluster.frames import DropReason, Frame, Mode
@@ -249,9 +248,13 @@ def test_frames_too_old_are_dropped_as_deadline_and_counted(harness):
     h.assert_accounted()
 
 
+class AlwaysSunlit:
+    def sunlit(self, t: float) -> bool:
+        return True
+
+
 def test_cards_are_parked_within_the_power_budget_and_when_hot(harness):
-    orbit = OrbitModel(eclipse_fraction=0.35, eclipse_start_phase=0.5)
-    power = PowerSystem(orbit, Battery(), solar_w=40.0 + 30.0, platform_load_w=40.0)  # 30 W for cards
+    power = PowerSystem(AlwaysSunlit(), Battery(), solar_w=40.0 + 30.0, platform_load_w=40.0)  # 30 W for cards
     h = harness([CardSpec(f"card{i}", active_w=25.0, idle_w=5.0) for i in range(3)], power=power)
     h.cluster.call(lambda: h.cluster.step_power(0.0, 1.0, 1.0))
     h.wait(lambda: h.count("card_parked") == 2)

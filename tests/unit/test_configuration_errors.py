@@ -44,7 +44,7 @@ def refused(capsys, tmp_path, overrides=(), topology=None) -> str:
     ("dispatcher.max_tc_size=0", ["dispatcher.max_tc_size = 0", "from 13 to"]),
     ("camera.frame_divider=0", ["camera.frame_divider = 0", "from 1 to"]),
     ("camera.size=128", ["camera.size = 128 but cluster.size = 256"]),
-    ("mission.orbit={period_s = 0}", ["mission.orbit.period_s = 0.0", "from 60 to"]),
+    ("mission.orbit={altitude_km = 0}", ["mission.orbit.altitude_km = 0.0", "from 160 to"]),
     ('seu.plan=[{tick = 1, region = "x"}]', ["seu.plan[0]", "needs a region and an offset"]),
 ])
 def test_a_bad_setting_is_one_line_and_exit_2(capsys, tmp_path, assignment, words):

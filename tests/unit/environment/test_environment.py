@@ -1,5 +1,5 @@
-"""Tests for flight.environment: orbit (sunlit, eclipse, SAA), battery, payload budget, thermal
-latch."""
+"""Tests for flight.environment: battery, payload budget, thermal latch (the orbit:
+tests/unit/environment/test_orbit.py)."""
 
 from __future__ import annotations
 
@@ -9,66 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flight.environment.orbit import OrbitModel
 from flight.environment.power import Battery, PowerSystem
 from flight.environment.thermal import ThermalModel
 
-PERIOD = 5760.0
+SUNLIT, ECLIPSE = 100.0, 700.0
 
 
-def at_phase(phase: float) -> float:
-    """Mission time of ``phase`` in the first orbit of a model with epoch_phase 0."""
-    return phase * PERIOD
+class Sky:
+    """The sun the power system sees: sunlit before mission time 500, in eclipse after."""
 
-
-# --- orbit -------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("start", "fraction"), [(0.6, 0.35), (0.8, 0.35), (0.0, 0.4), (0.9, 0.0)])
-def test_sunlit_fraction_over_one_orbit_is_one_minus_eclipse_fraction(start: float, fraction: float) -> None:
-    orbit = OrbitModel(eclipse_start_phase=start, eclipse_fraction=fraction)
-    n = 20_000
-    sunlit = sum(orbit.sunlit((k + 0.5) * PERIOD / n) for k in range(n))
-    assert sunlit / n == pytest.approx(1 - fraction, abs=2 / n)
-
-
-def test_eclipse_is_placed_as_documented_and_wraps() -> None:
-    orbit = OrbitModel()  # eclipse over phases [0.6, 0.95)
-    assert orbit.sunlit(at_phase(0.59)) and orbit.sunlit(at_phase(0.96)) and orbit.sunlit(at_phase(0.1))
-    assert not orbit.sunlit(at_phase(0.61)) and not orbit.sunlit(at_phase(0.94))
-    wrapped = OrbitModel(eclipse_start_phase=0.8, eclipse_fraction=0.35)  # [0.8, 1) and [0, 0.15)
-    assert not wrapped.sunlit(at_phase(0.9)) and not wrapped.sunlit(at_phase(0.1))
-    assert wrapped.sunlit(at_phase(0.16)) and wrapped.sunlit(at_phase(0.79))
-
-
-def test_phase_wraps_and_starts_at_the_epoch_phase() -> None:
-    assert OrbitModel().phase(0.0) == 0.0
-    assert OrbitModel().phase(PERIOD * 2.25) == pytest.approx(0.25)
-    assert OrbitModel(epoch_phase=0.9).phase(0.2 * PERIOD) == pytest.approx(0.1)
-    assert OrbitModel().phase(-0.25 * PERIOD) == pytest.approx(0.75)
-
-
-def test_saa_flag_matches_the_windows() -> None:
-    orbit = OrbitModel()  # SAA over phases [0.15, 0.22)
-    eps = 1e-6
-    assert not orbit.in_saa(at_phase(0.15 - eps))
-    assert orbit.in_saa(at_phase(0.15 + eps)) and orbit.in_saa(at_phase(0.2)) and orbit.in_saa(at_phase(0.22 - eps))
-    assert not orbit.in_saa(at_phase(0.22 + eps)) and not orbit.in_saa(at_phase(0.7))
-    # The same phase one orbit later.
-    assert orbit.in_saa(PERIOD + at_phase(0.18))
-    two = OrbitModel(saa_windows=((0.1, 0.2), (0.95, 0.05)))  # the second wraps past 1.0
-    assert two.in_saa(at_phase(0.97)) and two.in_saa(at_phase(0.02)) and two.in_saa(at_phase(0.15))
-    assert not two.in_saa(at_phase(0.5)) and not two.in_saa(at_phase(0.07))
-    assert not OrbitModel(saa_windows=()).in_saa(at_phase(0.18))
-
-
-@settings(max_examples=100, deadline=None)
-@given(t=st.floats(0.0, 1e7), epoch=st.floats(0.0, 0.999))
-def test_saa_flag_over_many_orbits(t: float, epoch: float) -> None:
-    orbit = OrbitModel(epoch_phase=epoch)
-    phase = math.fmod(epoch + t / PERIOD, 1.0)
-    if min(abs(phase - 0.15), abs(phase - 0.22)) > 1e-9:  # away from the edges, where rounding decides
-        assert orbit.in_saa(t) == (0.15 < phase < 0.22)
+    def sunlit(self, t: float) -> bool:
+        return t < 500.0
 
 
 # --- battery -------------------------------------------------------------------------------------------
@@ -140,22 +91,22 @@ def test_battery_rejects_non_positive_dt() -> None:
 
 
 def test_payload_budget_sunlit_eclipse_and_low_battery() -> None:
-    sunlit, eclipse = at_phase(0.1), at_phase(0.7)
-    system = PowerSystem(OrbitModel(), Battery())
+    sunlit, eclipse = SUNLIT, ECLIPSE
+    system = PowerSystem(Sky(), Battery())
     assert system.payload_budget_w(sunlit) == 150.0 - 40.0
     assert system.payload_budget_w(eclipse) == 120.0 - 40.0
-    low = PowerSystem(OrbitModel(), Battery(state_of_charge=0.3))
+    low = PowerSystem(Sky(), Battery(state_of_charge=0.3))
     assert low.payload_budget_w(eclipse) == 0.0
     assert low.payload_budget_w(sunlit) == 110.0  # the sun does not need the battery
-    weak_array = PowerSystem(OrbitModel(), Battery(), solar_w=30.0)
+    weak_array = PowerSystem(Sky(), Battery(), solar_w=30.0)
     assert weak_array.payload_budget_w(sunlit) == 0.0
 
 
 def test_power_system_step_charges_in_sun_and_discharges_in_eclipse() -> None:
-    system = PowerSystem(OrbitModel(), Battery(state_of_charge=0.5))
-    system.step(at_phase(0.1), payload_w=50.0, dt=3600.0)  # 150 - 40 - 50 = 60 W surplus
+    system = PowerSystem(Sky(), Battery(state_of_charge=0.5))
+    system.step(SUNLIT, payload_w=50.0, dt=3600.0)  # 150 - 40 - 50 = 60 W surplus
     assert system.battery.state_of_charge == pytest.approx(0.5 + 0.95 * 60 / 200)
-    system.step(at_phase(0.7), payload_w=80.0, dt=1800.0)  # 0 - 40 - 80 = -120 W for 30 min
+    system.step(ECLIPSE, payload_w=80.0, dt=1800.0)  # 0 - 40 - 80 = -120 W for 30 min
     assert system.battery.state_of_charge == pytest.approx(0.785 - 60 / 200)
 
 

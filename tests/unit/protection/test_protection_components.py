@@ -217,7 +217,7 @@ def test_planned_and_commanded_injections_flip_exactly_the_named_bits_and_are_lo
 
 def test_the_rate_model_mean_matches_rate_bits_time_and_factors(tmp_path):
     h = ComponentTester.build(tmp_path, [{**SEU, "rate_per_bit_day": 1e-6, "kind_weights": [1, 0, 0]}],
-                              mission={**TEST_EQUIPMENT, "orbit": {"saa_windows": []}})
+                              mission={**TEST_EQUIPMENT, "orbit": {"saa_box": [85, 90, 0, 10]}})  # never flown over
     offer(h, TmrRegion("state", 1000))  # 8000 bits
     seu = h.components["seu"]
     acceleration = 1e5
