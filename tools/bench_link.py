@@ -96,7 +96,8 @@ def send_ours(queue: mp.Queue, count: int, tm_sdls: str) -> None:
     run_dir = run_dir_with_keys()
     tester = ComponentTester.build(run_dir, [
         {"name": "comms", "kind": "flight.services.comms:Comms", "tc_endpoint": "tcp://127.0.0.1:*",
-         "tm_endpoint": "tcp://127.0.0.1:*", "tm_pending_max": count}], mission={"link": {"tm_sdls": tm_sdls}})
+         "tm_endpoint": "tcp://127.0.0.1:*", "tm_pending_max": count,
+         "flush_timeout": 0.5}], mission={"link": {"tm_sdls": tm_sdls}})
     tester.context.now = time.time
     comms = tester.components["comms"]
     comms.start()
@@ -105,6 +106,8 @@ def send_ours(queue: mp.Queue, count: int, tm_sdls: str) -> None:
     payload = hk_payload(build_dictionary(load_flight_topology()))
     for _ in range(count):
         comms.send_tm(st.HOUSEKEEPING, st.HK_REPORT, payload)
+    while comms.downlink.sent < count:   # every packet gone once (the receiver acknowledges nothing,
+        time.sleep(0.05)                 # so stop must not wait to send them all again)
     comms.stop()
 
 
