@@ -23,6 +23,7 @@ The machine is shared and noisy: medians of ``--repeat`` runs, with ratios and t
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing as mp
 import platform
@@ -70,6 +71,11 @@ def cpu() -> dict[str, object]:
     return {"model": model, "machine": platform.machine(), "features": [f for f in CPU_FLAGS if f in flags]}
 
 
+@functools.lru_cache(maxsize=1)
+def default_dictionary() -> Dictionary:
+    return build_dictionary(load_flight_topology())
+
+
 def hk_payload(dictionary: Dictionary) -> bytes:
     structure = next(h for h in dictionary.housekeeping if h.component == HK_STRUCTURE)
     body = struct.pack(">H", structure.structure_id)
@@ -80,7 +86,7 @@ def hk_payload(dictionary: Dictionary) -> bytes:
 
 def hk_packet(sequence: int) -> bytes:
     return TelemetryPacket(1, sequence % 16384, st.HOUSEKEEPING, st.HK_REPORT,
-                           hk_payload(build_dictionary(load_flight_topology())), 0.0).encode()
+                           hk_payload(default_dictionary()), 0.0).encode()
 
 
 def run_dir_with_keys() -> Path:
@@ -103,11 +109,10 @@ def send_ours(queue: mp.Queue, count: int, tm_sdls: str) -> None:
     comms.start()
     queue.put((comms.tc_endpoint, comms.tm_endpoint, str(run_dir / "keys" / "ground.json")))
     queue.get()  # the receiver is connected
-    payload = hk_payload(build_dictionary(load_flight_topology()))
+    payload = hk_payload(default_dictionary())
     for _ in range(count):
         comms.send_tm(st.HOUSEKEEPING, st.HK_REPORT, payload)
-    while comms.downlink.sent < count:   # every packet gone once (the receiver acknowledges nothing,
-        time.sleep(0.05)                 # so stop must not wait to send them all again)
+    queue.get(timeout=600)  # the receiver has every packet: the frames still queued are not needed
     comms.stop()
 
 
@@ -158,7 +163,7 @@ def receive_ours(kind: str, endpoints: tuple, count: int, go: Callable[[], None]
     from ground_sim.station import GroundStation
 
     tc_endpoint, tm_endpoint, ground_keys = endpoints
-    dictionary = build_dictionary(load_flight_topology())
+    dictionary = build_dictionary(load_flight_topology())  # its own: the link section is changed below
     if kind.startswith("ours"):
         dictionary.link = {**dictionary.link, "tm_sdls": "authentication" if kind == "ours-auth" else "off"}
     finished, stamps, octets = threading.Event(), [0.0, 0.0], [0, 0]
@@ -220,6 +225,7 @@ def tm_run(kind: str, count: int) -> dict[str, float]:
         octets = count * len(hk_packet(0))  # the packets those frames carry
     else:
         elapsed, octets = receive_ours(kind, endpoints, count, go)
+    queue.put("done")
     sender.join(120)
     return {"packets_per_s": count / elapsed, "packet_octets_per_s": octets / elapsed, "seconds": elapsed}
 
@@ -239,7 +245,7 @@ def stage_costs(count: int, repeat: int) -> dict[str, float]:
     from ground_sim.decoder import TmDecoder
     from ground_sim.downlink import Downlink
 
-    dictionary = build_dictionary(load_flight_topology())
+    dictionary = default_dictionary()
     payload = hk_payload(dictionary)
     link, ring = LinkParameters(), KeyRing.create()
     packets = [TelemetryPacket(1, i % 16384, st.HOUSEKEEPING, st.HK_REPORT, payload, 0.0, i).encode()

@@ -65,6 +65,11 @@ class Context:
     request_stop: Callable[[str], None] = field(default=lambda reason: None)
     mission: Mapping[str, Any] = field(default_factory=dict)
 
+    def run_file(self, name: str | Path) -> Path:
+        """A file a setting names: as it is if absolute, else in the run directory."""
+        path = Path(name)
+        return path if path.is_absolute() else self.run_dir / path
+
     def __post_init__(self) -> None:
         self.run_dir = Path(self.run_dir)
         if self.emit_event is None:

@@ -35,6 +35,7 @@ time given, and runs are reproducible.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -63,7 +64,7 @@ class Station:
     alt_m: float = 0.0
     min_elevation_deg: float = 5.0
 
-    @property
+    @functools.cached_property
     def ecef_km(self) -> np.ndarray:
         return geodetic_to_ecef(self.lat_deg, self.lon_deg, self.alt_m / 1000.0)
 

@@ -1,4 +1,5 @@
-"""Unprotected buffers the SEU injector can hit: frame slots (inputs), the TM store (packets).
+"""Unprotected buffers the SEU injector can hit: frame slots (inputs). (The TM store's packets are
+offered by flight.services.tm_downlink.StoreRegion.)
 
 They are not scrubbed (their contents change all the time); they are registered in
 ``ports.buffers`` so that fault-injection campaigns can upset them and measure what follows (a
@@ -9,7 +10,6 @@ check refuses). Each offers the injector's side of the region protocol: ``name``
 from __future__ import annotations
 
 import threading
-from collections import deque
 
 import numpy as np
 
@@ -34,35 +34,3 @@ class ByteBuffer:
             old = int(self.data[offset])
             self.data[offset] = old ^ (1 << bit)
             return old, old ^ (1 << bit)
-
-
-class PacketStore:
-    """The packets waiting in a deque (the TM store), seen as one run of bytes in queue order."""
-
-    kind = "buffer"
-    recover = None
-
-    def __init__(self, name: str, packets: deque, lock: threading.Lock | threading.Condition) -> None:
-        self.name = name
-        self._packets = packets
-        self._lock = lock
-
-    @property
-    def size(self) -> int:
-        with self._lock:
-            return sum(len(p) for p in self._packets)
-
-    def targets(self) -> tuple[str, ...]:
-        return ("packets",)
-
-    def flip(self, offset: int, bit: int, target: str = "") -> tuple[int, int]:
-        with self._lock:
-            for index, packet in enumerate(self._packets):
-                if offset < len(packet):
-                    changed = bytearray(packet)
-                    old = changed[offset]
-                    changed[offset] ^= 1 << bit
-                    self._packets[index] = bytes(changed)
-                    return old, changed[offset]
-                offset -= len(packet)
-        raise IndexError("offset beyond the stored packets")

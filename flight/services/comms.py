@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from pathlib import Path
 from typing import Any, Callable
 
 import zmq
@@ -190,8 +189,8 @@ class Comms(Component):
         if self.downlink.framer.security is not None:  # checked before: load it afresh
             self.downlink.framer.security.close()
         try:
-            security = TmSecurity.load(self.link, self._run_file(self.link.key_file),
-                                       self._run_file(self.config["tm_sa_state_file"]))
+            security = TmSecurity.load(self.link, self.context.run_file(self.link.key_file),
+                                       self.context.run_file(self.config["tm_sa_state_file"]))
         except KeyRingError as error:
             return (f"mission.link.key_file: {error}; the TM SA (tm_spi {self.link.tm_spi}) needs a key of its own: "
                     "create a key file with 'python -m flight.wire.keyfile PATH', or set mission.link.tm_sdls = "
@@ -201,24 +200,20 @@ class Comms(Component):
         self.downlink.framer = TmFramer(self.link, security)
         if self.downlink.store is None:
             try:
-                self.downlink.store = TmStore(self._run_file(self.config["tm_store_file"]),
+                self.downlink.store = TmStore(self.context.run_file(self.config["tm_store_file"]),
                                               self.config["tm_store_octets"])
             except (OSError, sqlite3.Error) as error:
                 return f"{self.name}.tm_store_file: cannot open {self.config['tm_store_file']}: {error}"
         if self.curve_on:
             try:
-                self._curve = CurveServer.load(self._run_file(self.config["curve_certificate"]),
-                                               self._run_file(self.config["curve_clients"]))
+                self._curve = CurveServer.load(self.context.run_file(self.config["curve_certificate"]),
+                                               self.context.run_file(self.config["curve_clients"]))
             except ValueError as error:
                 return (f"{self.name}.curve: {error}; CURVE is on because {self.tc_endpoint} or "
                         f"{self.tm_endpoint} is reachable from other hosts: create keys with 'python -m "
                         "flight.services.link_security DIR', or set curve = \"off\" to run unauthenticated")
         self._prepared = True
         return None
-
-    def _run_file(self, name: str) -> Path:
-        path = Path(name)
-        return path if path.is_absolute() else self.context.run_dir / path
 
     def start(self) -> None:
         if not self._prepared:

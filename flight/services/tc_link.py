@@ -45,7 +45,6 @@ nothing changed if it cannot. A rekeyed SA keeps its counters (an IV is never re
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any, Callable
 
 from flight.core.component import Channel, CommandError, CommandRefused, Component, Event, StartError, command
@@ -143,10 +142,10 @@ class TcLink(Component):
     def preflight(self) -> str | None:
         try:
             if self.link.authenticated:
-                self.keys = KeyRing.load(self._run_file(self.link.key_file))
+                self.keys = KeyRing.load(self.context.run_file(self.link.key_file))
                 sa = self.link.security_association(self.keys.key_id_of(self.link.spi))
                 self.sas = {sa.spi: sa}
-            self._state = DurableRecord(self._run_file(self.config["state_file"]))
+            self._state = DurableRecord(self.context.run_file(self.config["state_file"]))
             self._restore(self._state.load())
         except KeyRingError as error:
             return (f"mission.link.key_file: {error}; create one with 'python -m flight.wire.keyfile PATH' and "
@@ -154,10 +153,6 @@ class TcLink(Component):
         except (DurableRecordError, ValueError) as error:
             return f"{self.name}.state_file: {error}"
         return None
-
-    def _run_file(self, name: str) -> Path:
-        path = Path(name)
-        return path if path.is_absolute() else self.context.run_dir / path
 
     def _restore(self, saved: Any) -> None:
         if saved is None:
@@ -333,7 +328,7 @@ class TcLink(Component):
         except KeyRingError as error:
             raise CommandRefused(str(error)) from None
         try:
-            ring.save(self._run_file(self.link.key_file))
+            ring.save(self.context.run_file(self.link.key_file))
         except OSError as error:
             raise CommandError(f"the key file could not be saved ({error.strerror}): nothing changed") from None
         self.keys = ring

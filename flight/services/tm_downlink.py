@@ -122,10 +122,6 @@ class TmDownlink:
                 self._clcw_changed = True
                 self._wake.notify()
 
-    def pending(self) -> int:
-        with self.lock:
-            return len(self._pending)
-
     # --- the ground's requests (the executive thread, by command) ---------------------------------
     def acknowledge(self, apid: int, first: int, last: int, count: int) -> int:
         """The ground holds these packets: they leave the store (AckRefused if the store disagrees)."""

@@ -81,6 +81,9 @@ class State(enum.IntEnum):
 
 @dataclass(frozen=True)
 class NewRecord:
+    """A packet to store, numbered: its APID, unwrapped sequence number, time (CUC ticks), class,
+    virtual channel and the mission time it was stored."""
+
     packet: bytes
     apid: int
     n: int
@@ -91,15 +94,10 @@ class NewRecord:
 
 
 @dataclass(frozen=True)
-class StoredRecord:
-    id: int
-    apid: int
-    n: int
-    time: int
-    cls: StoreClass
-    vcid: int
-    stored: float
-    packet: bytes
+class StoredRecord(NewRecord):
+    """A record read back from the store, with its id (store order, never reused)."""
+
+    id: int = 0
 
 
 class AckRefused(ValueError):
@@ -254,7 +252,7 @@ class TmStore:
                 if crc32c(packet) != crc:
                     corrupt.append(rid)
                     continue
-                out.append(StoredRecord(rid, apid, n, time, cls, vcid, stored, packet))
+                out.append(StoredRecord(packet, apid, n, time, cls, vcid, stored, id=rid))
             rows.close()
         if corrupt:
             self._mark(corrupt, State.CORRUPT)

@@ -221,8 +221,7 @@ class InferenceCluster(Component):
 
     def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
         super().__init__(name, context, config)
-        model = Path(self.config["model"])
-        self.model_path = model if model.is_absolute() else context.run_dir / model
+        self.model_path = context.run_file(self.config["model"])
         self.base_mode = Mode[self.config["mode"]]
         self.cards = [card_spec(entry) for entry in self.config["cards"]]
         self._last_tick: tuple[float, float, int] | None = None

@@ -286,25 +286,36 @@ def test_recovery_reloads_golden_and_live_from_the_model_file(demo_model):
 
 
 def test_unprotected_buffers_can_be_hit_and_a_hit_packet_fails_its_crc(tmp_path):
-    import collections
-    import threading
+    import logging
+    import sqlite3
 
-    from flight.protection.buffers import ByteBuffer, PacketStore
+    from flight.protection.buffers import ByteBuffer
+    from flight.services.tm_downlink import StoreRegion, TmDownlink
+    from flight.services.tm_framer import TmFramer
+    from flight.services.tm_store import NewRecord, StoreClass, TmStore
     from flight.wire.failure import PacketError
+    from flight.wire.link import LinkParameters
     from flight.wire.pus import TelemetryPacket
 
     h = ComponentTester.build(tmp_path, [SEU], mission=TEST_EQUIPMENT)
-    packets = collections.deque(TelemetryPacket(1, n, 3, 25, bytes(10), 0.0).encode() for n in range(3))
-    originals = list(packets)
-    offer(h, PacketStore("tm_store", packets, threading.Lock()), "buffers")
+    originals = [TelemetryPacket(1, n, 3, 25, bytes(10), 0.0).encode() for n in range(3)]
+    downlink = TmDownlink("comms", TmFramer(LinkParameters(tm_sdls="off")), pending_max=10, ack_timeout=1.0,
+                          now=lambda: 0.0, log=logging.getLogger("test"))
+    downlink.store = TmStore(tmp_path / "tm_store.sqlite", 1 << 20)
+    downlink.store.append([NewRecord(p, 1, n, n, StoreClass.HOUSEKEEPING, 0, 0.0) for n, p in enumerate(originals)],
+                          {})
+    offer(h, StoreRegion(downlink), "buffers")
     slots = np.zeros((2, 16), np.uint16)
     offer(h, ByteBuffer("frame_slots", slots), "buffers")
     seu = h.components["seu"]
     seu.INJECT("tm_store", "", len(originals[0]) + 5, 2)  # the second packet, byte 5
     seu.INJECT("frame_slots", "", 33, 0)                   # slot 1, first pixel, high byte
-    assert list(packets)[0] == originals[0] and list(packets)[2] == originals[2]
+    with sqlite3.connect(tmp_path / "tm_store.sqlite") as db:
+        packets = [raw for (raw,) in db.execute("SELECT packet FROM records ORDER BY id")]
+    assert packets[0] == originals[0] and packets[2] == originals[2]
     with pytest.raises(PacketError):
-        TelemetryPacket.decode(list(packets)[1])
+        TelemetryPacket.decode(packets[1])
+    assert [r.packet for r in downlink.store.take(10)] == [originals[0], originals[2]]   # its record's CRC too
     assert slots[1, 0] == 1 << 8 and int(slots.sum()) == 1 << 8  # little-endian uint16
 
 
