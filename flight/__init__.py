@@ -10,8 +10,8 @@
 - ``protection``: protected memory regions, the scrubber, the SEU injector, the TMR parameter store.
 - ``payload``: the camera, the inference cluster (engine, card supervisor, scheduler, voter,
   power manager, card process handle, card worker), scenes and detections; never the services.
-- ``services``: comms, the command dispatcher, the event log, housekeeping, health, parameters,
-  executive control.
+- ``services``: comms, the transmitter (passes, from the environment), the command dispatcher,
+  the event log, housekeeping, health, parameters, executive control.
 - the application: ``app`` (the composition root: the default topology, the dictionary, the
   executive), ``__main__`` (``orbitfs-flight``), ``dictionary_cli`` (``orbitfs-dict``) and
   ``testing`` (the component tester).

@@ -8,6 +8,7 @@ after it is sent.
 | :class:`RawTelecommand` | comms (uplink): a frame; TC link: a packet | TC link; dispatcher |
 | :class:`LinkStatus` | TC link | comms (the CLCW in every TM frame) |
 | :class:`TmPacket` | dispatcher, housekeeping, event log | comms (downlink) |
+| :class:`TransmitterState` | transmitter | comms (the downlink sends only while it is on) |
 | :class:`Capture` | camera | inference cluster |
 | :class:`Backpressure` | inference cluster | camera |
 | :class:`Product` | inference cluster | comms (downlink) |
@@ -34,6 +35,15 @@ class LinkStatus:
     """The uplink's state for the ground: the 4 octets of the CLCW (flight.wire.clcw)."""
 
     clcw: bytes
+
+
+@dataclass(frozen=True)
+class TransmitterState:
+    """Whether the downlink may send now (a pass is on, or the schedule says always), and the
+    station in view ("" when none)."""
+
+    on: bool
+    station: str
 
 
 @dataclass(frozen=True)

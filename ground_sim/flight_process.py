@@ -25,6 +25,14 @@ from ground_sim.archive import PacketArchive
 from ground_sim.station import GroundStation
 
 
+class FlightStartError(RuntimeError):
+    """The flight exited (or hung) before it was ready; ``returncode`` 2 means it refused its configuration."""
+
+    def __init__(self, message: str, returncode: int | None, reason: str) -> None:
+        super().__init__(message)
+        self.returncode, self.reason = returncode, reason
+
+
 class FlightProcess:
     def __init__(self, run_dir: str | Path, topology: str | Path | None = None,
                  overrides: Sequence[str] = (), bind_host: str = "127.0.0.1") -> None:
@@ -50,11 +58,13 @@ class FlightProcess:
         deadline = time.monotonic() + timeout
         while not ready_file.exists():
             if self.process.poll() is not None:
-                raise RuntimeError(f"flight exited with {self.process.returncode} before it was "
-                                   f"ready:\n{self.output_tail()}")
+                raise FlightStartError(f"flight exited with {self.process.returncode} before it was "
+                                       f"ready:\n{self.output_tail()}", self.process.returncode,
+                                       self.output_tail(1))
             if time.monotonic() > deadline:
                 self.kill()
-                raise RuntimeError(f"flight not ready after {timeout} s:\n{self.output_tail()}")
+                raise FlightStartError(f"flight not ready after {timeout} s:\n{self.output_tail()}", None,
+                                       f"not ready after {timeout} s")
             time.sleep(0.05)
         self.ready = json.loads(ready_file.read_text())
         return self.ready

@@ -49,7 +49,7 @@ from flight.wire import services as st
 from flight.wire.failure import FailureCode
 from ground_sim.api import IntegrationApi
 from ground_sim.archive import ArchiveError, PacketArchive
-from ground_sim.flight_process import FlightProcess
+from ground_sim.flight_process import FlightProcess, FlightStartError
 from ground_sim.station import GroundStation
 
 
@@ -164,7 +164,11 @@ def run(frames: int, seed: int, run_dir: Path, topology: str | None, overrides: 
                                                'cluster.model="demo_model.onnx"', *overrides])
     print(f"orbitfs SIL run: {frames} frames, seed {seed}, run directory {run_dir}")
     began = time.monotonic()
-    ready = flight.start()
+    try:
+        ready = flight.start()
+    except FlightStartError as error:
+        print(f"orbitfs-sil: the flight did not start: {error.reason}", file=sys.stderr)
+        return 2 if error.returncode == 2 else 1
     print(f"flight process {ready['pid']} ready: TC {ready['tc_endpoint']}  TM {ready['tm_endpoint']}")
     api = IntegrationApi(flight.connect(archive), default_timeout=30.0)
     try:

@@ -9,14 +9,25 @@ time stamped on everything produced in it, and the monotonic wall deadline when 
   (``speedup = 0`` runs as fast as the work allows). A 96-minute orbit at speedup 100 passes in
   under a minute.
 
+The executive publishes the mission time of the tick it runs in a :class:`TimeBeacon`, a small
+file in the run directory (``mission_time.bin``) that other processes map and read: the ground's
+link model (ground_sim.link_relay) runs on the flight's simulated time through it.
+
 Requirements (verified in tests/unit/core/test_executive.py): simulated mission time depends only on the
-tick number; deadlines are spaced by period / speedup.
+tick number; deadlines are spaced by period / speedup; a beacon's reader sees the time of the
+last tick run, never a torn value.
 """
 from __future__ import annotations
 
+import mmap
+import struct
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Protocol
+
+BEACON_FILE = "mission_time.bin"
+_BEACON = struct.Struct("<Qdd")   # generation, time, time again: a reader retries until both agree
 
 
 class Clock(Protocol):
@@ -72,3 +83,46 @@ class SimulatedClock:
         if self.speedup == 0:
             return 0.0
         return self._start + tick * self.period / self.speedup
+
+
+class TimeBeacon:
+    """The mission time of the tick being run, in a file other processes map (:meth:`read`)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        with open(self.path, "wb") as file:
+            file.write(bytes(_BEACON.size))
+        with open(self.path, "r+b") as file:
+            self._map = mmap.mmap(file.fileno(), _BEACON.size)
+        self._generation = 0
+
+    def write(self, mission_time: float) -> None:
+        self._generation += 1
+        self._map[:_BEACON.size] = _BEACON.pack(self._generation, mission_time, mission_time)
+
+    def close(self) -> None:
+        self._map.close()
+
+
+class BeaconReader:
+    """Reads a :class:`TimeBeacon`'s file: None until the flight ran its first tick."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._map: mmap.mmap | None = None
+
+    def read(self) -> float | None:
+        if self._map is None:
+            try:
+                with open(self.path, "rb") as file:
+                    self._map = mmap.mmap(file.fileno(), _BEACON.size, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):   # not there yet, or not yet written to its size
+                return None
+        while True:
+            generation, first, second = _BEACON.unpack(self._map[:_BEACON.size])
+            if first == second:
+                return first if generation else None
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()

@@ -44,7 +44,7 @@ from typing import Any
 import zmq
 
 from flight.core.catalog import Catalog, build_catalog
-from flight.core.clock import Clock, SimulatedClock, WallClock, parse_epoch
+from flight.core.clock import BEACON_FILE, Clock, SimulatedClock, TimeBeacon, WallClock, parse_epoch
 from flight.core.component import Component, StartError
 from flight.core.context import Context
 from flight.core.rate_group import RateGroup
@@ -95,6 +95,7 @@ class Executive:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = catalog if catalog is not None else build_catalog(topology)
         self.clock = make_clock(topology)
+        self.beacon = TimeBeacon(self.run_dir / BEACON_FILE)
         self.tick_count = 0
         self._stop_requested = False
         self.ready_info = dict(ready_info or {})
@@ -145,6 +146,7 @@ class Executive:
             except Exception:
                 log.exception("stopping %s", component.name)
         (self.run_dir / "flight-ready.json").unlink(missing_ok=True)
+        self.beacon.close()
 
     def run(self, max_ticks: int | None = None) -> int:
         """Start, run until stopped (or ``max_ticks``), stop. Returns the exit status."""
@@ -210,6 +212,7 @@ class Executive:
     def _run_tick(self) -> None:
         tick = self.tick_count
         now = self.clock.mission_time(tick)
+        self.beacon.write(now)
         for group in self.rate_groups:
             if tick % group.divider == 0:
                 group.run_cycle(tick, now, self.clock.deadline(tick + group.divider))

@@ -131,20 +131,26 @@ def _parse_value(text: str) -> Any:
 
 
 def apply_override(doc: dict[str, Any], assignment: str) -> None:
-    """Apply ``SECTION.KEY=VALUE``: SECTION is a top-level table or a component name."""
+    """Apply ``SECTION.KEY=VALUE``: SECTION is a component, a rate group or a top-level table;
+    KEY may go into nested tables (``mission.orbit.ltan_h=6.0``)."""
     target, sep, text = assignment.partition("=")
     section, dot, key = target.strip().partition(".")
-    if not sep or not dot or not key:
+    keys = key.split(".")
+    if not sep or not dot or not all(keys):
         raise TopologyError(f"override {assignment!r} is not SECTION.KEY=VALUE")
     value = _parse_value(text.strip())
-    for comp in doc.get("components", []):
-        if comp.get("name") == section:
-            comp[key] = value
-            return
-    if section in ("mission", "clock"):
-        doc.setdefault(section, {})[key] = value
-        return
-    raise TopologyError(f"override {assignment!r}: no table or component named {section!r}")
+    tables = [t for t in doc.get("components", []) + doc.get("rate_groups", []) if t.get("name") == section]
+    if tables:
+        table = tables[0]
+    elif section in ("mission", "clock"):
+        table = doc.setdefault(section, {})
+    else:
+        raise TopologyError(f"override {assignment!r}: no table, component or rate group named {section!r}")
+    for name in keys[:-1]:
+        table = table.setdefault(name, {})
+        if not isinstance(table, dict):
+            raise TopologyError(f"override {assignment!r}: {name!r} is not a table")
+    table[keys[-1]] = value
 
 
 def resolve_kind(kind: str) -> type[Component]:

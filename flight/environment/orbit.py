@@ -169,6 +169,15 @@ class Orbit:
     def slant_range_km(self, station: Station, t: float) -> float:
         return look(station, self.ecef(t))[1]
 
+    def visible_station(self, t: float) -> Station | None:
+        """The first station (in configured order) that sees the satellite at or above its minimum
+        elevation: a pass is on. None between passes."""
+        position = self.ecef(t)
+        for station in self.stations:
+            if look(station, position)[0] >= station.min_elevation_deg:
+                return station
+        return None
+
 
 def look(station: Station, satellite_ecef: np.ndarray) -> tuple[float, float]:
     """(elevation deg, range km) of a satellite at ``satellite_ecef`` from ``station``."""

@@ -6,12 +6,15 @@ goes out of the ``captures`` port as a :class:`Capture` (the tile and its priori
 overtake bulk frames downstream). Frame ids increase across imaging sessions. While the payload
 reports backpressure (the ``backpressure`` port) the camera defers its captures instead of
 producing frames that would be dropped: nothing is lost, imaging just takes longer, and
-``CapturesDeferred`` counts it.
+``CapturesDeferred`` counts it. With ``image_over = "land"`` a capture is taken only while the
+sub-satellite point is over land (flight.environment.land, on the propagated orbit); the ticks
+over the sea are skipped and counted (``SeaTicksSkipped``).
 
 | requirement | verified by |
 | START_IMAGING(n) gives n tiles, consecutive ids, then ImagingComplete | tests/unit/payload/test_camera.py |
 | STOP_IMAGING ends the session early | tests/unit/payload/test_camera.py |
 | no capture while the payload reports backpressure | tests/unit/payload/test_camera.py |
+| image_over "land": captures exactly on the ticks over land | tests/unit/payload/test_camera.py |
 """
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
 from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Severity
+from flight.environment.land import over_land
+from flight.environment.orbit import mission_orbit
 from flight.messages import Backpressure, Capture
 from flight.payload.scene import SceneGenerator
 
@@ -32,6 +37,7 @@ class Camera(Component):
         "FramesRemaining": Channel(DataType.U32, "frames"),
         "RawBytesCaptured": Channel(DataType.U64, "bytes"),
         "CapturesDeferred": Channel(DataType.U32, "ticks", description="held by backpressure"),
+        "SeaTicksSkipped": Channel(DataType.U32, "ticks", description="no capture: over the sea (image_over land)"),
     }
     EVENTS = {
         "ImagingStarted": Event(Severity.ACTIVITY, "Imaging {count} frames from frame {first}",
@@ -46,6 +52,8 @@ class Camera(Component):
         "size": Setting(int, 256, 8, 4096, description="pixels per tile side; 4 bands of uint16"),
         "grid": Setting(int, 8, 1, 256, description="detection grid cells per tile side"),
         "frame_divider": Setting(int, 1, 1, 1_000_000, description="one frame every N base ticks"),
+        "image_over": Setting(str, "anywhere", choices=("anywhere", "land"),
+                              description="land: capture only while the satellite is over land"),
     }
 
     @classmethod
@@ -65,6 +73,7 @@ class Camera(Component):
         self._session_frames = 0
         self._priority = 0
         self._held = False
+        self.orbit = mission_orbit(context.mission) if self.config["image_over"] == "land" else None
 
     @input_port(Backpressure, "the payload asks the camera to wait", required=False)
     def backpressure(self, message: Backpressure) -> None:
@@ -95,6 +104,9 @@ class Camera(Component):
             return
         if self._held:
             self.tlm("CapturesDeferred", self.telemetry["CapturesDeferred"] + 1)
+            return
+        if self.orbit is not None and not over_land(*self.orbit.subpoint(now)):
+            self.tlm("SeaTicksSkipped", (self.telemetry["SeaTicksSkipped"] + 1) & 0xFFFFFFFF)
             return
         tile = self.scene.tile(self._next_frame)
         self._next_frame += 1

@@ -20,7 +20,8 @@ Reports come in on the ``tm`` port (any service's report) and the ``products`` p
 inference products; one with a fire detected is an alert). They go into the durable TM store
 (flight.services.tm_store, ``tm_store_file``) through the downlink thread
 (flight.services.tm_downlink), which numbers them, commits them to disk, and sends what the
-store holds, alerts first, then products, events, housekeeping. A packet leaves the store only
+store holds, alerts first, then products, events, housekeeping, while the transmitter is on
+(``transmitter`` port, flight.services.transmitter: during passes only, when so scheduled). A packet leaves the store only
 when the ground acknowledges it (``ACKNOWLEDGE``, ST[15]); one not acknowledged within
 ``ack_timeout`` seconds, or asked for again (``RETRANSMIT``), is sent again. A full store evicts
 housekeeping first, then events, then products, never an alert (``TmEvicted``); a report that
@@ -61,7 +62,7 @@ from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
 from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Limits, Severity
-from flight.messages import LinkStatus, Product, RawTelecommand, RegionChange, TmPacket
+from flight.messages import LinkStatus, Product, RawTelecommand, RegionChange, TmPacket, TransmitterState
 from flight.services.link_security import CurveServer, curve_wanted, reachable
 from flight.services.tc_intake import TcIntake
 from flight.services.tm_downlink import StoreRegion, TmDownlink, store_class
@@ -359,6 +360,10 @@ class Comms(Component):
     @input_port(LinkStatus, "the uplink's CLCW, for the OCF of every TM frame", required=False)
     def clcw(self, status: LinkStatus) -> None:
         self.downlink.set_clcw(status.clcw)
+
+    @input_port(TransmitterState, "whether the downlink may send (flight.services.transmitter)", required=False)
+    def transmitter(self, state: TransmitterState) -> None:
+        self.downlink.set_transmitting(state.on)
 
     @input_port(Product, "an inference product to send down as TM[200,1]", required=False)
     def products(self, product: Product) -> None:

@@ -101,6 +101,7 @@ class TmDownlink:
         self._again: set[int] = set()                # records the ground asked for again
         self._acked: set[int] = set()                # records acknowledged since the last round
         self.idle = False                            # nothing pending, nothing unsent or unsent-to
+        self.transmitting = True                     # off between passes (flight.services.transmitter)
         self.sent = self.sent_bytes = self.frames_sent = self.resent = self.refused = self.corrupt = 0
         self.send_failures = 0
 
@@ -114,6 +115,12 @@ class TmDownlink:
             self.idle = False
             self._wake.notify_all()
             return True
+
+    def set_transmitting(self, on: bool) -> None:
+        """The transmitter on (a pass) or off: nothing is framed while it is off."""
+        with self.lock:
+            self.transmitting = on
+            self._wake.notify_all()
 
     def set_clcw(self, clcw: bytes) -> None:
         if clcw != self.framer.clcw:
@@ -179,11 +186,14 @@ class TmDownlink:
                 if not self._send_unsent():
                     continue
             self._expire()
-            if not self.socket.poll(0, zmq.POLLOUT):  # no ground, or it is behind: frame nothing yet, so
-                with self.lock:                          # what goes first is chosen when it can go
-                    self.idle = not self._pending
+            if not self.transmitting or not self.socket.poll(0, zmq.POLLOUT):
+                with self.lock:      # no pass, no ground, or it is behind: frame nothing yet, so
+                    self.idle = not self._pending        # what goes first is chosen when it can go
                     self._wake.notify_all()
-                self.socket.poll(int(self.POLL_S * 1000), zmq.POLLOUT)
+                    if not self.transmitting:
+                        self._wake.wait(self.POLL_S)
+                if self.transmitting:
+                    self.socket.poll(int(self.POLL_S * 1000), zmq.POLLOUT)
                 continue
             if not self._frame_next():
                 with self.lock:

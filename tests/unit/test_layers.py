@@ -7,8 +7,8 @@ Rules:
 - flight.messages and flight.environment import only the core;
 - the wire imports the core and the messages; protection the core, the messages, the wire and the
   environment; the payload the core, the messages, the environment and protection (never the
-  services: products go out of its ports); the services the core, the messages, the wire and
-  protection; only the application modules (flight/__init__, __main__, app, testing,
+  services: products go out of its ports); the services the core, the messages, the wire, the
+  environment and protection; only the application modules (flight/__init__, __main__, app, testing,
   dictionary_cli) import everything;
 - flight imports nothing from ground_sim or tools; ground_sim nothing from tools;
 - native imports no project module.
@@ -31,7 +31,7 @@ FLIGHT_LAYERS = {
     "wire": {"wire", "core", "messages"},
     "protection": {"protection", "core", "messages", "wire", "environment"},
     "payload": {"payload", "core", "messages", "environment", "protection"},
-    "services": {"services", "core", "messages", "wire", "protection"},
+    "services": {"services", "core", "messages", "wire", "environment", "protection"},
     "app": {"app", "core", "messages", "environment", "wire", "protection", "payload", "services"},
 }
 APP_MODULES = {"__init__", "__main__", "app", "testing", "dictionary_cli"}

@@ -7,13 +7,14 @@ are joined by the topology's wiring.
 from __future__ import annotations
 
 import calendar
+import multiprocessing
 import signal
 import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from flight.core.clock import SimulatedClock, parse_epoch
+from flight.core.clock import BeaconReader, SimulatedClock, TimeBeacon, parse_epoch
 from flight.core.component import Channel, Component, Event, StartError
 from flight.core.executive import Executive
 from flight.core.ports import OutputPort, input_port
@@ -151,6 +152,40 @@ def test_speedup_zero_never_waits():
 def test_negative_speedup_is_refused():
     with pytest.raises(ValueError):
         SimulatedClock(0.1, 0.0, -1.0)
+
+
+def _write_beacon(path, count):
+    beacon = TimeBeacon(path)
+    for k in range(1, count + 1):
+        beacon.write(k + k / 2**20)      # every bit of the double changes often
+    beacon.close()
+
+
+def test_a_beacon_reader_in_another_process_sees_whole_increasing_times(tmp_path):
+    path, count = tmp_path / "beacon", 300_000
+    reader = BeaconReader(path)
+    assert reader.read() is None                         # no file yet
+    writer = multiprocessing.get_context("fork").Process(target=_write_beacon, args=(path, count))
+    writer.start()
+    seen = []
+    while writer.is_alive() or not seen:
+        value = reader.read()
+        if value is not None:
+            seen.append(value)
+    writer.join()
+    seen.append(reader.read())
+    assert all(v == int(v) + int(v) / 2**20 for v in seen)          # never a torn value
+    assert all(a <= b for a, b in zip(seen, seen[1:]))
+    assert seen[-1] == count + count / 2**20 and len(set(seen)) > 10
+    reader.close()
+
+
+def test_the_executive_publishes_each_tick_mission_time(tmp_path):
+    log: list[tuple[str, int, float]] = []
+    exe = Executive(topology([{"name": "a", "kind": kind_of(TickLog), "log": log}],
+                             [{"name": "g", "rate_hz": 10, "members": ["a"]}]), tmp_path)
+    exe.run(max_ticks=7)
+    assert BeaconReader(tmp_path / "mission_time.bin").read() == pytest.approx(log[-1][2]) == EPOCH_SECONDS + 0.6
 
 
 # --- rate groups -------------------------------------------------------------------------------

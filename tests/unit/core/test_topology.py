@@ -194,8 +194,18 @@ def test_override_creates_a_missing_table_and_leaves_others_alone():
     assert d["components"][0]["setting"] == 2.5
 
 
+def test_override_reaches_rate_groups_and_nested_tables():
+    d = doc()
+    apply_override(d, "slow.rate_hz=5")
+    apply_override(d, "mission.orbit.ltan_h=6.0")
+    apply_override(d, "a.battery.capacity_wh=10")
+    assert d["rate_groups"][1]["rate_hz"] == 5 and d["rate_groups"][0]["rate_hz"] == 10
+    assert d["mission"]["orbit"] == {"ltan_h": 6.0} and d["mission"]["seed"] == 4
+    assert d["components"][0]["battery"] == {"capacity_wh": 10}
+
+
 @pytest.mark.parametrize("assignment", ["comms", "comms=1", "comms.=1", ".x=1", "=1",
-                                        "comms.tm_hwm", "nosuchtable.key=1", "rgFast.rate_hz=5"])
+                                        "comms.tm_hwm", "nosuchtable.key=1", "a.setting.x=1", "a.x..y=1"])
 def test_bad_override_is_refused(assignment):
     with pytest.raises(TopologyError):
         load_flight_topology(overrides=[assignment])

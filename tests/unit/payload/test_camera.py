@@ -70,3 +70,20 @@ def test_camera_defers_captures_while_the_payload_reports_backpressure(tmp_path)
     for tick in range(4, 20):
         camera.tick(tick, 0.0)
     assert [c.frame_id for c in captures] == [0, 1, 2, 3, 4]  # nothing skipped, only later
+
+
+def test_camera_over_land_captures_exactly_on_the_ticks_over_land(tmp_path):
+    from flight.core.clock import parse_epoch
+    from flight.environment.land import over_land
+    from flight.environment.orbit import mission_orbit
+
+    camera, _, captures = _camera(tmp_path, image_over="land")
+    orbit, epoch = mission_orbit({}), parse_epoch("2026-01-01T00:00:00Z")
+    times = [epoch + 30.0 * k for k in range(200)]                  # 100 minutes: one orbit
+    camera.START_IMAGING(1000, 0)
+    for tick, now in enumerate(times):
+        camera.tick(tick, now)
+    land = [over_land(*orbit.subpoint(now)) for now in times]
+    assert 0 < sum(land) < len(land)                                # the orbit crosses both
+    assert len(captures) == sum(land) == camera.telemetry["FramesCaptured"]
+    assert camera.telemetry["SeaTicksSkipped"] == len(land) - sum(land)

@@ -15,7 +15,7 @@ import pytest
 import zmq
 
 from flight.core.component import CommandRefused
-from flight.messages import LinkStatus, RawTelecommand
+from flight.messages import LinkStatus, RawTelecommand, TransmitterState
 from flight.services.tm_store import StoreClass
 from flight.testing import ComponentTester
 from flight.wire.clcw import Clcw
@@ -179,6 +179,19 @@ def test_alerts_go_first_then_products_events_housekeeping(make):
     assert wait_for(h, "TmPacketsStored", 5)
     pull = ground(h)
     assert [receive(pull).app_data for _ in range(5)] == [b"fatal event", b"fire", b"product", b"event", b"hk"]
+
+
+def test_nothing_is_framed_while_the_transmitter_is_off_and_what_waits_goes_alerts_first_once_on(make):
+    h = make()
+    h.send("comms.transmitter", TransmitterState(False, ""))
+    pull = ground(h)                                            # a ground is there, but no pass
+    h.comms.send_tm(3, 25, b"hk")
+    h.comms.send_tm(200, 1, b"fire", StoreClass.ALERT)
+    assert wait_for(h, "TmPacketsStored", 2)
+    assert not pull.pull.poll(300)                              # nothing went
+    assert h.comms.telemetry["TmFramesSent"] == h.comms.telemetry["TmPacketsSent"] == 0
+    h.send("comms.transmitter", TransmitterState(True, "svalbard"))
+    assert [receive(pull).app_data for _ in range(2)] == [b"fire", b"hk"]
 
 
 def test_an_acknowledgement_the_store_cannot_match_is_refused_and_changes_nothing(make):
