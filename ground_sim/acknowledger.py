@@ -1,7 +1,8 @@
 """Acknowledger: the ground's side of the flight's TM store (ST[15]): every ``interval`` seconds it
 acknowledges the runs of packets it holds (``comms.ACKNOWLEDGE``), so the flight lets them go,
 and asks again for the packets missing between runs (``comms.RETRANSMIT``), each gap at most
-once per ``retransmit_after`` seconds.
+once per ``retransmit_after`` seconds, while the ground is in contact (``contact``: a pass, with
+the link model of ground_sim.link_relay; always, without one).
 
 Only what the station's archive holds is acknowledged: before it sends a round's
 acknowledgements it waits for the archive to commit what it received (``durable``); if the
@@ -16,6 +17,8 @@ sends its packets again after its ``ack_timeout``, and the archive keeps each on
 | acknowledgements and retransmission requests go out as the completeness says; a failing send |   |
 |   is counted and the thread goes on | tests/unit/ground/test_acknowledger.py |
 | nothing is acknowledged that the archive does not hold | tests/unit/ground/test_acknowledger.py |
+| nothing is sent out of contact; what waited goes in the next round in contact |   |
+|   | tests/unit/ground/test_acknowledger.py |
 """
 from __future__ import annotations
 
@@ -34,8 +37,10 @@ class Acknowledger:
     def __init__(self, completeness: Completeness, lock: threading.Condition | threading.Lock,
                  send: Callable[[str, list[Any]], Any], durable: Callable[[], bool] = lambda: True,
                  interval: float = 1.0, retransmit_after: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 contact: Callable[[], bool] = lambda: True) -> None:
         self.completeness, self._lock, self._send, self._clock = completeness, lock, send, clock
+        self._contact = contact
         self._durable = durable
         self.interval, self.retransmit_after = interval, retransmit_after
         self.acknowledged = self.requested = self.failures = self.withheld = 0
@@ -57,7 +62,10 @@ class Acknowledger:
             self.round()
 
     def round(self) -> None:
-        """One round: acknowledge what is held, ask for what is missing."""
+        """One round: acknowledge what is held, ask for what is missing (only in contact: a
+        command sent outside a pass would not reach the flight)."""
+        if not self._contact():
+            return
         with self._lock:
             acks = self.completeness.acknowledgements()
             gaps = self.completeness.gaps()

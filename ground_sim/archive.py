@@ -1,7 +1,8 @@
 """PacketArchive: every raw packet sent and received, in SQLite, with its decoded fields; and when
 it cannot keep them, it says so.
 
-Table ``packets``: id, direction ('up' | 'down'), wall_time, apid, sequence, service, subtype,
+Table ``packets``: id, direction ('up' | 'down' | 'up_frame' | 'down_frame', or 'pass' for a
+pass's start or end on the link model), wall_time, apid, sequence, service, subtype,
 raw (the exact bytes), decoded (JSON), error (why it could not be decoded, if so), time_cuc (a
 TM packet's time, CUC 4+2 as an integer: with the APID it names the packet, so a new ground
 process rebuilds what it holds from :meth:`PacketArchive.down_keys`). An archive written before

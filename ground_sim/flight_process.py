@@ -70,16 +70,18 @@ class FlightProcess:
         return self.ready
 
     def connect(self, archive: str | Path | PacketArchive = "archive.sqlite",
-                curve: CurveClient | None = None, **uplink_options: Any) -> GroundStation:
-        """A started GroundStation on this flight's endpoints and dictionary, archiving to
-        ``archive``: an open PacketArchive, or a path (relative to the run directory); ``curve``:
-        the ground's keys when the flight's link uses CURVE; ``uplink_options``: FOP-1's."""
+                curve: CurveClient | None = None, via: tuple[str, str] | None = None,
+                **station_options: Any) -> GroundStation:
+        """A started GroundStation on this flight's endpoints (or ``via``: the TC and TM endpoints of a
+        link between them, ground_sim.link_relay) and dictionary, archiving to ``archive``: an open
+        PacketArchive, or a path (relative to the run directory); ``curve``: the ground's keys when
+        the flight's link uses CURVE; ``station_options``: GroundStation's and FOP-1's."""
         dictionary = Dictionary.load(self.ready["dictionary"])
         if not isinstance(archive, PacketArchive):
             archive = self.run_dir / archive
-        return GroundStation(dictionary, self.ready["tc_endpoint"], self.ready["tm_endpoint"],
-                             archive, curve, keys=self.ground_keys,
-                             link_state=self.ground_keys.with_suffix(".state"), **uplink_options).start()
+        tc, tm = via or (self.ready["tc_endpoint"], self.ready["tm_endpoint"])
+        return GroundStation(dictionary, tc, tm, archive, curve, keys=self.ground_keys,
+                             link_state=self.ground_keys.with_suffix(".state"), **station_options).start()
 
     def wait(self, timeout: float) -> int:
         assert self.process is not None

@@ -205,6 +205,10 @@ class LinkConditions:
         _check_range("ber", self.ber, 0.0, 0.01, high_open=True)
         _check_burst_reachable(self.loss_rate, self.mean_burst)
 
+    def __str__(self) -> str:
+        loss = f"loss {self.loss_rate:.1%} in bursts of {self.mean_burst:g}" if self.loss_rate else "no loss"
+        return f"{self.rate_bps / 1e3:g} kbit/s, {loss}, BER {self.ber:g}"
+
 
 @dataclass
 class DirectionStats:

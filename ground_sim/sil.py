@@ -42,6 +42,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flight.payload.detection import Detection, DetectionScore, score
 from flight.payload.scene import SceneGenerator, TileClass
@@ -50,6 +51,7 @@ from flight.wire.failure import FailureCode
 from ground_sim.api import IntegrationApi
 from ground_sim.archive import ArchiveError, PacketArchive
 from ground_sim.flight_process import FlightProcess, FlightStartError
+from ground_sim.link_model import LinkConditions
 from ground_sim.station import GroundStation
 
 
@@ -311,7 +313,7 @@ def archive_check(station: GroundStation) -> Check:
     """Every packet and frame sent and received is in the archive, and it never failed nor lost a row."""
     archive = station.archive
     expected = (len(station.command_log) + station.stats.link_commands + station.stats.packets
-                + station.uplink.stats.frames + station.downlink.stats.frames)
+                + station.uplink.stats.frames + station.downlink.stats.frames + len(station.passes))
     return Check("archive complete", archive.error is None and archive.lost == 0 and archive.committed == expected,
                  archive.alarm or f"{archive.committed:,} of {expected:,} packets and frames archived")
 
@@ -375,17 +377,58 @@ def main(argv: list[str] | None = None) -> int:
                         metavar="SECTION.KEY=VALUE", help="override a flight topology setting")
     parser.add_argument("--mode", default="TMR", choices=["THROUGHPUT", "TMR", "DMR"],
                         help="cluster redundancy mode during imaging")
-    parser.add_argument("--seu-acceleration", type=float, default=3e7,
-                        help="multiplies the SEU rate model (0: no upsets)")
+    parser.add_argument("--seu-acceleration", type=float,
+                        help="multiplies the SEU rate model (0: no upsets; default 3e7, with --day 1e4)")
+    add_day_arguments(parser)
     args = parser.parse_args(argv)
-    args.run_dir = args.run_dir or fresh_run_dir(Path("runs"), "sil")
+    args.run_dir = args.run_dir or fresh_run_dir(Path("runs"), "sil-day" if args.day else "sil")
     try:
+        options = day_options(args) if args.day else None
         archive = prepare(args.run_dir, args.force, args.archive)
     except (UsageError, ArchiveError) as error:
         print(f"orbitfs-sil: {error}", file=sys.stderr)
         return 2
+    if args.day:
+        from ground_sim.day import run_day
+        return run_day(options, args.run_dir, args.topology, args.overrides, archive)
     return run(args.frames, args.seed, args.run_dir, args.topology, args.overrides, args.mode,
-               args.seu_acceleration, archive)
+               3e7 if args.seu_acceleration is None else args.seu_acceleration, archive)
+
+
+def day_options(args: argparse.Namespace) -> Any:
+    """The day's options from the command line (UsageError naming a bad one)."""
+    from ground_sim.day import DayOptions
+    try:
+        return DayOptions(args.hours, args.speedup, args.seed, args.frame_every,
+                          1e4 if args.seu_acceleration is None else args.seu_acceleration,
+                          LinkConditions(args.up_rate), LinkConditions(args.down_rate, args.loss, args.burst, args.ber))
+    except ValueError as error:   # named by the model's field: say the option instead
+        message = str(error)
+        for field, option in (("rate_bps", "--up-rate/--down-rate"), ("loss_rate", "--loss"),
+                              ("mean_burst", "--burst"), ("ber", "--ber")):
+            message = message.replace(field, option, 1) if message.startswith(field) else message
+        raise UsageError(message) from None
+
+
+def add_day_arguments(parser: argparse.ArgumentParser) -> None:
+    day = parser.add_argument_group("one accelerated day (--day): passes, a link model, the store across them")
+    day.add_argument("--day", action="store_true", help="fly one orbital day instead of N frames")
+    day.add_argument("--hours", type=positive, default=24.0, help="simulated hours (default 24)")
+    day.add_argument("--speedup", type=positive, default=300.0, help="simulated seconds per second (default 300)")
+    day.add_argument("--frame-every", type=int, default=20, choices=range(1, 86401), metavar="S",
+                     help="simulated seconds between frames over land (default 20)")
+    day.add_argument("--down-rate", type=positive, default=2e6, help="downlink bit/s (default 2e6)")
+    day.add_argument("--up-rate", type=positive, default=64e3, help="uplink bit/s (default 64e3)")
+    day.add_argument("--loss", type=float, default=0.05, help="downlink frame loss rate, bursty (default 0.05)")
+    day.add_argument("--burst", type=float, default=4.0, help="mean downlink loss burst, frames (default 4)")
+    day.add_argument("--ber", type=float, default=1e-6, help="downlink bit error rate (default 1e-6)")
+
+
+def positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be a number above 0")
+    return value
 
 
 if __name__ == "__main__":

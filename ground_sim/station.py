@@ -44,7 +44,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from flight.messages import Product
 from flight.services.link_security import CurveClient
@@ -130,12 +130,18 @@ class GroundStation:
     def __init__(self, dictionary: Dictionary, tc_endpoint: str, tm_endpoint: str,
                  archive: str | Path | PacketArchive, curve: CurveClient | None = None,
                  keys: str | Path | KeyRing | None = None, link_state: str | Path | None = None,
-                 ack_interval: float = 1.0, **uplink_options: Any) -> None:
+                 ack_interval: float = 1.0, contact: Callable[[], bool] = lambda: True,
+                 retransmit_after: float = 5.0, mission_clock: Callable[[], float | None] | None = None,
+                 **uplink_options: Any) -> None:
         """``archive``: an open PacketArchive, or its path (ArchiveError if it cannot be opened);
         ``curve``: the keys for a flight whose link uses CURVE; ``keys``: the ground's key file (or
         ring), needed when the link is authenticated; ``link_state``: where the uplink keeps its
         IV reservation (flight.core.durable), so a restarted ground continues above it;
         ``ack_interval``: seconds between acknowledgements of what it holds (ground_sim.acknowledger);
+        ``contact``: whether the flight can hear it now (a pass; ground_sim.link_relay.LinkRelay.in_pass);
+        ``retransmit_after``: seconds a gap stays open before it is asked for again;
+        ``mission_clock``: the flight's mission time (its beacon, flight.core.clock), to stamp each
+        product's arrival in ``product_arrivals`` (its time, the arrival, whether it is an alert);
         ``uplink_options``: FOP-1's ``fop_window``, ``t1``, ``transmission_limit``."""
         self.dictionary = dictionary
         self.encoder = CommandEncoder(dictionary)
@@ -160,7 +166,11 @@ class GroundStation:
         for apid, stamp, sequence in self.archive.down_keys():   # what an earlier ground process received
             self.stats.completeness.add(apid, stamp, sequence)
         self.acknowledger = Acknowledger(self.stats.completeness, self.changed, self.send_link_command,
-                                         self.archive.flush, interval=ack_interval)
+                                         self.archive.flush, interval=ack_interval, contact=contact,
+                                         retransmit_after=retransmit_after)
+        self._mission_clock = mission_clock
+        self.product_arrivals: list[tuple[float, float, bool]] = []
+        self.passes: list[tuple[str, str, float]] = []   # (AOS or LOS, station, mission time)
 
     def start(self) -> "GroundStation":
         self.link.start()
@@ -233,6 +243,17 @@ class GroundStation:
     def _archive_frame(self, raw: bytes, tickets: list[Ticket]) -> None:
         self.archive.record("up_frame", time.time(), raw, None,
                             {"sequence": tickets[0].sequence if tickets else None, "packets": len(tickets)})
+
+    def link_pass(self, kind: str, record: Any) -> None:
+        """A pass began (``AOS``) or ended (``LOS``) on the link (ground_sim.link_relay.PassRecord):
+        kept in ``passes`` and archived (direction ``pass``)."""
+        at = record.aos if kind == "AOS" else record.los
+        with self.changed:
+            self.passes.append((kind, record.station, at))
+            self.changed.notify_all()
+        self.archive.record("pass", time.time(), b"", None, {"event": kind, "station": record.station,
+                                                            "mission_time": at, "frames": record.frames,
+                                                            "octets": record.octets})
 
     # --- downlink -----------------------------------------------------------------------------
     def _receive_frame(self, raw: bytes, wall_time: float) -> None:
@@ -307,6 +328,9 @@ class GroundStation:
             self.events.append(value)
         elif decoded.kind == "product":
             self.products.append(value)
+            arrival = self._mission_clock() if self._mission_clock is not None else None
+            if arrival is not None:
+                self.product_arrivals.append((time_, arrival, bool(value.fire_cells.any())))
         elif decoded.kind == "parameters":
             self.parameter_reports.append(value)
         elif decoded.kind == "ping":

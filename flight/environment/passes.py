@@ -30,7 +30,7 @@ class Pass:
         return self.set - self.rise
 
 
-def _crossing(orbit: Orbit, station: Station, low: float, high: float, rising: bool, tolerance: float) -> float:
+def crossing(orbit: Orbit, station: Station, low: float, high: float, rising: bool, tolerance: float) -> float:
     """The time in [low, high] the elevation crosses the station's minimum (bisection)."""
     while high - low > tolerance:
         middle = (low + high) / 2
@@ -55,11 +55,11 @@ def passes(orbit: Orbit, station: Station, start: float, end: float, step: float
         elevation = orbit.elevation(station, now)
         above = elevation >= station.min_elevation_deg
         if above and not above_before:
-            rise, peak = _crossing(orbit, station, before, now, True, tolerance), elevation
+            rise, peak = crossing(orbit, station, before, now, True, tolerance), elevation
         elif above:
             peak = max(peak, elevation)
         elif above_before and rise is not None:
-            out.append(Pass(station.name, rise, _crossing(orbit, station, before, now, False, tolerance), peak))
+            out.append(Pass(station.name, rise, crossing(orbit, station, before, now, False, tolerance), peak))
             rise = None
         above_before = above
     if above_before and rise is not None:

@@ -1,5 +1,8 @@
 """Thermal model of one card: a lumped mass conducting to a radiator, ``C dT/dt = P - G (T - T_sink)``.
 
+The radiator's temperature is ``sink_c`` in sunlight and ``eclipse_sink_c`` in the Earth's shadow
+(the orbit says which, flight.environment.orbit, through the payload's power manager).
+
 Units: seconds, watts, degrees Celsius. ``step`` applies the exact solution for constant ``P``
 over ``dt``, ``T_ss + (T - T_ss) exp(-G dt / C)`` with ``T_ss = T_sink + P / G``, stable for any
 ``dt``. ``over_limit`` is a latch, evaluated after every step: set when ``T >= limit_c``, cleared
@@ -11,6 +14,7 @@ monotonically towards ``T_ss``, so checking the end of each step misses no cross
 | thermal step = analytic exponential, reaches steady state, any ``dt`` | tests/unit/environment/test_environment.py |
 |   | (closed forms; steps compose; ``dt = 1e300``) |
 | ``over_limit`` changes only at the documented thresholds | tests/unit/environment/test_environment.py |
+| in eclipse the card settles towards ``eclipse_sink_c`` | tests/unit/environment/test_environment.py |
 |   | (hypothesis over power profiles; example) |
 """
 from __future__ import annotations
@@ -29,6 +33,7 @@ class ThermalModel:
     heat_capacity_j_per_k: float = 400.0
     conductance_w_per_k: float = 1.5
     sink_c: float = 10.0
+    eclipse_sink_c: float = -10.0
     limit_c: float = 85.0
     hysteresis_c: float = 10.0
     _over_limit: bool = field(default=False, init=False, repr=False)
@@ -36,15 +41,16 @@ class ThermalModel:
     def __post_init__(self) -> None:
         self._update_latch()
 
-    def steady_state_c(self, power_w: float) -> float:
+    def steady_state_c(self, power_w: float, sunlit: bool = True) -> float:
         """The temperature the card settles at under constant ``power_w``."""
-        return self.sink_c + power_w / self.conductance_w_per_k
+        return (self.sink_c if sunlit else self.eclipse_sink_c) + power_w / self.conductance_w_per_k
 
-    def step(self, power_w: float, dt: float) -> float:
-        """Advance ``dt`` s at constant ``power_w`` (exact solution); the new temperature."""
+    def step(self, power_w: float, dt: float, sunlit: bool = True) -> float:
+        """Advance ``dt`` s at constant ``power_w`` (exact solution), in sunlight or eclipse; the
+        new temperature."""
         if dt < 0:
             raise ValueError(f"dt must be >= 0, got {dt}")
-        steady = self.steady_state_c(power_w)
+        steady = self.steady_state_c(power_w, sunlit)
         decay = math.exp(-self.conductance_w_per_k * dt / self.heat_capacity_j_per_k)
         self.temperature_c = steady + (self.temperature_c - steady) * decay
         self._update_latch()
@@ -66,7 +72,8 @@ THERMAL_SETTINGS = {
     "temperature_c": Setting(float, 20.0, -150.0, 200.0, description="at mission start"),
     "heat_capacity_j_per_k": Setting(float, 400.0, 0.001, 1e9, description="the card's heat capacity"),
     "conductance_w_per_k": Setting(float, 1.5, 0.001, 1e6, description="to the radiator"),
-    "sink_c": Setting(float, 10.0, -150.0, 200.0, description="radiator temperature"),
+    "sink_c": Setting(float, 10.0, -150.0, 200.0, description="radiator temperature in sunlight"),
+    "eclipse_sink_c": Setting(float, -10.0, -150.0, 200.0, description="radiator temperature in eclipse"),
     "limit_c": Setting(float, 85.0, -150.0, 300.0, description="the card is parked at or above"),
     "hysteresis_c": Setting(float, 10.0, 0.0, 200.0, description="back in service below limit - this"),
 }

@@ -19,17 +19,17 @@ Sockets (endpoints configurable; defaults on 127.0.0.1):
 Reports come in on the ``tm`` port (any service's report) and the ``products`` port (TM[200,1]
 inference products; one with a fire detected is an alert). They go into the durable TM store
 (flight.services.tm_store, ``tm_store_file``) through the downlink thread
-(flight.services.tm_downlink), which numbers them, commits them to disk, and sends what the
-store holds, alerts first, then products, events, housekeeping, while the transmitter is on
-(``transmitter`` port, flight.services.transmitter: during passes only, when so scheduled). A packet leaves the store only
-when the ground acknowledges it (``ACKNOWLEDGE``, ST[15]); one not acknowledged within
-``ack_timeout`` seconds, or asked for again (``RETRANSMIT``), is sent again. A full store evicts
-housekeeping first, then events, then products, never an alert (``TmEvicted``); a report that
-cannot be stored is refused and counted (``TmDroppedStoreFull``). Nothing is lost silently: a
-ground that vanishes, or a flight that crashes, costs retransmissions, not packets. A downlink
-thread that dies is restarted by health (``restart``), the store untouched. The store is offered
-to the SEU injector on the ``buffers`` port (``tm_store``): an upset in a stored packet is found
-by its record's CRC, and the packet is skipped and counted (``TmDroppedCorrupt``).
+(flight.services.tm_downlink), which numbers them, commits them to disk, and sends what the store
+holds, alerts first, then products, events, housekeeping, while the transmitter is on
+(``transmitter`` port, flight.services.transmitter: during passes only, when so scheduled). A
+packet leaves the store only when the ground acknowledges it (``ACKNOWLEDGE``, ST[15]); one not
+acknowledged within ``ack_timeout`` seconds, or asked for again (``RETRANSMIT``), is sent again. A
+full store evicts housekeeping first, then events, then products, never an alert (``TmEvicted``); a
+report that cannot be stored is refused and counted (``TmDroppedStoreFull``). Nothing is lost
+silently: a ground that vanishes, or a flight that crashes, costs retransmissions, not packets. A
+downlink thread that dies is restarted by health (``restart``), the store untouched. The store is
+offered to the SEU injector on the ``buffers`` port (``tm_store``): an upset in a stored packet is
+found by its record's CRC, and the packet is skipped and counted (``TmDroppedCorrupt``).
 
 | requirement | verified by |
 |---|---|

@@ -2,18 +2,22 @@
 
 Each cycle it asks the orbit whether a ground station sees the satellite (at or above the
 station's minimum elevation). A pass beginning and ending are events (``PassStarted``,
-``PassEnded``, naming the station) and telemetry (``InPass``, ``PassCount``); it tells comms on its
-``state`` port. With ``schedule = "passes"`` the transmitter is on only during a pass, as a LEO
+``PassEnded``) naming the station and the time the elevation crossed its minimum (found by
+bisection between the two cycles, to a millisecond, so the report does not depend on the tick
+rate), and telemetry (``InPass``, ``PassCount``); it tells comms on its ``state`` port. With ``schedule = "passes"`` the transmitter is on only during a pass, as a LEO
 satellite's radio is: comms frames nothing outside one, and what waits stays in the durable store
 to go first when the next pass opens (alerts first). With ``schedule = "always"`` (the default,
 for a loopback ground that is always there) it is always on, and passes are only reported.
 
 | requirement | verified by |
 |---|---|
-| a pass begins and ends with an event and telemetry at the ticks the orbit says | tests/unit/services/test_transmitter.py |
+| a pass begins and ends with an event and telemetry at the ticks the orbit says, the crossing |   |
+|   time in the event within a millisecond of the orbit's |   |
+|   | tests/unit/services/test_transmitter.py |
 | with schedule "passes" the transmitter is on exactly during passes; with "always", always |   |
 |   | tests/unit/services/test_transmitter.py |
-| comms frames nothing while the transmitter is off, and sends what waits once it is on | tests/unit/services/test_comms.py |
+| comms frames nothing while the transmitter is off, and sends what waits once it is on |   |
+|   | tests/unit/services/test_comms.py |
 """
 from __future__ import annotations
 
@@ -24,8 +28,11 @@ from flight.core.context import Context
 from flight.core.ports import OutputPort
 from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Severity
-from flight.environment.orbit import mission_orbit
+from flight.environment.orbit import Station, mission_orbit
+from flight.environment.passes import crossing
 from flight.messages import TransmitterState
+
+CROSSING_TOLERANCE_S = 0.001
 
 
 class Transmitter(Component):
@@ -40,10 +47,12 @@ class Transmitter(Component):
         "TransmitterOn": Channel(DataType.BOOL, description="the downlink may send"),
     }
     EVENTS = {
-        "PassStarted": Event(Severity.ACTIVITY, "Pass over {station} began: elevation above {elevation} deg",
-                             (Field("station", DataType.STRING), Field("elevation", DataType.F32))),
-        "PassEnded": Event(Severity.ACTIVITY, "Pass over {station} ended after {duration} s",
-                           (Field("station", DataType.STRING), Field("duration", DataType.F32))),
+        "PassStarted": Event(Severity.ACTIVITY, "Pass over {station} began at {at} (above {elevation} deg)",
+                             (Field("station", DataType.STRING), Field("at", DataType.F64),
+                              Field("elevation", DataType.F32))),
+        "PassEnded": Event(Severity.ACTIVITY, "Pass over {station} ended at {at} after {duration} s",
+                           (Field("station", DataType.STRING), Field("at", DataType.F64),
+                            Field("duration", DataType.F32))),
     }
     state = OutputPort(TransmitterState, "whether the downlink may send, and the station in view", required=True)
 
@@ -51,21 +60,25 @@ class Transmitter(Component):
         super().__init__(name, context, config)
         self.orbit = mission_orbit(context.mission)
         self.always = self.config["schedule"] == "always"
-        self._station: str | None = None       # the station of the pass in progress
+        self._station: Station | None = None   # the station of the pass in progress
         self._began = 0.0
         self._on: bool | None = None
+        self._last: float | None = None         # the mission time of the last cycle
 
     def tick(self, tick: int, now: float) -> None:
         station = self.orbit.visible_station(now)
         name = station.name if station is not None else None
-        if name != self._station:
+        if station != self._station:
+            before = self._last if self._last is not None else now
             if self._station is not None:
-                self.event("PassEnded", station=self._station, duration=now - self._began)
+                at = crossing(self.orbit, self._station, before, now, False, CROSSING_TOLERANCE_S)
+                self.event("PassEnded", station=self._station.name, at=at, duration=at - self._began)
             if station is not None:
-                self._began = now
+                self._began = crossing(self.orbit, station, before, now, True, CROSSING_TOLERANCE_S)
                 self.tlm("PassCount", self.telemetry["PassCount"] + 1)
-                self.event("PassStarted", station=name, elevation=station.min_elevation_deg)
-            self._station = name
+                self.event("PassStarted", station=name, at=self._began, elevation=station.min_elevation_deg)
+            self._station = station
+        self._last = now
         self.tlm("InPass", station is not None)
         on = self.always or station is not None
         if on != self._on:

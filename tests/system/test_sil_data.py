@@ -152,3 +152,13 @@ def test_a_non_empty_run_directory_is_refused_and_force_keeps_the_users_files(tm
     with sqlite3.connect(run_dir / "archive.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM packets").fetchone()[0] == archived
         assert db.execute("SELECT COUNT(*) FROM packets WHERE raw = ?", (b"an older run",)).fetchone()[0] == 0
+
+
+def test_a_setting_the_flight_refuses_and_a_bad_link_option_end_the_sil_with_one_line(tmp_path):
+    sil = _run("-m", "ground_sim.sil", "--frames", "5", "--run-dir", str(tmp_path / "a"),
+               "--set", "mission.orbit.altitude=700", timeout=120)
+    assert _one_line(sil).startswith("orbitfs-sil: the flight did not start: orbitfs-flight: "
+                                     "mission.orbit.altitude: no such setting")
+    day = _run("-m", "ground_sim.sil", "--day", "--loss", "1.5", "--run-dir", str(tmp_path / "b"), timeout=60)
+    assert _one_line(day) == "orbitfs-sil: --loss must be in [0, 1), got 1.5\n"
+    assert not (tmp_path / "b").exists()                       # refused before anything was made

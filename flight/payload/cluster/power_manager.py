@@ -61,13 +61,14 @@ class PowerManager:
     def step(self, mission_time: float, dt: float, wall_elapsed: float) -> None:
         """Advance power and thermal models by ``dt`` mission seconds; park or unpark cards.
         ``wall_elapsed``: the real seconds since the last step, over which utilization is taken."""
-        payload_w = self._step_cards(dt, wall_elapsed)
+        sunlit = self.power is None or self.power.orbit.sunlit(mission_time)
+        payload_w = self._step_cards(dt, wall_elapsed, sunlit)
         if self.power is None:
             return
         self.power.step(mission_time, payload_w, dt)
         self._park(self.power.payload_budget_w(mission_time))
 
-    def _step_cards(self, dt: float, wall_elapsed: float) -> float:
+    def _step_cards(self, dt: float, wall_elapsed: float, sunlit: bool) -> float:
         """Each card's utilization, power and temperature; the cards' total power in W."""
         payload_w = 0.0
         for card in self.cards.values():
@@ -78,7 +79,7 @@ class PowerManager:
             powered = card.state not in (CardState.OFF, CardState.PARKED, CardState.QUARANTINED)
             card.power_w = (card.spec.idle_w + (card.spec.active_w - card.spec.idle_w) * utilization
                             if powered else 0.0)
-            card.thermal.step(card.power_w, dt)
+            card.thermal.step(card.power_w, dt, sunlit)
             payload_w += card.power_w
         return payload_w
 

@@ -113,6 +113,13 @@ def test_power_system_step_charges_in_sun_and_discharges_in_eclipse() -> None:
 # --- thermal -------------------------------------------------------------------------------------------------
 
 
+def test_in_eclipse_a_card_settles_towards_the_eclipse_sink() -> None:
+    card = ThermalModel(sink_c=10.0, eclipse_sink_c=-30.0)
+    assert card.steady_state_c(30.0, sunlit=False) == -10.0
+    assert card.step(30.0, 1e300, sunlit=False) == pytest.approx(-10.0)
+    assert card.step(30.0, 1e300) == pytest.approx(30.0)
+
+
 def test_thermal_step_is_the_analytic_exponential() -> None:
     # T_ss = 10 + 30 / 1.5 = 30 C, time constant 400 / 1.5 s.
     tau = 400 / 1.5

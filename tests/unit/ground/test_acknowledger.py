@@ -70,3 +70,18 @@ def test_nothing_is_acknowledged_that_the_archive_does_not_hold():
     holds[0] = True                                             # committed now
     acknowledger.round()
     assert sent == [("comms.ACKNOWLEDGE", [APID, 1000, 1002, 3])]
+
+
+def test_nothing_is_sent_out_of_contact_and_what_waited_goes_in_the_next_round_in_contact():
+    sent: list = []
+    completeness = Completeness()
+    contact = [False]
+    acknowledger = Acknowledger(completeness, threading.Lock(), lambda name, args: sent.append((name, args)),
+                                contact=lambda: contact[0])
+    for n in range(3):
+        completeness.add(APID, 1000 + n, n)
+        acknowledger.round()
+    assert sent == []
+    contact[0] = True
+    acknowledger.round()
+    assert sent == [("comms.ACKNOWLEDGE", [APID, 1000, 1002, 3])]

@@ -36,9 +36,12 @@ def test_passes_begin_and_end_with_events_and_state_at_the_orbit_times(tmp_path,
     run(t, EPOCH, first_passes[1].set + 60, 1.0)
     names = [name for _, name, _ in t.events]
     assert names == ["PassStarted", "PassEnded"] * 2
+    started = [values for _, name, values in t.events if name == "PassStarted"]
     ended = [values for _, name, values in t.events if name == "PassEnded"]
-    for values, expected in zip(ended, first_passes, strict=True):
-        assert values[0] == expected.station and values[1] == pytest.approx(expected.duration, abs=2.0)
+    for begun, values, expected in zip(started, ended, first_passes, strict=True):
+        assert begun[0] == values[0] == expected.station
+        assert begun[1] == pytest.approx(expected.rise, abs=0.002) and values[1] == pytest.approx(expected.set, abs=0.002)
+        assert values[2] == pytest.approx(expected.duration, abs=0.004)
     assert t.components["transmitter"].telemetry["PassCount"] == 2
     states = [(s.on, s.station) for s in t.sent["transmitter.state"]]
     station = first_passes[0].station
