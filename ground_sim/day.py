@@ -10,14 +10,15 @@ imaged can come down in it), acknowledges what it holds each round it is in cont
 the flight after that pass. Then it reads the flight's store (its SQLite file: what the flight
 produced, acknowledged, evicted, dropped as corrupt, still holds) against its own archive.
 
-The summary: passes (planned and seen on the link), bytes and frames up and down (lost,
-corrupted), products produced / delivered / evicted (with reasons) / still on board, the largest
-store occupancy, product age at delivery (p50 / p99), eclipse and SAA fractions of the day.
-Checks (exit 1 if one fails): every product is on the ground or counted (evicted, corrupt);
-every packet in the archive is one the flight stored, byte for byte (its CRC-32C as stored); no
-decode error and no duplicate row; every alert reached the ground by the end of the first pass to
-begin after its capture (one captured during a pass may come down in it: counted); the flight's passes (its PassStarted / PassEnded events) are those computed here from
-the orbit, within a second; the archive is complete.
+The summary: passes (planned and seen on the link), bytes and frames up and down (lost, corrupted),
+products produced / delivered / evicted (with reasons) / still on board, the largest store
+occupancy, product age at delivery (p50 / p99), eclipse and SAA fractions of the day. Checks (exit
+1 if one fails): every product is on the ground or counted (evicted, corrupt); every packet in the
+archive is one the flight stored, byte for byte (its CRC-32C as stored); no decode error and no
+duplicate row; every alert reached the ground by the end of the first pass to begin after its
+capture (one captured during a pass may come down in it: counted); the flight's passes (its
+PassStarted / PassEnded events) are those computed here from the orbit, within a second; the
+archive is complete.
 
 | requirement | verified by |
 |---|---|

@@ -85,7 +85,8 @@ def _progress(api: IntegrationApi, frames: int, stall_timeout: float) -> None:
 RUN_FILES = ("flight.log", "injections.jsonl",  # the flight appends to these; the others it rewrites
              # each run has fresh link keys (and so starts the link's counters afresh)
              "keys/flight.json", "keys/ground.json", "keys/ground.state", "link_state.bin",
-             "tm_sa_state.bin", "tm_store.sqlite", "tm_store.sqlite-wal", "tm_store.sqlite-shm")
+             "tm_sa_state.bin", "tm_store.sqlite", "tm_store.sqlite-wal", "tm_store.sqlite-shm",
+             "mission_time.bin")   # simulated time goes on from it: a fresh run starts at the epoch
 
 
 class UsageError(Exception):

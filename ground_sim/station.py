@@ -246,10 +246,13 @@ class GroundStation:
 
     def link_pass(self, kind: str, record: Any) -> None:
         """A pass began (``AOS``) or ended (``LOS``) on the link (ground_sim.link_relay.PassRecord):
-        kept in ``passes`` and archived (direction ``pass``)."""
+        kept in ``passes``, as the ground's own telemetry (``ground.InPass``, ``ground.PassCount``,
+        stamped with mission time) and archived (direction ``pass``)."""
         at = record.aos if kind == "AOS" else record.los
         with self.changed:
             self.passes.append((kind, record.station, at))
+            self.telemetry["ground.InPass"].append((at, kind == "AOS"))
+            self.telemetry["ground.PassCount"].append((at, sum(1 for k, _, _ in self.passes if k == "AOS")))
             self.changed.notify_all()
         self.archive.record("pass", time.time(), b"", None, {"event": kind, "station": record.station,
                                                             "mission_time": at, "frames": record.frames,

@@ -15,11 +15,12 @@ link model (ground_sim.link_relay) runs on the flight's simulated time through i
 
 Requirements (verified in tests/unit/core/test_executive.py): simulated mission time depends only on the
 tick number; deadlines are spaced by period / speedup; a beacon's reader sees the time of the
-last tick run, never a torn value.
+last tick run, never a torn value, and the new flight's after a restart.
 """
 from __future__ import annotations
 
 import mmap
+import os
 import struct
 import time
 from datetime import datetime, timezone
@@ -33,7 +34,7 @@ _BEACON = struct.Struct("<Qdd")   # generation, time, time again: a reader retri
 class Clock(Protocol):
     period: float
 
-    def start(self) -> None: ...
+    def start(self, first_tick: int = 0) -> None: ...
     def mission_time(self, tick: int) -> float: ...
     def deadline(self, tick: int) -> float: ...
     @property
@@ -50,16 +51,16 @@ class WallClock:
 
     def __init__(self, period: float) -> None:
         self.period = period
-        self._start = time.monotonic()
+        self._start, self._first = time.monotonic(), 0
 
-    def start(self) -> None:
-        self._start = time.monotonic()
+    def start(self, first_tick: int = 0) -> None:
+        self._start, self._first = time.monotonic(), first_tick
 
     def mission_time(self, tick: int) -> float:
         return time.time()
 
     def deadline(self, tick: int) -> float:
-        return self._start + tick * self.period
+        return self._start + (tick - self._first) * self.period
 
 
 class SimulatedClock:
@@ -71,10 +72,11 @@ class SimulatedClock:
         self.period = period
         self.epoch = epoch
         self.speedup = speedup
-        self._start = time.monotonic()
+        self._start, self._first = time.monotonic(), 0
 
-    def start(self) -> None:
-        self._start = time.monotonic()
+    def start(self, first_tick: int = 0) -> None:
+        """Pace from now, ``first_tick`` first (a restarted flight goes on from its last tick)."""
+        self._start, self._first = time.monotonic(), first_tick
 
     def mission_time(self, tick: int) -> float:
         return self.epoch + tick * self.period
@@ -82,7 +84,7 @@ class SimulatedClock:
     def deadline(self, tick: int) -> float:
         if self.speedup == 0:
             return 0.0
-        return self._start + tick * self.period / self.speedup
+        return self._start + (tick - self._first) * self.period / self.speedup
 
 
 class TimeBeacon:
@@ -90,10 +92,12 @@ class TimeBeacon:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        with open(self.path, "wb") as file:
+        fresh = self.path.with_suffix(".new")     # a new file, renamed over the old one: a reader
+        with open(fresh, "wb") as file:           # of the old one is never cut short (SIGBUS)
             file.write(bytes(_BEACON.size))
-        with open(self.path, "r+b") as file:
+        with open(fresh, "r+b") as file:
             self._map = mmap.mmap(file.fileno(), _BEACON.size)
+        os.replace(fresh, self.path)
         self._generation = 0
 
     def write(self, mission_time: float) -> None:
@@ -110,14 +114,18 @@ class BeaconReader:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._map: mmap.mmap | None = None
+        self._inode = -1
 
     def read(self) -> float | None:
-        if self._map is None:
-            try:
+        try:
+            inode = os.stat(self.path).st_ino
+            if inode != self._inode:          # a restarted flight made a new one
                 with open(self.path, "rb") as file:
-                    self._map = mmap.mmap(file.fileno(), _BEACON.size, access=mmap.ACCESS_READ)
-            except (OSError, ValueError):   # not there yet, or not yet written to its size
-                return None
+                    mapped = mmap.mmap(file.fileno(), _BEACON.size, access=mmap.ACCESS_READ)
+                self.close()
+                self._map, self._inode = mapped, inode
+        except (OSError, ValueError):         # not there (yet)
+            return None
         while True:
             generation, first, second = _BEACON.unpack(self._map[:_BEACON.size])
             if first == second:

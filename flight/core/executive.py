@@ -10,7 +10,10 @@ Between ticks the executive polls the sockets components offer (``poll_sockets``
 telecommand is served as soon as it arrives rather than at the next tick. Tick k runs every rate
 group whose divider divides k. With a wall clock, ticks missed by an overrun are skipped and
 counted as slips (real time cannot be caught up); with a simulated clock no tick is ever skipped,
-since mission time is virtual, so a run is reproducible tick for tick.
+since mission time is virtual, so a run is reproducible tick for tick. The mission time of each
+tick is published in the run directory's beacon (flight.core.clock.TimeBeacon); a flight started
+again in the same run directory on simulated time goes on from the tick after the beacon's, so
+mission time never goes back across a restart.
 
 Start: components start in topology order (rate groups last); then a ready file (pid, what the
 caller adds such as the dictionary, and each component's ``ready_info``, e.g. endpoints) is
@@ -44,7 +47,7 @@ from typing import Any
 import zmq
 
 from flight.core.catalog import Catalog, build_catalog
-from flight.core.clock import BEACON_FILE, Clock, SimulatedClock, TimeBeacon, WallClock, parse_epoch
+from flight.core.clock import BEACON_FILE, BeaconReader, Clock, SimulatedClock, TimeBeacon, WallClock, parse_epoch
 from flight.core.component import Component, StartError
 from flight.core.context import Context
 from flight.core.rate_group import RateGroup
@@ -62,6 +65,16 @@ def make_clock(topology: Topology) -> Clock:
         return WallClock(period)
     return SimulatedClock(period, parse_epoch(str(settings.get("epoch", "2026-01-01T00:00:00Z"))),
                           float(settings.get("speedup", 1.0)))
+
+
+def resumed_tick(clock: Clock, beacon: BeaconReader) -> int:
+    """The first tick of a run: on simulated time, the one after the last tick a flight before this
+    one ran in the same run directory (its beacon), so mission time goes on across a restart; else 0."""
+    last = beacon.read()
+    beacon.close()
+    if not clock.simulated or last is None or last < clock.mission_time(0):
+        return 0
+    return int(round((last - clock.mission_time(0)) / clock.period)) + 1
 
 
 def build_components(topology: Topology, context: Context) -> dict[str, Component]:
@@ -95,8 +108,8 @@ class Executive:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = catalog if catalog is not None else build_catalog(topology)
         self.clock = make_clock(topology)
+        self.tick_count = resumed_tick(self.clock, BeaconReader(self.run_dir / BEACON_FILE))
         self.beacon = TimeBeacon(self.run_dir / BEACON_FILE)
-        self.tick_count = 0
         self._stop_requested = False
         self.ready_info = dict(ready_info or {})
         self.context = Context(self.catalog, self.run_dir, topology.seed, self._now,
@@ -175,8 +188,9 @@ class Executive:
                 poller.register(socket, zmq.POLLIN)
                 handlers[socket] = handler
         self._serve_until_ready(poller, handlers)
-        self.clock.start()
-        while not self._stop_requested and (max_ticks is None or self.tick_count < max_ticks):
+        first = self.tick_count
+        self.clock.start(first)
+        while not self._stop_requested and (max_ticks is None or self.tick_count - first < max_ticks):
             deadline = self.clock.deadline(self.tick_count)
             while True:  # serve the sockets until the tick is due (at least once per tick)
                 self._serve(poller, handlers, max(0, int((deadline - time.monotonic()) * 1000)))

@@ -1,13 +1,14 @@
 """Transmitter: when the downlink may go, from the one propagated orbit (flight.environment.orbit).
 
-Each cycle it asks the orbit whether a ground station sees the satellite (at or above the
-station's minimum elevation). A pass beginning and ending are events (``PassStarted``,
-``PassEnded``) naming the station and the time the elevation crossed its minimum (found by
-bisection between the two cycles, to a millisecond, so the report does not depend on the tick
-rate), and telemetry (``InPass``, ``PassCount``); it tells comms on its ``state`` port. With ``schedule = "passes"`` the transmitter is on only during a pass, as a LEO
-satellite's radio is: comms frames nothing outside one, and what waits stays in the durable store
-to go first when the next pass opens (alerts first). With ``schedule = "always"`` (the default,
-for a loopback ground that is always there) it is always on, and passes are only reported.
+Each cycle it asks the orbit whether a ground station sees the satellite (at or above the station's
+minimum elevation). A pass beginning and ending are events (``PassStarted``, ``PassEnded``) naming
+the station and the time the elevation crossed its minimum (found by bisection between the two
+cycles, to a millisecond, so the report does not depend on the tick rate), and telemetry
+(``InPass``, ``PassCount``); it tells comms on its ``state`` port. With ``schedule = "passes"`` the
+transmitter is on only during a pass, as a LEO satellite's radio is: comms frames nothing outside
+one, and what waits stays in the durable store to go first when the next pass opens (alerts first).
+With ``schedule = "always"`` (the default, for a loopback ground that is always there) it is always
+on, and passes are only reported.
 
 | requirement | verified by |
 |---|---|

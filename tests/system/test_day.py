@@ -53,7 +53,8 @@ def sky_passes():
     satellite = EarthSatellite.from_satrec(orbit.satellite, scale)
     at = lambda t: scale.from_datetime(datetime.fromtimestamp(t, timezone.utc))  # noqa: E731
     times, kinds = satellite.find_events(wgs84.latlon(station.lat_deg, station.lon_deg, elevation_m=station.alt_m),
-                                         at(EPOCH), at(EPOCH + HOURS * 3600), altitude_degrees=station.min_elevation_deg)
+                                         at(EPOCH), at(EPOCH + HOURS * 3600),
+                                         altitude_degrees=station.min_elevation_deg)
     return [(t.utc_datetime().timestamp(), kind) for t, kind in zip(times, kinds) if kind in (0, 2)]
 
 

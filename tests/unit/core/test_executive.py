@@ -180,6 +180,34 @@ def test_a_beacon_reader_in_another_process_sees_whole_increasing_times(tmp_path
     reader.close()
 
 
+def test_simulated_time_goes_on_across_a_restart_in_the_same_run_directory(tmp_path):
+    log: list[tuple[str, int, float]] = []
+    make = lambda: Executive(topology([{"name": "a", "kind": kind_of(TickLog), "log": log}],  # noqa: E731
+                                      [{"name": "g", "rate_hz": 10, "members": ["a"]}]), tmp_path)
+    make().run(max_ticks=7)
+    make().run(max_ticks=3)                               # a new flight process, the same run directory
+    assert [tick for _, tick, _ in log] == list(range(10))
+    assert [now for _, _, now in log] == pytest.approx([EPOCH_SECONDS + 0.1 * k for k in range(10)])
+    (tmp_path / "mission_time.bin").unlink()              # a fresh run starts at the epoch
+    make().run(max_ticks=1)
+    assert log[-1][1:] == (0, EPOCH_SECONDS)
+
+
+def test_a_reader_follows_a_new_beacon_made_by_a_restarted_flight(tmp_path):
+    first = TimeBeacon(tmp_path / "beacon")
+    first.write(5.0)
+    reader = BeaconReader(tmp_path / "beacon")
+    assert reader.read() == 5.0
+    second = TimeBeacon(tmp_path / "beacon")             # the flight restarted
+    assert reader.read() is None                         # nothing written by the new one yet
+    second.write(1.0)
+    first.write(9.0)                                     # the old one's writes no longer count
+    assert reader.read() == 1.0
+    reader.close()
+    first.close()
+    second.close()
+
+
 def test_the_executive_publishes_each_tick_mission_time(tmp_path):
     log: list[tuple[str, int, float]] = []
     exe = Executive(topology([{"name": "a", "kind": kind_of(TickLog), "log": log}],

@@ -8,6 +8,8 @@ and ``close`` returns the archive's error.
 """
 from __future__ import annotations
 
+import json
+
 import struct
 
 import pytest
@@ -138,3 +140,19 @@ def test_housekeeping_decodes_as_the_channels_do_and_bad_reports_are_refused(dat
                          for cid in structure.channels[:booleans[0]])
         with pytest.raises(ValueError, match="bool byte"):
             decoder.decode(_tm(0, svc.HOUSEKEEPING, svc.HK_REPORT, body[:offset] + b"\x02" + body[offset + 1:]))
+
+
+def test_a_pass_on_the_link_is_ground_telemetry_and_an_archive_row(tmp_path):
+    from ground_sim.link_relay import PassRecord
+
+    station = _station(tmp_path)
+    record = PassRecord("svalbard", 100.0)
+    station.link_pass("AOS", record)
+    record.los = 700.0
+    station.link_pass("LOS", record)
+    assert station.passes == [("AOS", "svalbard", 100.0), ("LOS", "svalbard", 700.0)]
+    assert station.telemetry["ground.InPass"] == [(100.0, True), (700.0, False)]
+    assert station.latest("ground.PassCount") == 1
+    station.archive.close()
+    rows = station.archive.query("SELECT decoded FROM packets WHERE direction = 'pass' ORDER BY id")
+    assert [json.loads(d)["event"] for (d,) in rows] == ["AOS", "LOS"]

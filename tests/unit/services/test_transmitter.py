@@ -40,7 +40,8 @@ def test_passes_begin_and_end_with_events_and_state_at_the_orbit_times(tmp_path,
     ended = [values for _, name, values in t.events if name == "PassEnded"]
     for begun, values, expected in zip(started, ended, first_passes, strict=True):
         assert begun[0] == values[0] == expected.station
-        assert begun[1] == pytest.approx(expected.rise, abs=0.002) and values[1] == pytest.approx(expected.set, abs=0.002)
+        assert begun[1] == pytest.approx(expected.rise, abs=0.002)
+        assert values[1] == pytest.approx(expected.set, abs=0.002)
         assert values[2] == pytest.approx(expected.duration, abs=0.004)
     assert t.components["transmitter"].telemetry["PassCount"] == 2
     states = [(s.on, s.station) for s in t.sent["transmitter.state"]]
