@@ -10,7 +10,8 @@ Rules:
   services: products go out of its ports); the services the core, the messages, the wire, the
   environment and protection; only the application modules (flight/__init__, __main__, app, testing,
   dictionary_cli) import everything;
-- flight imports nothing from ground_sim or tools; ground_sim nothing from tools;
+- flight imports nothing from ground_sim, campaign or tools; ground_sim and campaign nothing from
+  each other or from tools (campaigns run the flight's own classes, not the ground's);
 - native imports no project module.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = ("flight", "ground_sim", "native", "tools")
+PROJECT = ("flight", "ground_sim", "native", "tools", "campaign")
 
 # layer -> the flight layers it may import (itself included)
 FLIGHT_LAYERS = {
@@ -77,10 +78,10 @@ def violation(importer: str, imported: str) -> str | None:
         return None
     if top == "native" and target != "native":
         return "native imports no project module"
-    if top == "ground_sim" and target == "tools":
-        return "ground_sim imports nothing from tools"
+    if top in ("ground_sim", "campaign") and target in ("tools", "ground_sim", "campaign") and target != top:
+        return f"{top} imports nothing from {target}"
     if top == "flight":
-        if target in ("ground_sim", "tools"):
+        if target in ("ground_sim", "tools", "campaign"):
             return f"flight imports nothing from {target}"
         if target == "flight":
             source, layer = flight_layer(importer), flight_layer(imported)

@@ -38,7 +38,7 @@ import onnxruntime as ort
 from flight.payload.cluster import card_protocol as msg
 from flight.payload.cluster.card_link import MAX_CONTROL_MESSAGE, worker_socket
 from flight.payload.cluster.slots import SlotPool
-from flight.payload.cluster.weights import weight_views
+from flight.payload.cluster.weights import live_options, weight_views
 from native import crc32c
 
 
@@ -69,15 +69,13 @@ class CardWorker:
         return {name: ort.OrtValue.ortvalue_from_numpy(view) for name, view in views.items()}
 
     def _session(self, model_bytes: bytes) -> ort.InferenceSession:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(self.config.get("threads", 1))
-        options.inter_op_num_threads = 1
+        threads = int(self.config.get("threads", 1))
         if self.weights:  # live weights: compute in place from the flight's scrubbed copy
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-            options.add_session_config_entry("session.disable_prepacking", "1")
-            for name, value in self.weights.items():
-                options.add_initializer(name, value)
+            options = live_options(self.weights, threads)
         else:  # optimized: private weights, protected by refresh from the model file and voting
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         providers = [p if isinstance(p, str) else tuple(p) for p in self.config["providers"]]
         return ort.InferenceSession(model_bytes, options, providers=providers)

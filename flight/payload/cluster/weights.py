@@ -58,6 +58,22 @@ def weight_views(buffer: Any, layout: list[dict[str, Any]]) -> dict[str, np.ndar
             for w in layout}
 
 
+def live_options(weights: dict[str, Any], threads: int = 1) -> Any:
+    """ONNX Runtime session options that compute in place from ``weights`` (name -> OrtValue over
+    the live copy): graph optimization at most EXTENDED and prepacking off, so the session reads
+    these very bytes and an upset in them reaches the result."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.add_session_config_entry("session.disable_prepacking", "1")
+    for name, value in weights.items():
+        options.add_initializer(name, value)
+    return options
+
+
 class WeightStore:
     def __init__(self, model_path: Path, model_crc: int, cards: list[str], chunk_size: int = 4096) -> None:
         self.model_path = model_path

@@ -1,0 +1,143 @@
+"""``orbitfs-campaign``: run a fault-injection campaign file, resume it, replay one trial.
+
+    orbitfs-campaign FILE [--out DIR] [--workers N] [--scheduler ADDRESS]
+    orbitfs-campaign FILE --out DIR --replay CONFIGURATION:INDEX
+
+Each configuration's trials stream to ``DIR/results-NAME.jsonl`` as they finish (campaign.executor);
+running the same command again resumes where it stopped, repeating and losing nothing. When every
+trial is in, ``DIR/summary.json`` and ``DIR/junit.xml`` are written (campaign.summary) and the
+table printed. ``--workers N``: a local process pool; ``--scheduler ADDRESS``: a dask.distributed
+cluster (``local:N`` starts a LocalCluster of N workers here). ``--replay`` runs one trial alone,
+in this process, and says whether it is the result on record.
+
+Exit status: 0 when every criterion passes, 1 when one fails, 2 for a file or option that cannot
+be run (one line, nothing written), 130 on Ctrl-C (what is done is kept).
+
+| requirement | verified by |
+|---|---|
+| a small campaign runs, resumes after a kill, replays a trial; its summary and JUnit follow |   |
+|   | tests/system/test_campaign.py |
+| a bad campaign file: one line, exit 2 | tests/unit/campaign/test_spec.py |
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from campaign.executor import Progress, completed_trials, run_campaign
+from campaign.spec import Campaign, CampaignError, load_campaign
+from campaign.summary import junit_xml, summarize
+from campaign.weights_trial import CARDS, COPIES, run_weight_trial
+from flight.payload.cluster.weights import weight_layout
+
+
+def model_path(file: Path, model: str, out: Path) -> Path:
+    """The campaign's model: the file's (relative to it), else the demo model built in ``out``."""
+    if model:
+        path = (file.parent / model) if not Path(model).is_absolute() else Path(model)
+        if not path.is_file():
+            raise CampaignError(f"{file}: target.model = {model!r}: no file at {path}")
+        return path
+    from flight.payload.demo_model import write_demo_model
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "demo_model.onnx"
+    return path if path.exists() else write_demo_model(path)
+
+
+def fault_space_bits(model: Path) -> int:
+    """Bits a weight upset can hit: every card's live and golden copy of the packed weights."""
+    return CARDS * len(COPIES) * weight_layout(model.read_bytes())[1].size * 8
+
+
+def show(progress: Progress, last: list[float]) -> None:
+    """The progress line, twice a second at most, ended once when the configuration is done."""
+    now, finished = time.monotonic(), progress.done == progress.total
+    if (now - last[0] >= 0.5 and not finished) or (finished and last[0] != float("inf")):
+        last[0] = float("inf") if finished else now
+        print(f"\r  {progress.line()}", end="\n" if finished else "", flush=True)
+
+
+def run_all(campaign: Campaign, model: Path, out: Path, workers: int, scheduler: str | None) -> dict[str, Any]:
+    results = {}
+    for configuration in campaign.configurations:
+        path = out / f"results-{configuration['name']}.jsonl"
+        print(f"{configuration['name']} (protection {configuration['protection']}): {campaign.trials:,} trials")
+        last = [0.0]
+        run_campaign(run_weight_trial, campaign.trial_config(configuration, model), campaign.trials, path,
+                     workers=workers, scheduler=scheduler, progress=lambda p, last=last: show(p, last))
+        results[configuration["name"]] = list(completed_trials(path).values())
+    return summarize(campaign.name, results, campaign.configurations, campaign.max_sdc)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    classes = ("masked", "corrected", "due", "sdc")
+    print(f"\n{'configuration':<16}{'trials':>8}" + "".join(f"{o:>12}" for o in classes) + "   SDC rate (95 % Wilson)")
+    for name, s in summary["configurations"].items():
+        sdc = s["sdc"]
+        interval = (f"{sdc['rate']:.2e} [{sdc['low']:.2e}, {sdc['high']:.2e}]" if "rate" in sdc else "n/a")
+        if sdc["count"] == 0 and "upper_rule_of_three" in sdc:
+            interval += f", rule of three <= {sdc['upper_rule_of_three']:.2e}"
+        print(f"{name:<16}{s['trials']:>8}" + "".join(f"{s['counts'][o]:>12}" for o in classes) + f"   {interval}")
+    for name, r in summary["reduction"].items():
+        factor = "n/a" if r["factor"] is None else f"{r['factor']:.0f}"
+        print(f"SDC reduction of {name}: {factor} ({r['bound']})")
+    for case in summary["criteria"]:
+        print(f"  [{'PASS' if case['passed'] else 'FAIL'}] {case['name']}: {case['detail']}")
+
+
+def replay(campaign: Campaign, model: Path, out: Path, which: str) -> int:
+    name, _, index = which.partition(":")
+    configuration = next((c for c in campaign.configurations if c["name"] == name), None)
+    if configuration is None or not index.isdigit():
+        raise CampaignError(f"--replay {which!r}: CONFIGURATION:INDEX, configurations "
+                            f"{[c['name'] for c in campaign.configurations]}")
+    result = run_weight_trial(campaign.trial_config(configuration, model), int(index))
+    print(json.dumps(result))
+    recorded = completed_trials(out / f"results-{name}.jsonl").get(int(index))
+    if recorded is not None:
+        same = {k: v for k, v in recorded.items() if k != "trial"} == result
+        print(f"recorded result: {'the same' if same else 'DIFFERENT: ' + json.dumps(recorded)}")
+        return 0 if same else 1
+    print("no recorded result for this trial")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orbitfs-campaign", description=__doc__.split("\n")[0])
+    parser.add_argument("file", type=Path, help="the campaign file (TOML)")
+    parser.add_argument("--out", type=Path, help="results folder (default: runs/campaign-NAME)")
+    parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    parser.add_argument("--scheduler", help="dask.distributed scheduler ADDRESS, or local:N")
+    parser.add_argument("--replay", metavar="CONFIGURATION:INDEX", help="run one trial alone and compare")
+    args = parser.parse_args(argv)
+    try:
+        if args.workers < 1:
+            raise CampaignError(f"--workers {args.workers}: must be 1 or more")
+        campaign = load_campaign(args.file)
+        out = args.out or Path("runs") / f"campaign-{campaign.name}"
+        model = model_path(args.file, campaign.target["model"], out)
+        campaign = load_campaign(args.file, fault_space_bits(model))
+        if args.replay:
+            return replay(campaign, model, out, args.replay)
+        out.mkdir(parents=True, exist_ok=True)
+        summary = run_all(campaign, model, out, args.workers, args.scheduler)
+    except CampaignError as error:
+        print(f"orbitfs-campaign: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: the trials done are kept; run the same command to resume", file=sys.stderr)
+        return 130
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out / "junit.xml").write_bytes(junit_xml(summary))
+    print_summary(summary)
+    print(f"\nresults: {out}")
+    return 0 if all(c["passed"] for c in summary["criteria"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

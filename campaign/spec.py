@@ -1,0 +1,153 @@
+"""A campaign file: what is tested, with which faults, how many trials, from which seed.
+
+TOML, every key checked (an unknown key, a wrong type or a value out of range is refused with one
+line naming it and what is allowed; the command exits 2)::
+
+    [campaign]
+    name = "weights-single-bit"
+    seed = 1                 # the master seed: trial i's seed depends on (seed, i) alone
+    trials = 16590           # or: margin = 0.01 and confidence = 0.99 (Leveugle et al. 2009)
+
+    [target]
+    model = "demo_model.onnx"   # relative to the file; "" = the demo model, built in the output folder
+    frames = 4                  # inputs per trial (scene tiles from inputs_seed)
+    inputs_seed = 7
+    chunk = 64                  # CRC chunk of the weights regions (the topology's weights_chunk)
+
+    [faults]
+    kinds = ["single"]          # single, multi (2-4 adjacent bits), byte
+    copies = ["live", "golden"]
+
+    [[configurations]]          # each runs the same trials (the same planned upsets)
+    name = "off"
+    protection = "off"          # off: THROUGHPUT, no scrubbing; on: TMR + scrubbing
+
+    [criteria]                  # pass/fail, for JUnit: the highest SDC rate allowed per configuration
+    max_sdc = { on = 0.0 }
+
+| requirement | verified by |
+|---|---|
+| a valid file gives its campaign; the trial count from margin and confidence is Leveugle's |   |
+|   | tests/unit/campaign/test_spec.py |
+| any bad key or value is refused with one line naming it | tests/unit/campaign/test_spec.py |
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from campaign.stats import leveugle_sample_size
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+from flight.core.settings import Setting, SettingError, check_settings
+
+PROTECTIONS = ("off", "on")
+KIND_NAMES = ("single", "multi", "byte")
+COPY_NAMES = ("live", "golden")
+
+
+def _subset(allowed: tuple[str, ...]):
+    def reason(values: list[Any]) -> str | None:
+        if not values or any(v not in allowed for v in values) or len(set(values)) != len(values):
+            return f"must be a non-empty list of distinct names from {list(allowed)}"
+        return None
+    return reason
+
+
+CAMPAIGN = {
+    "name": Setting(str, "campaign", description="the campaign's name, in its reports"),
+    "seed": Setting(int, 1, 0, 2**63 - 1, description="master seed"),
+    "trials": Setting(int, 0, 0, 10_000_000, description="trials per configuration; 0: from margin and confidence"),
+    "margin": Setting(float, 0.01, 1e-6, 0.5, description="margin of error for the sample size"),
+    "confidence": Setting(float, 0.99, 0.5, 0.999999, description="confidence for the sample size"),
+}
+TARGET = {
+    "model": Setting(str, "", description="ONNX model; empty: the demo model"),
+    "frames": Setting(int, 4, 1, 10_000, description="inputs per trial"),
+    "inputs_seed": Setting(int, 7, 0, 2**63 - 1, description="seed of the input scenes"),
+    "chunk": Setting(int, 64, 4, 1 << 20, description="CRC chunk of the weights regions, bytes"),
+}
+FAULTS = {
+    "kinds": Setting(list, ["single"], check=_subset(KIND_NAMES), description="upset kinds"),
+    "copies": Setting(list, list(COPY_NAMES), check=_subset(COPY_NAMES), description="copies upset"),
+}
+CONFIGURATION = {
+    "name": Setting(str, None, required=True, description="the configuration's name"),
+    "protection": Setting(str, "on", choices=PROTECTIONS, description="off: THROUGHPUT; on: TMR + scrubbing"),
+}
+
+
+class CampaignError(ValueError):
+    """A campaign file that cannot be run (one line)."""
+
+
+@dataclass
+class Campaign:
+    name: str
+    seed: int
+    trials: int
+    target: dict[str, Any]
+    faults: dict[str, Any]
+    configurations: list[dict[str, Any]]
+    max_sdc: dict[str, float] = field(default_factory=dict)
+
+    def trial_config(self, configuration: dict[str, Any], model: Path) -> dict[str, Any]:
+        """What a trial function needs (plain, picklable, JSON-able)."""
+        return {"model": str(model), "frames": self.target["frames"], "chunk": self.target["chunk"],
+                "inputs_seed": self.target["inputs_seed"], "seed": self.seed,
+                "protection": configuration["protection"], "kinds": self.faults["kinds"],
+                "copies": self.faults["copies"]}
+
+
+def load_campaign(path: Path, fault_space_bits: int | None = None) -> Campaign:
+    """The campaign in ``path``; CampaignError (one line) if it cannot be run."""
+    try:
+        doc = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise CampaignError(f"{path}: {error}") from None
+    unknown = set(doc) - {"campaign", "target", "faults", "configurations", "criteria"}
+    if unknown:
+        raise CampaignError(f"{path}: unknown table {sorted(unknown)[0]!r}; tables: campaign, target, faults, "
+                            "configurations, criteria")
+    try:
+        head = check_settings("campaign", doc.get("campaign", {}), CAMPAIGN)
+        target = check_settings("target", doc.get("target", {}), TARGET)
+        faults = check_settings("faults", doc.get("faults", {}), FAULTS)
+        configurations = [check_settings(f"configurations[{i}]", c, CONFIGURATION)
+                          for i, c in enumerate(doc.get("configurations", []))]
+    except SettingError as error:
+        raise CampaignError(f"{path}: {error}") from None
+    return Campaign(head["name"], head["seed"], _trials(path, head, fault_space_bits), target, faults,
+                    _configurations(path, configurations), _criteria(path, doc.get("criteria", {}), configurations))
+
+
+def _trials(path: Path, head: dict[str, Any], fault_space_bits: int | None) -> int:
+    if head["trials"]:
+        return head["trials"]
+    return leveugle_sample_size(fault_space_bits, head["margin"], head["confidence"])
+
+
+def _configurations(path: Path, configurations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = [c["name"] for c in configurations]
+    if not configurations:
+        raise CampaignError(f"{path}: no [[configurations]]: name at least one (protection off or on)")
+    if len(set(names)) != len(names) or any(not n or "/" in n for n in names):
+        raise CampaignError(f"{path}: configuration names must be distinct, non-empty, without '/': {names}")
+    return configurations
+
+
+def _criteria(path: Path, criteria: dict[str, Any], configurations: list[dict[str, Any]]) -> dict[str, float]:
+    names = {c["name"] for c in configurations}
+    unknown = set(criteria) - {"max_sdc"}
+    limits = criteria.get("max_sdc", {})
+    if unknown or not isinstance(limits, dict):
+        raise CampaignError(f"{path}: [criteria] takes max_sdc = {{CONFIGURATION = RATE, ...}} only")
+    for name, rate in limits.items():
+        if name not in names or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise CampaignError(f"{path}: criteria.max_sdc.{name} = {rate!r}: needs a configuration name and a "
+                                f"rate from 0 to 1 (configurations: {sorted(names)})")
+    return {name: float(rate) for name, rate in limits.items()}

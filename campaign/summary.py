@@ -1,0 +1,104 @@
+"""What a campaign found: outcome rates with intervals per configuration, where the model is
+fragile, the protection's reduction factor, and the pass/fail criteria as JUnit XML.
+
+- Per configuration: each outcome class's count and rate with its Wilson interval, and for a class
+  with no hit the rule-of-three upper bound (campaign.stats).
+- The SDC reduction factor of each configuration against the unprotected one: rate off / rate on;
+  when "on" had no SDC, the factor is at least rate off / (rule-of-three bound of on).
+- The vulnerability map of the unprotected configuration: SDC rate by weight tensor (or padding),
+  by float32 field (sign, exponent, mantissa) and bit position, and by copy (live, golden).
+- Criteria: ``max_sdc`` per configuration, judged on the observed rate; each a JUnit test case,
+  with a runner error in any configuration a failure of its own.
+
+| requirement | verified by |
+|---|---|
+| the summary's counts are those of the result lines; the reduction factor and bounds follow |   |
+|   the formulas | tests/unit/campaign/test_summary.py |
+| a criterion broken, or a runner error, is a failed JUnit case | tests/unit/campaign/test_summary.py |
+"""
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable
+from typing import Any
+from xml.etree import ElementTree
+
+from campaign.stats import rate_summary, rule_of_three
+
+OUTCOMES = ("masked", "corrected", "due", "sdc", "hang", "crash", "runner_error")
+
+
+def outcome_counts(results: Iterable[dict[str, Any]]) -> dict[str, int]:
+    counts = collections.Counter(r["outcome"] for r in results)
+    return {outcome: counts.get(outcome, 0) for outcome in OUTCOMES} | {
+        k: v for k, v in counts.items() if k not in OUTCOMES}
+
+
+def breakdown(results: list[dict[str, Any]], key: str) -> dict[str, dict[str, float]]:
+    """SDC count, trials and rate for each value of ``key`` (None values left out)."""
+    trials: collections.Counter = collections.Counter()
+    sdc: collections.Counter = collections.Counter()
+    for r in results:
+        value = r.get(key)
+        if value is None:
+            continue
+        trials[str(value)] += 1
+        sdc[str(value)] += r["outcome"] == "sdc"
+    return {value: {"trials": n, "sdc": sdc[value], "rate": sdc[value] / n}
+            for value, n in sorted(trials.items(), key=lambda item: -sdc[item[0]] / item[1])}
+
+
+def reduction(off: dict[str, Any], on: dict[str, Any]) -> dict[str, Any]:
+    """How much less SDC a protected configuration has than the unprotected one."""
+    off_rate, on_sdc, on_trials = off["sdc"]["rate"], on["sdc"]["count"], on["trials"]
+    if on_sdc:
+        return {"factor": off_rate / on["sdc"]["rate"], "bound": "observed"}
+    return {"factor": off_rate / rule_of_three(on_trials) if on_trials else None,
+            "bound": "at least (rule of three on the protected configuration)"}
+
+
+def configuration_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = outcome_counts(results)
+    rates = rate_summary(counts)
+    for outcome in OUTCOMES:
+        rates.setdefault(outcome, {"count": 0})
+    return {"trials": len(results), "counts": counts, "rates": rates, "sdc": rates["sdc"],
+            "critical_sdc": sum(1 for r in results if r.get("critical")),
+            "by_tensor": breakdown(results, "tensor"), "by_field": breakdown(results, "field"),
+            "by_bit": breakdown(results, "bit"), "by_copy": breakdown(results, "copy"),
+            "by_kind": breakdown(results, "kind")}
+
+
+def summarize(name: str, results: dict[str, list[dict[str, Any]]], configurations: list[dict[str, Any]],
+              max_sdc: dict[str, float]) -> dict[str, Any]:
+    """The campaign's summary (JSON-able) from each configuration's results."""
+    per = {c["name"]: configuration_summary(results[c["name"]]) for c in configurations}
+    off = [c["name"] for c in configurations if c["protection"] == "off"]
+    reductions = {c["name"]: reduction(per[off[0]], per[c["name"]]) for c in configurations
+                  if off and c["protection"] != "off" and per[off[0]]["trials"]}
+    return {"campaign": name, "configurations": per, "reduction": reductions,
+            "criteria": criteria(per, max_sdc)}
+
+
+def criteria(per: dict[str, dict[str, Any]], max_sdc: dict[str, float]) -> list[dict[str, Any]]:
+    out = [{"name": f"{name}: SDC rate <= {limit:g}", "passed": per[name]["sdc"].get("rate", 0.0) <= limit,
+            "detail": f"{per[name]['sdc']['count']} SDC in {per[name]['trials']} trials"}
+           for name, limit in max_sdc.items()]
+    out += [{"name": f"{name}: no runner error", "passed": summary["counts"]["runner_error"] == 0,
+             "detail": f"{summary['counts']['runner_error']} trials could not be classified"}
+            for name, summary in per.items()]
+    return out
+
+
+def junit_xml(summary: dict[str, Any]) -> bytes:
+    """The criteria as a JUnit XML test suite (one case each)."""
+    cases = summary["criteria"]
+    suite = ElementTree.Element("testsuite", name=summary["campaign"], tests=str(len(cases)),
+                                failures=str(sum(not c["passed"] for c in cases)))
+    for case in cases:
+        element = ElementTree.SubElement(suite, "testcase", classname=summary["campaign"], name=case["name"])
+        if not case["passed"]:
+            ElementTree.SubElement(element, "failure", message=case["detail"])
+        else:
+            ElementTree.SubElement(element, "system-out").text = case["detail"]
+    return ElementTree.tostring(suite, encoding="utf-8", xml_declaration=True)

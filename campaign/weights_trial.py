@@ -1,0 +1,232 @@
+"""Weight-upset trials, in process, on the flight's own classes.
+
+A :class:`WeightBench` holds what a card computes with, as the flight does: the model's weights
+packed by the flight's layout (flight.payload.cluster.weights), one live copy per card with its
+golden copy and reference CRCs in a :class:`~flight.protection.regions.LiveGoldenRegion` (chunks of
+``chunk`` bytes, the topology's ``weights_chunk``), and one ONNX Runtime session per card computing
+in place from its live copy (``live_options``, as a card worker does). It is built once per worker
+process and reset between trials (every copy reloaded from the model's weights).
+
+A trial (:func:`run_weight_trial`) is one planned upset (:class:`UpsetPlan`: card, copy, byte,
+bit mask) drawn from the trial's seed alone, then ``frames`` frames over a fixed input set:
+
+- protection ``"on"``: TMR (every frame computed by the three cards and voted with the flight's
+  ``vote_bitwise``) and the scrubber's pass over every card's region after each frame (the
+  flight scrubs every tick and computes a frame per tick); the upset lands before frame ``at``,
+  so that frame is computed with it and the scrub after it repairs it;
+- protection ``"off"``: THROUGHPUT (frame ``f`` on card ``f % 3``), no scrubbing: the upset stays.
+
+The delivered outputs are compared with a fault-free golden run (the same inputs on pristine
+weights). Outcome classes (NVBitFI's, for a payload that can withhold a product):
+
+- ``sdc``: a product delivered unflagged whose output differs from the golden one (``critical``
+  when its decisions, tile class or fire cells, differ too);
+- ``due``: detected and not correctable: a vote without a majority (the frame is withheld) or a
+  scrub finding both copies bad (recovery reloads the weights);
+- ``corrected``: detected (a vote outvoted a card, or the scrubber repaired a copy) and every
+  product equal to the golden one;
+- ``masked``: nothing detected and every product equal to the golden one (``latent`` when the
+  upset is still in memory at the end: unprotected golden copies, unused padding).
+
+Each result names the region, copy, byte, the weight tensor the byte belongs to (or
+``padding``), its float32 bit position (0-22 mantissa, 23-30 exponent, 31 sign), and the kind.
+
+| requirement | verified by |
+|---|---|
+| hand-built plans of each class are classified so (an upset in padding, a golden copy, a live |   |
+|   copy with and without protection, both copies of a chunk) | tests/unit/campaign/test_weights_trial.py |
+| a trial depends only on its configuration and seed: replayed alone, the same result |   |
+|   | tests/unit/campaign/test_weights_trial.py |
+| the bench is clean again after every trial | tests/unit/campaign/test_weights_trial.py |
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from flight.payload.cluster.voter import vote_bitwise
+from flight.payload.cluster.weights import live_options, weight_layout, weight_views
+from flight.payload.scene import SceneGenerator
+from flight.protection.regions import LiveGoldenRegion
+
+CARDS = 3
+KINDS = ("single", "multi", "byte")
+COPIES = ("live", "golden")
+
+
+@dataclass(frozen=True)
+class UpsetPlan:
+    """One upset: which card's region, which copy, which byte, which bits (``mask``), and the
+    frame it lands before."""
+
+    card: int
+    copy: str
+    offset: int
+    mask: int
+    kind: str
+    at: int
+
+
+class WeightBench:
+    """Three cards' weights, regions and live sessions, and the golden outputs of the inputs."""
+
+    def __init__(self, model: Path, frames: int, chunk: int = 64, seed: int = 7) -> None:
+        model_bytes = Path(model).read_bytes()
+        self.layout, self.pristine = weight_layout(model_bytes)
+        self.size = self.pristine.size
+        self.regions: list[LiveGoldenRegion] = []
+        self.sessions: list[ort.InferenceSession] = []
+        self._keep: list[Any] = []
+        for card in range(CARDS):
+            live = self.pristine.copy()
+            values = {name: ort.OrtValue.ortvalue_from_numpy(view)
+                      for name, view in weight_views(live.data, self.layout).items()}
+            self._keep += [live, values]
+            self.regions.append(LiveGoldenRegion(f"card{card}_weights", live, chunk_size=chunk))
+            self.sessions.append(ort.InferenceSession(model_bytes, live_options(values),
+                                                      providers=["CPUExecutionProvider"]))
+        scene = SceneGenerator(seed)
+        self.inputs = [scene.tile(i).pixels[None] for i in range(frames)]
+        self.input_name = self.sessions[0].get_inputs()[0].name
+        self.golden = [self.infer(0, i) for i in range(frames)]
+        self._tensors = sorted((w["offset"], w["offset"] + 4 * int(np.prod(w["shape"])), w["name"])
+                               for w in self.layout)
+
+    def infer(self, card: int, frame: int) -> bytes:
+        outputs = self.sessions[card].run(None, {self.input_name: self.inputs[frame]})
+        return b"".join(np.ascontiguousarray(o, np.float32).tobytes() for o in outputs)
+
+    def reset(self) -> None:
+        for region in self.regions:
+            region.reload(self.pristine)
+
+    def clean(self) -> bool:
+        return all(np.array_equal(r.live, self.pristine) and np.array_equal(r.golden, self.pristine)
+                   for r in self.regions)
+
+    def tensor_at(self, offset: int) -> str:
+        for start, stop, name in self._tensors:
+            if start <= offset < stop:
+                return name
+        return "padding"
+
+    def fault_space_bits(self) -> int:
+        """Bits a weight upset can hit: every card's live and golden copies."""
+        return CARDS * len(COPIES) * self.size * 8
+
+
+def plan_upset(bench: WeightBench, seed: int, kinds: tuple[str, ...] = ("single",),
+               copies: tuple[str, ...] = COPIES) -> UpsetPlan:
+    """The upset of a trial, from its seed alone (the SEU injector's kinds: one bit; 2 to 4
+    adjacent bits of a byte; a random byte)."""
+    rng = random.Random(seed)
+    kind = kinds[rng.randrange(len(kinds))]
+    if kind == "single":
+        mask = 1 << rng.randrange(8)
+    elif kind == "multi":
+        width = rng.randint(2, 4)
+        mask = ((1 << width) - 1) << rng.randrange(9 - width)
+    else:
+        mask = rng.randrange(1, 256)
+    return UpsetPlan(rng.randrange(CARDS), copies[rng.randrange(len(copies))], rng.randrange(bench.size), mask,
+                     kind, rng.randrange(len(bench.inputs)))
+
+
+def apply_upset(bench: WeightBench, plan: UpsetPlan) -> None:
+    region = bench.regions[plan.card]
+    for bit in range(8):
+        if plan.mask >> bit & 1:
+            region.flip(plan.offset, bit, plan.copy)
+
+
+def _frame_on(bench: WeightBench, frame: int) -> tuple[bytes | None, bool]:
+    """TMR: (the voted output or None when withheld, whether a card was outvoted)."""
+    outcome = vote_bitwise({str(card): bench.infer(card, frame) for card in range(CARDS)})
+    return outcome.output, bool(outcome.disagreeing)
+
+
+def _scrub(bench: WeightBench) -> tuple[bool, bool]:
+    """One pass over every card's region: (found anything, found something uncorrectable)."""
+    findings = [f for r in bench.regions for f in r.scrub(0, r.size).findings]
+    return bool(findings), any(f.uncorrectable for f in findings)
+
+
+def execute(bench: WeightBench, plan: UpsetPlan, protection: str) -> dict[str, Any]:
+    """Run the frames with the planned upset; the trial's outcome and what it is based on."""
+    detected = withheld = uncorrectable = False
+    wrong = critical = 0
+    for frame in range(len(bench.inputs)):
+        if frame == plan.at:
+            apply_upset(bench, plan)
+        if protection == "on":
+            output, outvoted = _frame_on(bench, frame)
+            found, bad = _scrub(bench)
+            detected |= outvoted or found
+            uncorrectable |= bad
+        else:
+            output = bench.infer(frame % CARDS, frame)
+        if output is None:
+            withheld = detected = True
+        elif output != bench.golden[frame]:
+            wrong += 1
+            critical += _decisions(output) != _decisions(bench.golden[frame])
+    if wrong:
+        outcome = "sdc"
+    elif withheld or uncorrectable:
+        outcome = "due"
+    else:
+        outcome = "corrected" if detected else "masked"
+    return {"outcome": outcome, "wrong_products": wrong, "critical": critical, "withheld": withheld,
+            "latent": not bench.clean()}
+
+
+def _decisions(output: bytes) -> bytes:
+    """The demo model's decisions in an output record: its class (argmax of the first three
+    floats) and its fire cells (the next floats rounded at 0.5)."""
+    values = np.frombuffer(output, np.float32)
+    return bytes([int(np.argmax(values[:3]))]) + (values[3:-1] >= 0.5).tobytes()
+
+
+def describe(bench: WeightBench, plan: UpsetPlan) -> dict[str, Any]:
+    """Where the upset landed: region, copy, byte, tensor, float32 bit positions, kind."""
+    tensor = bench.tensor_at(plan.offset)
+    bits = [8 * (plan.offset % 4) + b for b in range(8) if plan.mask >> b & 1]
+    return {"region": f"card{plan.card}_weights", "copy": plan.copy, "offset": plan.offset, "mask": plan.mask,
+            "kind": plan.kind, "at": plan.at, "tensor": tensor, "bit": bits[0] if len(bits) == 1 else None,
+            "field": _field(bits) if tensor != "padding" else "padding"}
+
+
+def _field(bits: list[int]) -> str:
+    names = {"sign" if b == 31 else "exponent" if b >= 23 else "mantissa" for b in bits}
+    return names.pop() if len(names) == 1 else "+".join(sorted(names))
+
+
+_BENCHES: dict[tuple, WeightBench] = {}
+
+
+def bench_for(config: dict[str, Any]) -> WeightBench:
+    """This process's bench for the configuration (built on first use, kept for the next trials)."""
+    key = (config["model"], config["frames"], config["chunk"], config["inputs_seed"])
+    if key not in _BENCHES:
+        _BENCHES[key] = WeightBench(Path(config["model"]), config["frames"], config["chunk"], config["inputs_seed"])
+    return _BENCHES[key]
+
+
+def run_weight_trial(config: dict[str, Any], index: int) -> dict[str, Any]:
+    """Trial ``index`` of a weight-upset campaign: its plan from (master seed, index) alone, run,
+    classified; the bench reset afterwards whatever happened."""
+    from campaign.executor import trial_seed
+
+    bench = bench_for(config)
+    seed = trial_seed(config["seed"], index)
+    plan = plan_upset(bench, seed, tuple(config["kinds"]), tuple(config["copies"]))
+    try:
+        result = execute(bench, plan, config["protection"])
+    finally:
+        bench.reset()
+    return {**describe(bench, plan), **result, "seed": seed}
