@@ -3,12 +3,13 @@
     orbitfs-campaign FILE [--out DIR] [--workers N] [--scheduler ADDRESS]
     orbitfs-campaign FILE --out DIR --replay CONFIGURATION:INDEX
 
-Each configuration's trials stream to ``DIR/results-NAME.jsonl`` as they finish (campaign.executor);
-running the same command again resumes where it stopped, repeating and losing nothing. When every
-trial is in, ``DIR/summary.json`` and ``DIR/junit.xml`` are written (campaign.summary) and the
-table printed. ``--workers N``: a local process pool; ``--scheduler ADDRESS``: a dask.distributed
-cluster (``local:N`` starts a LocalCluster of N workers here). ``--replay`` runs one trial alone,
-in this process, and says whether it is the result on record.
+Each configuration's trials stream to ``DIR/results-NAME.jsonl`` as they finish
+(campaign.executor); running the same command again resumes where it stopped, repeating and losing
+nothing. When every trial is in, ``DIR/summary.json`` and ``DIR/junit.xml`` are written
+(campaign.summary), the table printed, and ``DIR/report.md`` with its PNG plots (campaign.report;
+needs matplotlib). ``--workers N``: a local process pool; ``--scheduler ADDRESS``: a
+dask.distributed cluster (``local:N`` starts a LocalCluster of N workers here). ``--replay`` runs
+one trial alone, in this process, and says whether it is the result on record.
 
 Exit status: 0 when every criterion passes, 1 when one fails, 2 for a file or option that cannot
 be run (one line, nothing written), 130 on Ctrl-C (what is done is kept).
@@ -30,6 +31,7 @@ from typing import Any
 
 from campaign.executor import Progress, completed_trials, run_campaign
 from campaign.spec import Campaign, CampaignError, load_campaign
+from campaign.report import write_report
 from campaign.summary import junit_xml, summarize
 from campaign.weights_trial import CARDS, COPIES, run_weight_trial
 from flight.payload.cluster.weights import weight_layout
@@ -135,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     (out / "junit.xml").write_bytes(junit_xml(summary))
     print_summary(summary)
+    try:
+        print(f"report: {write_report(summary, out)}")
+    except ImportError:
+        print("report: not written, matplotlib is missing (pip install -e '.[plot]')")
     print(f"\nresults: {out}")
     return 0 if all(c["passed"] for c in summary["criteria"]) else 1
 

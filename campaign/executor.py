@@ -20,7 +20,9 @@ Where the trials run:
   starts at once and inherits the trial function, the config and whatever the parent loaded)
   and ``spawn`` elsewhere (macOS and Windows: fork is unsafe or missing there; the trial must
   then be importable by its module name). The config and trial are handed to each worker once
-  (pool initializer), not with every chunk. Workers ignore SIGINT: Ctrl-C is the parent's.
+  (pool initializer), not with every chunk. Workers ignore SIGINT (Ctrl-C is the parent's) and,
+  on Linux, die with the parent (prctl PR_SET_PDEATHSIG): a SIGKILLed campaign leaves no
+  orphaned worker holding a CPU.
 - ``scheduler="ADDRESS"`` (e.g. ``tcp://10.0.0.1:8786``): a ``dask.distributed.Client`` on that
   scheduler, ``client.map`` over chunks (the config scattered once to every worker), results by
   ``distributed.as_completed``. ``scheduler="local:N"`` starts a ``LocalCluster(n_workers=N,
@@ -259,7 +261,7 @@ def _pool_batches(trial: TrialFunction, config: dict, todo: list[int], workers: 
 def _local_cluster(workers: int) -> Any:
     from dask.distributed import LocalCluster
 
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
 
 
 def _dask_batches(trial: TrialFunction, config: dict, todo: list[int], chunk: int, scheduler: str | None,
