@@ -68,7 +68,8 @@ def run_all(campaign: Campaign, model: Path, out: Path, workers: int, scheduler:
     results = {}
     for configuration in campaign.configurations:
         path = out / f"results-{configuration['name']}.jsonl"
-        print(f"{configuration['name']} (protection {configuration['protection']}): {campaign.trials:,} trials")
+        print(f"{configuration['name']} ({configuration['mode']}, scrub every {configuration['scrub_every']} "
+              f"frames): {campaign.trials:,} trials")
         last = [0.0]
         run_campaign(run_weight_trial, campaign.trial_config(configuration, model), campaign.trials, path,
                      workers=workers, scheduler=scheduler, progress=lambda p, last=last: show(p, last))

@@ -20,7 +20,9 @@ line naming it and what is allowed; the command exits 2)::
 
     [[configurations]]          # each runs the same trials (the same planned upsets)
     name = "off"
-    protection = "off"          # off: THROUGHPUT, no scrubbing; on: TMR + scrubbing
+    protection = "off"          # off: THROUGHPUT, no scrubbing; on: TMR + a scrub pass every frame
+    # mode = "THROUGHPUT"       # or TMR: overrides the protection's cluster mode
+    # scrub_every = 1           # frames between scrub passes, 0 never: overrides the protection's
 
     [criteria]                  # pass/fail, for JUnit: the highest SDC rate allowed per configuration
     max_sdc = { on = 0.0 }
@@ -46,6 +48,8 @@ except ModuleNotFoundError:  # Python 3.10
 from flight.core.settings import Setting, SettingError, check_settings
 
 PROTECTIONS = ("off", "on")
+MODES = ("THROUGHPUT", "TMR")
+PRESETS = {"on": ("TMR", 1), "off": ("THROUGHPUT", 0)}
 KIND_NAMES = ("single", "multi", "byte")
 COPY_NAMES = ("live", "golden")
 
@@ -77,7 +81,11 @@ FAULTS = {
 }
 CONFIGURATION = {
     "name": Setting(str, None, required=True, description="the configuration's name"),
-    "protection": Setting(str, "on", choices=PROTECTIONS, description="off: THROUGHPUT; on: TMR + scrubbing"),
+    "protection": Setting(str, "on", choices=PROTECTIONS, description="off: THROUGHPUT, no scrubbing; on: TMR and "
+                                                                      "a scrub pass after every frame"),
+    "mode": Setting(str, "", choices=("", *MODES), description="overrides the protection's cluster mode"),
+    "scrub_every": Setting(int, -1, -1, 1_000_000, description="frames between scrub passes (0: never); -1: "
+                                                               "the protection's"),
 }
 
 
@@ -99,7 +107,8 @@ class Campaign:
         """What a trial function needs (plain, picklable, JSON-able)."""
         return {"model": str(model), "frames": self.target["frames"], "chunk": self.target["chunk"],
                 "inputs_seed": self.target["inputs_seed"], "seed": self.seed,
-                "protection": configuration["protection"], "kinds": self.faults["kinds"],
+                "mode": configuration["mode"], "scrub_every": configuration["scrub_every"],
+                "kinds": self.faults["kinds"],
                 "copies": self.faults["copies"]}
 
 
@@ -137,6 +146,12 @@ def _configurations(path: Path, configurations: list[dict[str, Any]]) -> list[di
         raise CampaignError(f"{path}: no [[configurations]]: name at least one (protection off or on)")
     if len(set(names)) != len(names) or any(not n or "/" in n for n in names):
         raise CampaignError(f"{path}: configuration names must be distinct, non-empty, without '/': {names}")
+    for c in configurations:
+        mode, scrub_every = PRESETS[c["protection"]]
+        c["mode"] = c["mode"] or mode
+        c["scrub_every"] = scrub_every if c["scrub_every"] < 0 else c["scrub_every"]
+        c["protection"] = ("off" if (c["mode"], c["scrub_every"]) == PRESETS["off"] else
+                           "on" if c["mode"] == "TMR" and c["scrub_every"] else "partial")
     return configurations
 
 

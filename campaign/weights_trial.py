@@ -10,11 +10,12 @@ process and reset between trials (every copy reloaded from the model's weights).
 A trial (:func:`run_weight_trial`) is one planned upset (:class:`UpsetPlan`: card, copy, byte,
 bit mask) drawn from the trial's seed alone, then ``frames`` frames over a fixed input set:
 
-- protection ``"on"``: TMR (every frame computed by the three cards and voted with the flight's
-  ``vote_bitwise``) and the scrubber's pass over every card's region after each frame (the
-  flight scrubs every tick and computes a frame per tick); the upset lands before frame ``at``,
-  so that frame is computed with it and the scrub after it repairs it;
-- protection ``"off"``: THROUGHPUT (frame ``f`` on card ``f % 3``), no scrubbing: the upset stays.
+- mode ``"TMR"``: every frame computed by the three cards and voted with the flight's
+  ``vote_bitwise``; ``"THROUGHPUT"``: frame ``f`` on card ``f % 3`` alone;
+- ``scrub_every`` N: the scrubber's pass over every card's region after every N-th frame (the
+  flight scrubs every tick and computes a frame per tick: N = 1); 0: never.
+The upset lands before frame ``at``, so that frame is computed with it. Protection "on" is TMR
+with a scrub after every frame; "off" is THROUGHPUT without scrubbing, where the upset stays.
 
 The delivered outputs are compared with a fault-free golden run (the same inputs on pristine
 weights). Outcome classes (NVBitFI's, for a payload that can withhold a product):
@@ -156,20 +157,22 @@ def _scrub(bench: WeightBench) -> tuple[bool, bool]:
     return bool(findings), any(f.uncorrectable for f in findings)
 
 
-def execute(bench: WeightBench, plan: UpsetPlan, protection: str) -> dict[str, Any]:
+def execute(bench: WeightBench, plan: UpsetPlan, mode: str, scrub_every: int) -> dict[str, Any]:
     """Run the frames with the planned upset; the trial's outcome and what it is based on."""
     detected = withheld = uncorrectable = False
     wrong = critical = 0
     for frame in range(len(bench.inputs)):
         if frame == plan.at:
             apply_upset(bench, plan)
-        if protection == "on":
+        if mode == "TMR":
             output, outvoted = _frame_on(bench, frame)
-            found, bad = _scrub(bench)
-            detected |= outvoted or found
-            uncorrectable |= bad
+            detected |= outvoted
         else:
             output = bench.infer(frame % CARDS, frame)
+        if scrub_every and (frame + 1) % scrub_every == 0:
+            found, bad = _scrub(bench)
+            detected |= found
+            uncorrectable |= bad
         if output is None:
             withheld = detected = True
         elif output != bench.golden[frame]:
@@ -226,7 +229,7 @@ def run_weight_trial(config: dict[str, Any], index: int) -> dict[str, Any]:
     seed = trial_seed(config["seed"], index)
     plan = plan_upset(bench, seed, tuple(config["kinds"]), tuple(config["copies"]))
     try:
-        result = execute(bench, plan, config["protection"])
+        result = execute(bench, plan, config["mode"], config["scrub_every"])
     finally:
         bench.reset()
     return {**describe(bench, plan), **result, "seed": seed}

@@ -72,3 +72,11 @@ def test_the_command_refuses_a_bad_file_with_one_line_exit_2_and_writes_nothing(
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("orbitfs-campaign: ") and "campaign.seed" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_configuration_may_set_its_mode_and_scrub_rate_over_its_protection(tmp_path):
+    text = VALID.format(trials="trials = 10").replace('name = "on"', 'name = "scrub"\nmode = "THROUGHPUT"\n'
+                                                      'scrub_every = 2').replace("on = 0.0", "scrub = 0.5")
+    off, scrub = load_campaign(write(tmp_path, text)).configurations
+    assert (off["mode"], off["scrub_every"], off["protection"]) == ("THROUGHPUT", 0, "off")
+    assert (scrub["mode"], scrub["scrub_every"], scrub["protection"]) == ("THROUGHPUT", 2, "partial")

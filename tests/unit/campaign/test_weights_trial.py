@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from campaign.spec import PRESETS
 from campaign.weights_trial import UpsetPlan, WeightBench, describe, execute, run_weight_trial
 
 FRAMES = 4
@@ -19,10 +20,11 @@ def offset_of(bench, tensor: str, element: int = 0) -> int:
 
 
 def run(bench, plan, protection, before=None):
+    mode, scrub_every = PRESETS[protection] if protection in PRESETS else protection
     try:
         if before:
             before(bench)
-        return execute(bench, plan, protection)
+        return execute(bench, plan, mode, scrub_every)
     finally:
         bench.reset()
         assert bench.clean()
@@ -69,7 +71,17 @@ def test_the_same_upset_on_two_cards_is_outvoted_no_more_and_withheld_or_wrong(b
     assert result["outcome"] == "sdc" and result["wrong_products"] == 1   # two cards agree on the wrong output
 
 
-CONFIG = {"model": None, "frames": FRAMES, "chunk": 64, "inputs_seed": 7, "seed": 11, "protection": "off",
+def test_scrubbing_alone_repairs_the_upset_but_not_the_frame_computed_with_it(bench):
+    plan = UpsetPlan(0, "live", offset_of(bench, "class_bias") + 3, EXPONENT_TOP, "single", 0)
+    result = run(bench, plan, ("THROUGHPUT", 1))
+    assert result["outcome"] == "sdc" and result["wrong_products"] == 1 and not result["latent"]
+    assert run(bench, plan, ("THROUGHPUT", 2))["wrong_products"] == 1    # frame 1 is card 1's, clean
+    assert run(bench, plan, ("TMR", 0))["outcome"] == "corrected"        # voted away, left in memory
+    assert run(bench, plan, ("TMR", 0))["latent"]
+
+
+CONFIG = {"model": None, "frames": FRAMES, "chunk": 64, "inputs_seed": 7, "seed": 11, "mode": "THROUGHPUT",
+          "scrub_every": 0,
           "kinds": ["single", "multi", "byte"], "copies": ["live", "golden"]}
 
 
