@@ -26,13 +26,16 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from campaign.executor import Progress, completed_trials, run_campaign
-from campaign.spec import Campaign, CampaignError, load_campaign
 from campaign.report import write_report
-from campaign.summary import junit_xml, summarize
+from campaign.spec import Campaign, CampaignError, load_campaign
+from campaign.summary import breakdown, junit_xml, recommend, summarize
 from campaign.weights_trial import CARDS, COPIES, run_weight_trial
 from flight.payload.cluster.weights import weight_layout
 
@@ -65,16 +68,51 @@ def show(progress: Progress, last: list[float]) -> None:
 
 
 def run_all(campaign: Campaign, model: Path, out: Path, workers: int, scheduler: str | None) -> dict[str, Any]:
-    results = {}
+    """Every configuration in order (``guarded = ["auto"]`` resolved from the unprotected results
+    before it); the summary, with each configuration's cost."""
+    results, costs = {}, {}
+    layout = weights_of(model)
     for configuration in campaign.configurations:
+        if configuration["guarded"] == ["auto"]:
+            off = next(c["name"] for c in campaign.configurations if c["protection"] == "off")
+            configuration["guarded"] = recommend(breakdown(results[off], "tensor"))["tensors"]
+        unknown = set(configuration["guarded"]) - set(layout.tensors)
+        if unknown:
+            raise CampaignError(f"configuration {configuration['name']!r}: guarded tensor {sorted(unknown)[0]!r} is "
+                                f"not in the model; its weight tensors: {sorted(layout.tensors)}")
         path = out / f"results-{configuration['name']}.jsonl"
         print(f"{configuration['name']} ({configuration['mode']}, scrub every {configuration['scrub_every']} "
-              f"frames): {campaign.trials:,} trials")
+              f"frames, guarded {configuration['guarded'] or 'none'}): {campaign.trials:,} trials")
         last = [0.0]
-        run_campaign(run_weight_trial, campaign.trial_config(configuration, model), campaign.trials, path,
-                     workers=workers, scheduler=scheduler, progress=lambda p, last=last: show(p, last))
+        progress = run_campaign(run_weight_trial, campaign.trial_config(configuration, model), campaign.trials, path,
+                                workers=workers, scheduler=scheduler, progress=lambda p, last=last: show(p, last))
         results[configuration["name"]] = list(completed_trials(path).values())
-    return summarize(campaign.name, results, campaign.configurations, campaign.max_sdc)
+        costs[configuration["name"]] = layout.cost(configuration, progress)
+    return summarize(campaign.name, results, campaign.configurations, campaign.max_sdc, costs)
+
+
+@dataclass
+class Weights:
+    """The packed weights' size and each tensor's bytes: what a configuration's memory costs."""
+
+    size: int
+    tensors: dict[str, int]
+
+    def cost(self, configuration: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        """Memory per card (a live copy; its golden when anything checks it; a third copy of each
+        guarded tensor, as TMR memory), cards computing each frame, and the trials/s measured."""
+        checked = configuration["scrub_every"] or configuration["guarded"] or configuration["mode"] == "TMR"
+        extra = sum(self.tensors[t] for t in configuration["guarded"])
+        elapsed = time.monotonic() - progress.started
+        ran = progress.done - progress.resumed
+        return {"bytes_per_card": self.size * (2 if checked else 1) + extra,
+                "cards_per_frame": CARDS if configuration["mode"] == "TMR" else 1,
+                "trials_per_s": ran / elapsed if ran and elapsed > 0 else None}
+
+
+def weights_of(model: Path) -> Weights:
+    layout, packed = weight_layout(model.read_bytes())
+    return Weights(packed.size, {w["name"]: 4 * int(np.prod(w["shape"])) for w in layout})
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -89,6 +127,15 @@ def print_summary(summary: dict[str, Any]) -> None:
     for name, r in summary["reduction"].items():
         factor = "n/a" if r["factor"] is None else f"{r['factor']:.0f}"
         print(f"SDC reduction of {name}: {factor} ({r['bound']})")
+    if summary["recommendation"]:
+        r = summary["recommendation"]
+        print(f"recommendation: guard {r['tensors']} as TMR memory ({r['sdc_share']:.0%} of the unprotected SDC), "
+              "scrub the rest")
+    print(f"\n{'configuration':<16}{'bytes/card':>12}{'cards/frame':>13}{'trials/s':>10}")
+    for name, s in summary["configurations"].items():
+        cost = s["cost"]
+        rate = f"{cost['trials_per_s']:.0f}" if cost.get("trials_per_s") else "n/a"
+        print(f"{name:<16}{cost.get('bytes_per_card', 0):>12,}{cost.get('cards_per_frame', 0):>13}{rate:>10}")
     for case in summary["criteria"]:
         print(f"  [{'PASS' if case['passed'] else 'FAIL'}] {case['name']}: {case['detail']}")
 

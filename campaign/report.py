@@ -86,7 +86,19 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
     lines = [f"# Campaign {summary['campaign']}", "", *_table(summary), "", "![outcome rates](rates.png)", ""]
     for name, r in summary["reduction"].items():
         factor = "n/a" if r["factor"] is None else f"{r['factor']:.1f}"
-        lines.append(f"SDC reduction of {name}: {factor} ({r['bound']})")
+        lines.append(f"- SDC reduction of {name}: {factor} ({r['bound']})")
+    if summary.get("recommendation"):
+        r = summary["recommendation"]
+        lines += ["", f"Recommendation: guard {', '.join(r['tensors']) or 'nothing'} as TMR memory (checked on "
+                  f"every read; {r['sdc_share']:.0%} of the unprotected SDC) and scrub the rest."]
+    lines += ["", "| configuration | mode | scrub every | guarded | bytes per card | cards per frame | trials/s |",
+              "|---|---|---|---|---|---|---|"]
+    for name, s in summary["configurations"].items():
+        settings, cost = s.get("settings", {}), s.get("cost", {})
+        rate = f"{cost['trials_per_s']:.0f}" if cost.get("trials_per_s") else "n/a"
+        lines.append(f"| {name} | {settings.get('mode', '')} | {settings.get('scrub_every', '')} | "
+                     f"{', '.join(settings.get('guarded', [])) or '-'} | {cost.get('bytes_per_card', '')} | "
+                     f"{cost.get('cards_per_frame', '')} | {rate} |")
     unprotected = [n for n, s in summary["configurations"].items() if s["by_tensor"] and s["sdc"]["count"]]
     for name in unprotected[:1]:
         s = summary["configurations"][name]

@@ -23,6 +23,8 @@ line naming it and what is allowed; the command exits 2)::
     protection = "off"          # off: THROUGHPUT, no scrubbing; on: TMR + a scrub pass every frame
     # mode = "THROUGHPUT"       # or TMR: overrides the protection's cluster mode
     # scrub_every = 1           # frames between scrub passes, 0 never: overrides the protection's
+    # guarded = ["auto"]        # tensors checked before every read (TMR memory); "auto": those that
+                                # gave 90 % of the unprotected configuration's SDC
 
     [criteria]                  # pass/fail, for JUnit: the highest SDC rate allowed per configuration
     max_sdc = { on = 0.0 }
@@ -86,6 +88,10 @@ CONFIGURATION = {
     "mode": Setting(str, "", choices=("", *MODES), description="overrides the protection's cluster mode"),
     "scrub_every": Setting(int, -1, -1, 1_000_000, description="frames between scrub passes (0: never); -1: "
                                                                "the protection's"),
+    "guarded": Setting(list, [], check=lambda v: None if all(isinstance(x, str) and x for x in v) else
+                       "must be a list of weight tensor names, or [\"auto\"]",
+                       description="tensors checked before every read (TMR memory); [\"auto\"]: those the "
+                                   "unprotected configuration found most fragile"),
 }
 
 
@@ -108,6 +114,7 @@ class Campaign:
         return {"model": str(model), "frames": self.target["frames"], "chunk": self.target["chunk"],
                 "inputs_seed": self.target["inputs_seed"], "seed": self.seed,
                 "mode": configuration["mode"], "scrub_every": configuration["scrub_every"],
+                "guarded": configuration["guarded"],
                 "kinds": self.faults["kinds"],
                 "copies": self.faults["copies"]}
 
@@ -150,8 +157,13 @@ def _configurations(path: Path, configurations: list[dict[str, Any]]) -> list[di
         mode, scrub_every = PRESETS[c["protection"]]
         c["mode"] = c["mode"] or mode
         c["scrub_every"] = scrub_every if c["scrub_every"] < 0 else c["scrub_every"]
-        c["protection"] = ("off" if (c["mode"], c["scrub_every"]) == PRESETS["off"] else
+        c["protection"] = ("off" if (c["mode"], c["scrub_every"]) == PRESETS["off"] and not c["guarded"] else
                            "on" if c["mode"] == "TMR" and c["scrub_every"] else "partial")
+    offs = [i for i, c in enumerate(configurations) if c["protection"] == "off"]
+    for i, c in enumerate(configurations):
+        if c["guarded"] == ["auto"] and not (offs and offs[0] < i):
+            raise CampaignError(f"{path}: configurations[{i}].guarded = [\"auto\"] needs an unprotected "
+                                "configuration before it (its SDC map chooses the tensors)")
     return configurations
 
 

@@ -7,6 +7,9 @@ fragile, the protection's reduction factor, and the pass/fail criteria as JUnit 
   when "on" had no SDC, the factor is at least rate off / (rule-of-three bound of on).
 - The vulnerability map of the unprotected configuration: SDC rate by weight tensor (or padding),
   by float32 field (sign, exponent, mantissa) and bit position, and by copy (live, golden).
+- The recommendation (:func:`recommend`): the fewest tensors that gave 90 % of the unprotected
+  SDC, to guard as TMR memory (checked on every read) while the rest is scrubbed; a configuration
+  with ``guarded = ["auto"]`` measures it.
 - Criteria: ``max_sdc`` per configuration, judged on the observed rate; each a JUnit test case,
   with a runner error in any configuration a failure of its own.
 
@@ -57,6 +60,18 @@ def reduction(off: dict[str, Any], on: dict[str, Any]) -> dict[str, Any]:
             "bound": "at least (rule of three on the protected configuration)"}
 
 
+def recommend(by_tensor: dict[str, dict[str, float]], share: float = 0.9) -> dict[str, Any]:
+    """The fewest tensors (most SDC first) that gave at least ``share`` of the SDC: those to guard."""
+    ranked = sorted(((v["sdc"], k) for k, v in by_tensor.items() if k != "padding" and v["sdc"]), reverse=True)
+    total, chosen, covered = sum(n for n, _ in ranked), [], 0
+    for count, tensor in ranked:
+        if total and covered >= share * total:
+            break
+        chosen.append(tensor)
+        covered += count
+    return {"tensors": chosen, "sdc_share": covered / total if total else 0.0}
+
+
 def configuration_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     counts = outcome_counts(results)
     rates = rate_summary(counts)
@@ -70,13 +85,18 @@ def configuration_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def summarize(name: str, results: dict[str, list[dict[str, Any]]], configurations: list[dict[str, Any]],
-              max_sdc: dict[str, float]) -> dict[str, Any]:
-    """The campaign's summary (JSON-able) from each configuration's results."""
+              max_sdc: dict[str, float], costs: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The campaign's summary (JSON-able) from each configuration's results; ``costs``: what each
+    configuration costs (memory, compute, time), as the runner measured it."""
     per = {c["name"]: configuration_summary(results[c["name"]]) for c in configurations}
+    for c in configurations:
+        per[c["name"]]["settings"] = {k: c[k] for k in ("protection", "mode", "scrub_every", "guarded") if k in c}
+        per[c["name"]]["cost"] = (costs or {}).get(c["name"], {})
     off = [c["name"] for c in configurations if c["protection"] == "off"]
     reductions = {c["name"]: reduction(per[off[0]], per[c["name"]]) for c in configurations
                   if off and c["protection"] != "off" and per[off[0]]["trials"]}
     return {"campaign": name, "configurations": per, "reduction": reductions,
+            "recommendation": recommend(per[off[0]]["by_tensor"]) if off else None,
             "criteria": criteria(per, max_sdc)}
 
 

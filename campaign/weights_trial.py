@@ -13,7 +13,10 @@ bit mask) drawn from the trial's seed alone, then ``frames`` frames over a fixed
 - mode ``"TMR"``: every frame computed by the three cards and voted with the flight's
   ``vote_bitwise``; ``"THROUGHPUT"``: frame ``f`` on card ``f % 3`` alone;
 - ``scrub_every`` N: the scrubber's pass over every card's region after every N-th frame (the
-  flight scrubs every tick and computes a frame per tick: N = 1); 0: never.
+  flight scrubs every tick and computes a frame per tick: N = 1); 0: never;
+- ``guarded`` tensors: checked and repaired on every card before every frame reads them, as
+  memory in TMR is voted on every read (a mixed configuration: the tensors where the model is
+  fragile guarded so, the rest scrubbed).
 The upset lands before frame ``at``, so that frame is computed with it. Protection "on" is TMR
 with a scrub after every frame; "off" is THROUGHPUT without scrubbing, where the upset stays.
 
@@ -116,6 +119,11 @@ class WeightBench:
                 return name
         return "padding"
 
+    def spans(self, tensors: tuple[str, ...]) -> list[tuple[int, int]]:
+        """(start, stop) of each named tensor in the packed weights (KeyError for an unknown name)."""
+        known = {name: (start, stop) for start, stop, name in self._tensors}
+        return [known[name] for name in tensors]
+
     def fault_space_bits(self) -> int:
         """Bits a weight upset can hit: every card's live and golden copies."""
         return CARDS * len(COPIES) * self.size * 8
@@ -157,13 +165,26 @@ def _scrub(bench: WeightBench) -> tuple[bool, bool]:
     return bool(findings), any(f.uncorrectable for f in findings)
 
 
-def execute(bench: WeightBench, plan: UpsetPlan, mode: str, scrub_every: int) -> dict[str, Any]:
-    """Run the frames with the planned upset; the trial's outcome and what it is based on."""
+def _check_before_read(bench: WeightBench, tensors: tuple[str, ...]) -> tuple[bool, bool]:
+    """The chunks of ``tensors`` checked and repaired on every card (as TMR memory is voted on every
+    read): (found anything, found something uncorrectable)."""
+    findings = [f for region in bench.regions for start, stop in bench.spans(tensors)
+                for f in region.scrub(start, stop - start).findings]
+    return bool(findings), any(f.uncorrectable for f in findings)
+
+
+def execute(bench: WeightBench, plan: UpsetPlan, mode: str, scrub_every: int,
+            guarded: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run the frames with the planned upset; the trial's outcome and what it is based on.
+    ``guarded``: tensors checked before every frame reads them (a mixed configuration)."""
     detected = withheld = uncorrectable = False
     wrong = critical = 0
     for frame in range(len(bench.inputs)):
         if frame == plan.at:
             apply_upset(bench, plan)
+        if guarded:
+            found, bad = _check_before_read(bench, guarded)
+            detected, uncorrectable = detected or found, uncorrectable or bad
         if mode == "TMR":
             output, outvoted = _frame_on(bench, frame)
             detected |= outvoted
@@ -229,7 +250,7 @@ def run_weight_trial(config: dict[str, Any], index: int) -> dict[str, Any]:
     seed = trial_seed(config["seed"], index)
     plan = plan_upset(bench, seed, tuple(config["kinds"]), tuple(config["copies"]))
     try:
-        result = execute(bench, plan, config["mode"], config["scrub_every"])
+        result = execute(bench, plan, config["mode"], config["scrub_every"], tuple(config.get("guarded", ())))
     finally:
         bench.reset()
     return {**describe(bench, plan), **result, "seed": seed}

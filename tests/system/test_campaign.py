@@ -26,6 +26,11 @@ kinds = ["single", "multi", "byte"]
 name = "off"
 protection = "off"
 [[configurations]]
+name = "mixed"
+protection = "off"
+scrub_every = 1
+guarded = ["auto"]
+[[configurations]]
 name = "on"
 protection = "on"
 [criteria]
@@ -53,7 +58,7 @@ def test_a_small_campaign_gives_its_summary_and_junit_and_a_trial_replays_alone(
     result = cli(campaign(tmp_path, 300), "--out", out, "--workers", "2")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
-    for name in ("off", "on"):
+    for name in ("off", "mixed", "on"):
         rows = lines(out / f"results-{name}.jsonl")
         assert sorted(r["trial"] for r in rows) == list(range(300))
         counts = summary["configurations"][name]["counts"]
@@ -61,7 +66,11 @@ def test_a_small_campaign_gives_its_summary_and_junit_and_a_trial_replays_alone(
         assert counts["sdc"] == sum(r["outcome"] == "sdc" for r in rows)
     assert summary["configurations"]["on"]["counts"]["sdc"] == 0
     suite = ElementTree.parse(out / "junit.xml").getroot()
-    assert suite.get("failures") == "0" and int(suite.get("tests")) == 3
+    assert suite.get("failures") == "0" and int(suite.get("tests")) == 4
+    guarded = summary["configurations"]["mixed"]["settings"]["guarded"]
+    assert guarded == summary["recommendation"]["tensors"] and guarded       # "auto", resolved from "off"
+    assert summary["configurations"]["mixed"]["sdc"]["count"] <= summary["configurations"]["off"]["sdc"]["count"]
+    assert (out / "report.md").exists()
     off_rows = lines(out / "results-off.jsonl")
     index = next(r["trial"] for r in off_rows if r["outcome"] == "sdc") if any(
         r["outcome"] == "sdc" for r in off_rows) else 17
@@ -70,7 +79,7 @@ def test_a_small_campaign_gives_its_summary_and_junit_and_a_trial_replays_alone(
 
 
 def test_a_killed_campaign_resumes_without_repeating_or_losing_a_trial(tmp_path):
-    out, file = tmp_path / "out", campaign(tmp_path, 3000)
+    out, file = tmp_path / "out", campaign(tmp_path, 1500)
     process = subprocess.Popen([sys.executable, "-m", "campaign.cli", str(file), "--out", str(out)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = out / "results-off.jsonl"
@@ -81,11 +90,11 @@ def test_a_killed_campaign_resumes_without_repeating_or_losing_a_trial(tmp_path)
     process.send_signal(signal.SIGKILL)
     process.wait()
     before = {r["trial"]: r for r in lines(results)}
-    assert 200 <= len(before) < 3000
+    assert 200 <= len(before) < 1500
     result = cli(file, "--out", out, "--workers", "2", timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     after = lines(results)
-    assert sorted(r["trial"] for r in after) == list(range(3000))           # each once
+    assert sorted(r["trial"] for r in after) == list(range(1500))           # each once
     assert all({r["trial"]: r for r in after}[i] == row for i, row in before.items())   # unchanged
 
 

@@ -74,6 +74,14 @@ def test_the_command_refuses_a_bad_file_with_one_line_exit_2_and_writes_nothing(
     assert not (tmp_path / "out").exists()
 
 
+def test_guarded_auto_needs_an_unprotected_configuration_before_it(tmp_path):
+    text = VALID.format(trials="trials = 10").replace('name = "on"', 'name = "on"\nguarded = ["auto"]')
+    assert load_campaign(write(tmp_path, text)).configurations[1]["guarded"] == ["auto"]
+    first = text.replace('name = "off"\nprotection = "off"', 'name = "off"\nprotection = "on"')
+    with pytest.raises(CampaignError, match="needs an unprotected configuration before it"):
+        load_campaign(write(tmp_path, first))
+
+
 def test_a_configuration_may_set_its_mode_and_scrub_rate_over_its_protection(tmp_path):
     text = VALID.format(trials="trials = 10").replace('name = "on"', 'name = "scrub"\nmode = "THROUGHPUT"\n'
                                                       'scrub_every = 2').replace("on = 0.0", "scrub = 0.5")

@@ -47,6 +47,11 @@ def test_explicit_quantile_overrides_the_table() -> None:
     assert leveugle_sample_size(None, 0.01, 0.99, t=2.5758293035489) == 16588
     # t = 2.58: 6.6564 x 2,500 = 16,641 exactly (floating point must not push it to 16,642)
     assert leveugle_sample_size(None, 0.01, 0.99, t=2.58) == 16641
+    # sizes that are integers but come out of floating point just above them must not gain one:
+    # 2.58² x 0.25 / 0.03² = 1.6641 / 0.0009 = 1,849 (floating point: 1,849.0000000000002)
+    assert leveugle_sample_size(None, 0.03, t=2.58) == 1849
+    # 2² x 0.2 x 0.8 / 0.01² = 0.64 / 1e-4 = 6,400 (floating point: 6,400.000000000001)
+    assert leveugle_sample_size(None, 0.01, p=0.2, t=2.0) == 6400
 
 
 def test_level_outside_the_table_uses_the_exact_quantile() -> None:

@@ -47,6 +47,15 @@ def test_the_vulnerability_map_ranks_tensors_by_sdc_rate():
     assert by_tensor["conv"] == {"trials": 3, "sdc": 2, "rate": 2 / 3}
 
 
+def test_the_recommendation_is_the_fewest_tensors_with_ninety_percent_of_the_sdc():
+    from campaign.summary import recommend
+
+    by_tensor = {"a": {"sdc": 50}, "b": {"sdc": 30}, "c": {"sdc": 15}, "d": {"sdc": 5}, "padding": {"sdc": 0}}
+    assert recommend(by_tensor) == {"tensors": ["a", "b", "c"], "sdc_share": 0.95}
+    assert recommend(by_tensor, share=0.8) == {"tensors": ["a", "b"], "sdc_share": 0.8}
+    assert recommend({"a": {"sdc": 0}}) == {"tensors": [], "sdc_share": 0.0}
+
+
 def test_a_broken_criterion_and_a_runner_error_are_failed_junit_cases():
     results = {"off": rows(["sdc"]), "on": rows(["sdc", "corrected"]) + [{"outcome": "runner_error"}]}
     summary = summarize("t", results, CONFIGURATIONS, {"on": 0.0})

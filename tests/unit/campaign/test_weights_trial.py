@@ -80,6 +80,18 @@ def test_scrubbing_alone_repairs_the_upset_but_not_the_frame_computed_with_it(be
     assert run(bench, plan, ("TMR", 0))["latent"]
 
 
+def test_a_guarded_tensor_is_repaired_before_any_frame_reads_it(bench):
+    plan = UpsetPlan(0, "live", offset_of(bench, "class_bias") + 3, EXPONENT_TOP, "single", 0)
+    mode, scrub_every = PRESETS["off"]
+    try:
+        guarded = execute(bench, plan, mode, scrub_every, ("class_bias",))
+        other = execute(bench, plan, mode, scrub_every, ("class_weight",))
+    finally:
+        bench.reset()
+    assert guarded["outcome"] == "corrected" and guarded["wrong_products"] == 0
+    assert other["outcome"] == "sdc"
+
+
 CONFIG = {"model": None, "frames": FRAMES, "chunk": 64, "inputs_seed": 7, "seed": 11, "mode": "THROUGHPUT",
           "scrub_every": 0,
           "kinds": ["single", "multi", "byte"], "copies": ["live", "golden"]}
