@@ -29,6 +29,7 @@ from typing import Protocol
 
 BEACON_FILE = "mission_time.bin"
 _BEACON = struct.Struct("<Qdd")   # generation, time, time again: a reader retries until both agree
+_READ_TRIES = 100
 
 
 class Clock(Protocol):
@@ -115,6 +116,7 @@ class BeaconReader:
         self.path = Path(path)
         self._map: mmap.mmap | None = None
         self._inode = -1
+        self._last: float | None = None
 
     def read(self) -> float | None:
         try:
@@ -123,13 +125,15 @@ class BeaconReader:
                 with open(self.path, "rb") as file:
                     mapped = mmap.mmap(file.fileno(), _BEACON.size, access=mmap.ACCESS_READ)
                 self.close()
-                self._map, self._inode = mapped, inode
+                self._map, self._inode, self._last = mapped, inode, None
         except (OSError, ValueError):         # not there (yet)
             return None
-        while True:
+        for _ in range(_READ_TRIES):
             generation, first, second = _BEACON.unpack(self._map[:_BEACON.size])
             if first == second:
-                return first if generation else None
+                self._last = first if generation else None
+                return self._last
+        return self._last      # the writer was mid-write at every try: the last whole value
 
     def close(self) -> None:
         if self._map is not None:

@@ -161,7 +161,7 @@ def _write_beacon(path, count):
     beacon.close()
 
 
-def test_a_beacon_reader_in_another_process_sees_whole_increasing_times(tmp_path):
+def test_a_beacon_reader_in_another_process_sees_the_written_times_in_order(tmp_path):
     path, count = tmp_path / "beacon", 300_000
     reader = BeaconReader(path)
     assert reader.read() is None                         # no file yet
@@ -174,7 +174,7 @@ def test_a_beacon_reader_in_another_process_sees_whole_increasing_times(tmp_path
             seen.append(value)
     writer.join()
     seen.append(reader.read())
-    assert all(v == int(v) + int(v) / 2**20 for v in seen)          # never a torn value
+    assert all(v == int(v) + int(v) / 2**20 for v in seen)          # only values that were written
     assert all(a <= b for a, b in zip(seen, seen[1:]))
     assert seen[-1] == count + count / 2**20 and len(set(seen)) > 10
     reader.close()
@@ -191,6 +191,22 @@ def test_simulated_time_goes_on_across_a_restart_in_the_same_run_directory(tmp_p
     (tmp_path / "mission_time.bin").unlink()              # a fresh run starts at the epoch
     make().run(max_ticks=1)
     assert log[-1][1:] == (0, EPOCH_SECONDS)
+
+
+def test_a_torn_beacon_record_is_never_read_the_last_whole_value_is(tmp_path):
+    import struct
+
+    beacon = TimeBeacon(tmp_path / "beacon")
+    reader = BeaconReader(tmp_path / "beacon")
+    beacon.write(5.0)
+    assert reader.read() == 5.0
+    with open(tmp_path / "beacon", "r+b") as file:        # a writer stopped halfway through
+        file.write(struct.pack("<Qdd", 2, 7.0, 5.0))
+    assert reader.read() == 5.0
+    beacon.write(8.0)
+    assert reader.read() == 8.0
+    reader.close()
+    beacon.close()
 
 
 def test_a_reader_follows_a_new_beacon_made_by_a_restarted_flight(tmp_path):
