@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from campaign.card_trial import run_card_trial
 from campaign.executor import Progress, completed_trials, run_campaign
 from campaign.report import write_report
 from campaign.spec import Campaign, CampaignError, load_campaign
@@ -84,11 +85,12 @@ def run_all(campaign: Campaign, model: Path, out: Path, workers: int, scheduler:
         print(f"{configuration['name']} ({configuration['mode']}, scrub every {configuration['scrub_every']} "
               f"frames, guarded {configuration['guarded'] or 'none'}): {campaign.trials:,} trials")
         last = [0.0]
-        progress = run_campaign(run_weight_trial, campaign.trial_config(configuration, model), campaign.trials, path,
+        trial = run_card_trial if campaign.target["kind"] == "cards" else run_weight_trial
+        progress = run_campaign(trial, campaign.trial_config(configuration, model), campaign.trials, path,
                                 workers=workers, scheduler=scheduler, progress=lambda p, last=last: show(p, last))
         results[configuration["name"]] = list(completed_trials(path).values())
         costs[configuration["name"]] = layout.cost(configuration, progress)
-    return summarize(campaign.name, results, campaign.configurations, campaign.max_sdc, costs)
+    return summarize(campaign.name, results, campaign.configurations, campaign.criteria, costs)
 
 
 @dataclass
@@ -146,7 +148,8 @@ def replay(campaign: Campaign, model: Path, out: Path, which: str) -> int:
     if configuration is None or not index.isdigit():
         raise CampaignError(f"--replay {which!r}: CONFIGURATION:INDEX, configurations "
                             f"{[c['name'] for c in campaign.configurations]}")
-    result = run_weight_trial(campaign.trial_config(configuration, model), int(index))
+    trial = run_card_trial if campaign.target["kind"] == "cards" else run_weight_trial
+    result = trial(campaign.trial_config(configuration, model), int(index))
     print(json.dumps(result))
     recorded = completed_trials(out / f"results-{name}.jsonl").get(int(index))
     if recorded is not None:
@@ -171,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         campaign = load_campaign(args.file)
         out = args.out or Path("runs") / f"campaign-{campaign.name}"
         model = model_path(args.file, campaign.target["model"], out)
-        campaign = load_campaign(args.file, fault_space_bits(model))
+        space = (fault_space_bits(model) if campaign.target["kind"] == "weights"   # cards: card x fault x frame
+                 else CARDS * len(campaign.faults["kinds"]) * campaign.target["frames"])
+        campaign = load_campaign(args.file, space)
         if args.replay:
             return replay(campaign, model, out, args.replay)
         out.mkdir(parents=True, exist_ok=True)

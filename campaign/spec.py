@@ -9,6 +9,8 @@ line naming it and what is allowed; the command exits 2)::
     trials = 16590           # or: margin = 0.01 and confidence = 0.99 (Leveugle et al. 2009)
 
     [target]
+    kind = "weights"            # weights: upsets in the weights, in process (campaign.weights_trial);
+                                # cards: hang, crash, wrong, slow cards of the real cluster (campaign.card_trial)
     model = "demo_model.onnx"   # relative to the file; "" = the demo model, built in the output folder
     frames = 4                  # inputs per trial (scene tiles from inputs_seed)
     inputs_seed = 7
@@ -26,8 +28,8 @@ line naming it and what is allowed; the command exits 2)::
     # guarded = ["auto"]        # tensors checked before every read (TMR memory); "auto": those that
                                 # gave 90 % of the unprotected configuration's SDC
 
-    [criteria]                  # pass/fail, for JUnit: the highest SDC rate allowed per configuration
-    max_sdc = { on = 0.0 }
+    [criteria]                  # pass/fail, for JUnit, per configuration: the highest SDC rate allowed,
+    max_sdc = { on = 0.0 }      # and the most frames lost (max_lost_frames = { on = 0 })
 
 | requirement | verified by |
 |---|---|
@@ -53,6 +55,8 @@ PROTECTIONS = ("off", "on")
 MODES = ("THROUGHPUT", "TMR")
 PRESETS = {"on": ("TMR", 1), "off": ("THROUGHPUT", 0)}
 KIND_NAMES = ("single", "multi", "byte")
+CARD_FAULT_NAMES = ("hang", "crash", "wrong", "slow")
+TARGET_KINDS = ("weights", "cards")
 COPY_NAMES = ("live", "golden")
 
 
@@ -72,13 +76,17 @@ CAMPAIGN = {
     "confidence": Setting(float, 0.99, 0.5, 0.999999, description="confidence for the sample size"),
 }
 TARGET = {
+    "kind": Setting(str, "weights", choices=TARGET_KINDS, description="weights: upsets in the model's weights, "
+                                                                       "in process; cards: card faults, real cluster"),
     "model": Setting(str, "", description="ONNX model; empty: the demo model"),
     "frames": Setting(int, 4, 1, 10_000, description="inputs per trial"),
     "inputs_seed": Setting(int, 7, 0, 2**63 - 1, description="seed of the input scenes"),
     "chunk": Setting(int, 64, 4, 1 << 20, description="CRC chunk of the weights regions, bytes"),
 }
 FAULTS = {
-    "kinds": Setting(list, ["single"], check=_subset(KIND_NAMES), description="upset kinds"),
+    "kinds": Setting(list, [], check=lambda v: None if not v else _subset(KIND_NAMES + CARD_FAULT_NAMES)(v),
+                     description="weights: single, multi, byte (default single); cards: hang, crash, wrong, slow "
+                                 "(default all)"),
     "copies": Setting(list, list(COPY_NAMES), check=_subset(COPY_NAMES), description="copies upset"),
 }
 CONFIGURATION = {
@@ -107,11 +115,12 @@ class Campaign:
     target: dict[str, Any]
     faults: dict[str, Any]
     configurations: list[dict[str, Any]]
-    max_sdc: dict[str, float] = field(default_factory=dict)
+    criteria: dict[str, dict[str, float]] = field(default_factory=dict)   # max_sdc, max_lost_frames
 
     def trial_config(self, configuration: dict[str, Any], model: Path) -> dict[str, Any]:
         """What a trial function needs (plain, picklable, JSON-able)."""
-        return {"model": str(model), "frames": self.target["frames"], "chunk": self.target["chunk"],
+        return {"kind": self.target["kind"], "model": str(model), "frames": self.target["frames"],
+                "chunk": self.target["chunk"],
                 "inputs_seed": self.target["inputs_seed"], "seed": self.seed,
                 "mode": configuration["mode"], "scrub_every": configuration["scrub_every"],
                 "guarded": configuration["guarded"],
@@ -137,6 +146,11 @@ def load_campaign(path: Path, fault_space_bits: int | None = None) -> Campaign:
                           for i, c in enumerate(doc.get("configurations", []))]
     except SettingError as error:
         raise CampaignError(f"{path}: {error}") from None
+    allowed = KIND_NAMES if target["kind"] == "weights" else CARD_FAULT_NAMES
+    faults["kinds"] = faults["kinds"] or (["single"] if target["kind"] == "weights" else list(CARD_FAULT_NAMES))
+    if not set(faults["kinds"]) <= set(allowed):
+        raise CampaignError(f"{path}: faults.kinds = {faults['kinds']}: a {target['kind']} campaign takes "
+                            f"{list(allowed)}")
     return Campaign(head["name"], head["seed"], _trials(path, head, fault_space_bits), target, faults,
                     _configurations(path, configurations), _criteria(path, doc.get("criteria", {}), configurations))
 
@@ -169,12 +183,15 @@ def _configurations(path: Path, configurations: list[dict[str, Any]]) -> list[di
 
 def _criteria(path: Path, criteria: dict[str, Any], configurations: list[dict[str, Any]]) -> dict[str, float]:
     names = {c["name"] for c in configurations}
-    unknown = set(criteria) - {"max_sdc"}
-    limits = criteria.get("max_sdc", {})
-    if unknown or not isinstance(limits, dict):
-        raise CampaignError(f"{path}: [criteria] takes max_sdc = {{CONFIGURATION = RATE, ...}} only")
-    for name, rate in limits.items():
-        if name not in names or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-            raise CampaignError(f"{path}: criteria.max_sdc.{name} = {rate!r}: needs a configuration name and a "
-                                f"rate from 0 to 1 (configurations: {sorted(names)})")
-    return {name: float(rate) for name, rate in limits.items()}
+    unknown = set(criteria) - {"max_sdc", "max_lost_frames"}
+    if unknown or not all(isinstance(v, dict) for v in criteria.values()):
+        raise CampaignError(f"{path}: [criteria] takes max_sdc = {{CONFIGURATION = RATE, ...}} and "
+                            "max_lost_frames = {CONFIGURATION = COUNT, ...}")
+    for key, limits in criteria.items():
+        for name, value in limits.items():
+            too_big = key == "max_sdc" and isinstance(value, (int, float)) and value > 1
+            if name not in names or not isinstance(value, (int, float)) or value < 0 or too_big:
+                raise CampaignError(f"{path}: criteria.{key}.{name} = {value!r}: needs a configuration name and "
+                                    f"{'a rate from 0 to 1' if key == 'max_sdc' else 'a count of 0 or more'} "
+                                    f"(configurations: {sorted(names)})")
+    return {key: {name: float(v) for name, v in limits.items()} for key, limits in criteria.items()}

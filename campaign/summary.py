@@ -10,7 +10,7 @@ fragile, the protection's reduction factor, and the pass/fail criteria as JUnit 
 - The recommendation (:func:`recommend`): the fewest tensors that gave 90 % of the unprotected
   SDC, to guard as TMR memory (checked on every read) while the rest is scrubbed; a configuration
   with ``guarded = ["auto"]`` measures it.
-- Criteria: ``max_sdc`` per configuration, judged on the observed rate; each a JUnit test case,
+- Criteria: ``max_sdc`` (the observed SDC rate) and ``max_lost_frames`` per configuration; each a JUnit test case,
   with a runner error in any configuration a failure of its own.
 
 | requirement | verified by |
@@ -81,11 +81,12 @@ def configuration_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
             "critical_sdc": sum(1 for r in results if r.get("critical")),
             "by_tensor": breakdown(results, "tensor"), "by_field": breakdown(results, "field"),
             "by_bit": breakdown(results, "bit"), "by_copy": breakdown(results, "copy"),
+            "by_fault": breakdown(results, "fault"), "lost_frames": sum(r.get("lost", 0) for r in results),
             "by_kind": breakdown(results, "kind")}
 
 
 def summarize(name: str, results: dict[str, list[dict[str, Any]]], configurations: list[dict[str, Any]],
-              max_sdc: dict[str, float], costs: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+              limits: dict[str, dict[str, float]], costs: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The campaign's summary (JSON-able) from each configuration's results; ``costs``: what each
     configuration costs (memory, compute, time), as the runner measured it."""
     per = {c["name"]: configuration_summary(results[c["name"]]) for c in configurations}
@@ -97,13 +98,16 @@ def summarize(name: str, results: dict[str, list[dict[str, Any]]], configuration
                   if off and c["protection"] != "off" and per[off[0]]["trials"]}
     return {"campaign": name, "configurations": per, "reduction": reductions,
             "recommendation": recommend(per[off[0]]["by_tensor"]) if off else None,
-            "criteria": criteria(per, max_sdc)}
+            "criteria": criteria(per, limits)}
 
 
-def criteria(per: dict[str, dict[str, Any]], max_sdc: dict[str, float]) -> list[dict[str, Any]]:
+def criteria(per: dict[str, dict[str, Any]], limits: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     out = [{"name": f"{name}: SDC rate <= {limit:g}", "passed": per[name]["sdc"].get("rate", 0.0) <= limit,
             "detail": f"{per[name]['sdc']['count']} SDC in {per[name]['trials']} trials"}
-           for name, limit in max_sdc.items()]
+           for name, limit in limits.get("max_sdc", {}).items()]
+    out += [{"name": f"{name}: lost frames <= {limit:g}", "passed": per[name]["lost_frames"] <= limit,
+             "detail": f"{per[name]['lost_frames']} frames lost in {per[name]['trials']} trials"}
+            for name, limit in limits.get("max_lost_frames", {}).items()]
     out += [{"name": f"{name}: no runner error", "passed": summary["counts"]["runner_error"] == 0,
              "detail": f"{summary['counts']['runner_error']} trials could not be classified"}
             for name, summary in per.items()]

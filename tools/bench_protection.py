@@ -92,7 +92,6 @@ import re
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import tomllib
 from dataclasses import dataclass
@@ -102,8 +101,9 @@ from typing import Any, Callable
 import numpy as np
 import onnxruntime as ort
 
+from campaign.cluster_bench import ClusterBench, scrubber_rate_hz
 from flight.app import DEFAULT_TOPOLOGY, load_flight_topology
-from flight.messages import Capture, Product
+from flight.messages import Product
 from flight.payload.cluster.card_process import CardState
 from flight.payload.cluster.weights import weight_layout, weight_views
 from flight.payload.demo_model import write_demo_model
@@ -116,7 +116,6 @@ from flight.testing import ComponentTester
 from flight.wire.dictionary import build_dictionary
 
 CARDS = ("card0", "card1", "card2")
-FLIGHT_COMPONENTS = ("prmDb", "cluster", "scrubber", "seu")
 TILE_SEED, TILE_POOL = 7, 64
 LIVE_BYTES, TMR_BYTES = 64 << 20, 16 << 20
 LIVE_CHUNKS = (64, 4096, 65536)
@@ -189,14 +188,9 @@ def scrub_throughput(run_dir: Path, passes: int) -> dict[str, Any]:
 
 
 # --- 2. detection latency -----------------------------------------------------------------------
-def _default_rate_hz() -> float:
-    topology = load_flight_topology()
-    return next(g.rate_hz for g in topology.rate_groups if "scrubber" in g.members)
-
-
 def detection_latency(run_dir: Path, model: Path, passes: int) -> dict[str, Any]:
     """Worst-case detection latency at the default BytesPerTick and rate, (a) and (b)."""
-    rate_hz = _default_rate_hz()
+    rate_hz = scrubber_rate_hz()
     period = 1.0 / rate_hz
     per_tick = int(Scrubber.PARAMETERS["BytesPerTick"].default)
     config = {c["name"]: c for c in tomllib.loads(DEFAULT_TOPOLOGY.read_text())["components"]}
@@ -242,113 +236,6 @@ class Upset:
     target: str
     offset: int
     bit: int
-
-
-class Flight:
-    """Parameter database, cluster, scrubber and SEU injector components in this process, with
-    real card workers, wired as in the default topology.
-
-    Their settings are the default topology's, with ``overrides`` for the cluster; the products
-    and the events are recorded.
-    """
-
-    def __init__(self, run_dir: Path, model: Path, **overrides: Any) -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        default = tomllib.loads(DEFAULT_TOPOLOGY.read_text())
-        components = [dict(c) for c in default["components"] if c["name"] in FLIGHT_COMPONENTS]
-        cluster = next(c for c in components if c["name"] == "cluster")
-        cluster.update(model=str(model), **overrides)
-        wiring = [c for c in default["wiring"]["connections"]
-                  if all(end.split(".")[0].strip() in FLIGHT_COMPONENTS for end in c.split("->"))]
-        self.tester = ComponentTester.build(
-            run_dir, components, connections=wiring, mission=dict(default["mission"]),
-            rate_groups=[{"name": "rgFast", "rate_hz": _default_rate_hz(),
-                          "members": list(FLIGHT_COMPONENTS)}])
-        self.products: list[Product] = []
-        self.product_times: list[float] = []
-        self._changed = threading.Condition()
-        self.components = self.tester.components
-        self.cluster = self.components["cluster"]
-        self.cluster.outputs["products"].connect(self._product)
-        self.protected = self.components["scrubber"].protected
-        self.tester.start("prmDb", "cluster")  # prmDb: the parameters region and its recovery
-        self.engine = self.cluster.engine
-        try:
-            self.wait_ready()
-        except RuntimeError:
-            self.stop()
-            raise
-
-    def _product(self, product: Product) -> None:
-        with self._changed:
-            self.products.append(product)
-            self.product_times.append(time.perf_counter())
-            self._changed.notify_all()
-
-    def events_from(self, start: int) -> list[tuple[str, str, list[Any]]]:
-        """A copy of the recorded events from index ``start`` on (events come from two threads)."""
-        return list(self.tester.events[start:])
-
-    def event_count(self) -> int:
-        """How many events were recorded so far."""
-        return len(self.tester.events)
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        """Wait until every card is READY."""
-        deadline = time.monotonic() + timeout
-        while not all(c.state is CardState.READY for c in self.engine.cards.values()):
-            if time.monotonic() > deadline:
-                raise RuntimeError("cards not ready: " + ", ".join(
-                    f"{c.name} {c.state.name}" for c in self.engine.cards.values()))
-            time.sleep(0.01)
-
-    def frame(self, tile: Tile, timeout: float = 60.0) -> Product | None:
-        """Submit one tile and wait for its product (None: the cluster dropped the frame)."""
-        with self._changed:
-            delivered = len(self.products)
-        dropped = sum(self.engine.dropped.values())
-        self.cluster.tiles(Capture(tile.frame_id, tile.pixels))
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(self.products) == delivered:
-                if sum(self.engine.dropped.values()) > dropped:
-                    return None
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"no product for frame {tile.frame_id}")
-                self._changed.wait(0.005)
-            product = self.products[delivered]
-        if product.frame_id != tile.frame_id:
-            raise RuntimeError(f"product of frame {product.frame_id}, expected {tile.frame_id}")
-        return product
-
-    def saturate(self, tiles: list[Tile], frames: int) -> float:
-        """Delivered frames/s over ``frames`` tiles submitted as fast as backpressure allows."""
-        with self._changed:
-            first = len(self.products)
-        began = time.perf_counter()
-        for i in range(frames):
-            while self.engine.backpressure:
-                with self._changed:
-                    self._changed.wait(0.002)
-            tile = tiles[i % len(tiles)]
-            self.cluster.tiles(Capture(tile.frame_id, tile.pixels))
-        with self._changed:
-            while len(self.products) < first + frames:
-                if sum(self.engine.dropped.values()):
-                    raise RuntimeError(f"frames dropped: {self.engine.dropped}")
-                self._changed.wait(0.01)
-            last = self.product_times[first + frames - 1]
-        return frames / (last - began)
-
-    def sync(self, timeout: float = 10.0) -> None:
-        """Wait until the cluster thread has run the work queued for it so far (e.g. card resets)."""
-        done = threading.Event()
-        self.engine.call(done.set)
-        if not done.wait(timeout):
-            raise RuntimeError("the cluster thread did not answer")
-
-    def stop(self) -> None:
-        self.tester.stop()
 
 
 # --- 3. upset campaign --------------------------------------------------------------------------
@@ -398,14 +285,14 @@ def _is_wrong(product: Product, scene: SceneGenerator, index: int) -> bool:
         product.fire_cells, truth.fire_cells)
 
 
-def _engine_counters(flight: Flight) -> dict[str, Any]:
+def _engine_counters(flight: ClusterBench) -> dict[str, Any]:
     engine = flight.engine
     return {"votes": engine.votes, "disagreements": engine.disagreements,
             "degraded": engine.degraded, "redispatched": engine.redispatched,
             "dropped": {r.name: n for r, n in engine.dropped.items()}}
 
 
-def campaign(flight: Flight, tiles: list[Tile], protection: bool,
+def campaign(flight: ClusterBench, tiles: list[Tile], protection: bool,
              plan: list[list[Upset]]) -> dict[str, Any]:
     """Run ``plan`` interleaved with frames on ``flight`` (module docstring, figure 3); stop it.
 
@@ -449,7 +336,7 @@ def campaign(flight: Flight, tiles: list[Tile], protection: bool,
     return result
 
 
-def _campaign_step(flight: Flight, tiles: list[Tile], scene: SceneGenerator, step: int,
+def _campaign_step(flight: ClusterBench, tiles: list[Tile], scene: SceneGenerator, step: int,
                    upsets: list[Upset], upsets_so_far: int, steps: int, result: dict[str, Any]) -> None:
     """Inject one step's upsets, run one frame and count what came of it."""
     for u in upsets:
@@ -472,7 +359,7 @@ def _campaign_step(flight: Flight, tiles: list[Tile], scene: SceneGenerator, ste
         result["first_card_off_at_upset"] = upsets_so_far
 
 
-def _campaign_counts(flight: Flight, base: dict[str, Any], events: list[tuple[str, str, list[Any]]],
+def _campaign_counts(flight: ClusterBench, base: dict[str, Any], events: list[tuple[str, str, list[Any]]],
                      result: dict[str, Any]) -> None:
     """The cluster's and the scrubber's counters after the plan, against ``base``."""
     now = _engine_counters(flight)
@@ -492,13 +379,13 @@ def _campaign_counts(flight: Flight, base: dict[str, Any], events: list[tuple[st
         name: sum(1 for r, _ in uncorrectable if r == name) for name, _ in set(uncorrectable)}
 
 
-def _scrub_step(flight: Flight, step: int, upsets: list[Upset], references: dict[str, np.ndarray],
+def _scrub_step(flight: ClusterBench, step: int, upsets: list[Upset], references: dict[str, np.ndarray],
                 result: dict[str, Any]) -> None:
     """One Scrubber tick (a full pass) after a step; check what it found against the upsets."""
     scrubber = flight.components["scrubber"]
     mark = flight.event_count()
     before = {k: scrubber.telemetry[k] for k in ("Detected", "Repaired", "Uncorrectable")}
-    scrubber.tick(step, step / _default_rate_hz())
+    scrubber.tick(step, step / scrubber_rate_hz())
     found = [e for e in flight.events_from(mark) if e[0] == "scrubber"]
     counted = {k: scrubber.telemetry[k] - before[k] for k in before}
     clean = all(_clean(r, references[r.name]) for r in flight.protected.regions())
@@ -571,7 +458,7 @@ def weights_cost(run_dir: Path, model: Path, tiles: list[Tile], frames: int,
     sessions = {kind: _bare_session(model, kind) for kind in BARE_KINDS}
     for r in range(repeat):
         for kind in cluster:
-            flight = Flight(run_dir / f"cost_{r}_{kind}", model, mode="THROUGHPUT", weights=kind)
+            flight = ClusterBench(run_dir / f"cost_{r}_{kind}", model, mode="THROUGHPUT", weights=kind)
             try:
                 flight.saturate(tiles, WARMUP_FRAMES)
                 cluster[kind].append(flight.saturate(tiles, frames))
@@ -593,7 +480,7 @@ def _rate_note(run: dict[str, Any]) -> dict[str, float]:
     bits = 8 * run["protected_bytes"]
     leo_per_s = bits * LEO_RATE_PER_BIT_DAY / SECONDS_PER_DAY
     per_s = run["upsets"] / run["seconds"]
-    leo_per_pass = leo_per_s / _default_rate_hz()  # default: one full pass per 10 Hz tick
+    leo_per_pass = leo_per_s / scrubber_rate_hz()  # default: one full pass per 10 Hz tick
     return {"upsets_per_s": per_s, "leo_upsets_per_s": leo_per_s, "acceleration": per_s / leo_per_s,
             "upsets_per_pass": run["upsets"] / run["steps"], "leo_upsets_per_pass": leo_per_pass}
 
@@ -712,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         tiles = [scene.tile(i) for i in range(TILE_POOL)]
         result: dict[str, Any] = {"scrub": scrub_throughput(root, args.passes),
                                   "latency": detection_latency(root, model, args.passes)}
-        flights = {name: (lambda name=name, mode=mode: Flight(root / name, model, mode=mode))
+        flights = {name: (lambda name=name, mode=mode: ClusterBench(root / name, model, mode=mode))
                    for name, mode in (("on", "TMR"), ("off", "THROUGHPUT"), ("burst", "TMR"))}
         first = flights["on"]()
         regions = first.protected.regions()  # the same names, copies and sizes in each flight

@@ -22,7 +22,7 @@ def test_the_report_names_every_configuration_and_criterion_and_links_pngs_that_
     configurations = [{"name": "bare", "protection": "off"}, {"name": "guarded", "protection": "on"}]
     results = {"bare": rows(["sdc"] * 3 + ["masked"] * 97, "conv") + rows(["masked"] * 20, "padding"),
                "guarded": rows(["corrected"] * 120, "conv")}
-    summary = summarize("demo", results, configurations, {"guarded": 0.0})
+    summary = summarize("demo", results, configurations, {"max_sdc": {"guarded": 0.0}})
     text = write_report(summary, tmp_path).read_text()
     assert "| bare | 120 |" in text and "| guarded | 120 |" in text
     assert all(case["name"] in text for case in summary["criteria"])

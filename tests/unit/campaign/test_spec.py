@@ -39,7 +39,7 @@ def test_a_valid_file_gives_its_campaign_with_defaults_filled_in(tmp_path):
     assert (campaign.name, campaign.seed, campaign.trials) == ("t", 5, 123)
     assert [c["protection"] for c in campaign.configurations] == ["off", "on"]   # "on" by default
     assert campaign.faults == {"kinds": ["single", "byte"], "copies": ["live", "golden"]}
-    assert campaign.target["frames"] == 4 and campaign.max_sdc == {"on": 0.0}
+    assert campaign.target["frames"] == 4 and campaign.criteria == {"max_sdc": {"on": 0.0}}
 
 
 def test_the_trial_count_from_margin_and_confidence_is_leveugles_for_the_fault_space(tmp_path):

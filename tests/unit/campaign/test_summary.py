@@ -58,8 +58,11 @@ def test_the_recommendation_is_the_fewest_tensors_with_ninety_percent_of_the_sdc
 
 def test_a_broken_criterion_and_a_runner_error_are_failed_junit_cases():
     results = {"off": rows(["sdc"]), "on": rows(["sdc", "corrected"]) + [{"outcome": "runner_error"}]}
-    summary = summarize("t", results, CONFIGURATIONS, {"on": 0.0})
+    summary = summarize("t", results, CONFIGURATIONS, {"max_sdc": {"on": 0.0}, "max_lost_frames": {"on": 0}})
     suite = ElementTree.fromstring(junit_xml(summary))
     failed = {case.get("name") for case in suite.iter("testcase") if case.find("failure") is not None}
     assert failed == {"on: SDC rate <= 0", "on: no runner error"}
-    assert suite.get("tests") == "3" and suite.get("failures") == "2"
+    assert suite.get("tests") == "4" and suite.get("failures") == "2"       # no frame lost: passed
+    lost = summarize("t", {"off": rows(["masked"]), "on": [{"outcome": "hang", "lost": 2}]}, CONFIGURATIONS,
+                     {"max_lost_frames": {"on": 0}})
+    assert [c["passed"] for c in lost["criteria"] if "lost" in c["name"]] == [False]
