@@ -98,6 +98,7 @@ def execute_card_trial(bench: CardTrialBench, plan: CardFaultPlan) -> dict[str, 
             dropped += 1
         elif not same_product(product, bench.golden[frame]):
             wrong += 1
+    cluster.sync()     # what the cluster thread concluded of the last frames (its events) is in
     noticed = any(name in NOTICED for _, name, _ in cluster.events_from(events_before))
     outcome = ("hang" if lost else "sdc" if wrong else "due" if dropped else
                "corrected" if noticed else "masked")
