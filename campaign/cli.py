@@ -47,11 +47,11 @@ def model_path(file: Path, model: str, out: Path) -> Path:
         path = (file.parent / model) if not Path(model).is_absolute() else Path(model)
         if not path.is_file():
             raise CampaignError(f"{file}: target.model = {model!r}: no file at {path}")
-        return path
+        return path.resolve()
     from flight.payload.demo_model import write_demo_model
 
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "demo_model.onnx"
+    path = (out / "demo_model.onnx").resolve()   # absolute: a trial may run in another folder
     return path if path.exists() else write_demo_model(path)
 
 

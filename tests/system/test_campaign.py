@@ -98,6 +98,18 @@ def test_a_killed_campaign_resumes_without_repeating_or_losing_a_trial(tmp_path)
     assert all({r["trial"]: r for r in after}[i] == row for i, row in before.items())   # unchanged
 
 
+def test_a_card_campaign_with_a_relative_output_folder_runs_as_the_readme_has_it(tmp_path):
+    file = tmp_path / "cards.toml"
+    file.write_text('[campaign]\nname = "c"\ntrials = 6\n[target]\nkind = "cards"\nframes = 3\n'
+                    '[faults]\nkinds = ["crash", "wrong"]\n[[configurations]]\nname = "tmr"\n'
+                    '[criteria]\nmax_lost_frames = { tmr = 0 }\n')
+    result = subprocess.run([sys.executable, "-m", "campaign.cli", str(file)], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    rows = lines(tmp_path / "runs" / "campaign-c" / "results-tmr.jsonl")
+    assert len(rows) == 6 and {r["outcome"] for r in rows} <= {"corrected", "masked"}
+
+
 def test_the_dask_path_gives_the_local_pools_results(tmp_path):
     pytest.importorskip("distributed")
     pool, cluster = tmp_path / "pool", tmp_path / "dask"
