@@ -14,8 +14,9 @@ cluster. Outcomes:
 - ``sdc``: a product whose class, fire cells, confidence or cloud fraction differ from the
   golden one;
 - ``due``: a frame dropped (withheld) by the cluster;
-- ``corrected``: every product right, and the cluster noticed (a card outvoted, quarantined or
-  switched off: its events);
+- ``corrected``: every product right, and the cluster noticed (a card outvoted or reset, read on
+  the engine's own counts once its thread concluded the last frame, or a quarantine or switch-off
+  event);
 - ``masked``: every product right and nothing noticed.
 
 | requirement | verified by |
@@ -83,7 +84,9 @@ def plan_card_fault(bench: CardTrialBench, seed: int, faults: tuple[str, ...]) -
 
 def execute_card_trial(bench: CardTrialBench, plan: CardFaultPlan) -> dict[str, Any]:
     cluster = bench.cluster
-    events_before = cluster.event_count()
+    engine = cluster.engine
+    events_before, degraded_before = cluster.event_count(), engine.degraded
+    counts_before = _counts(engine)
     wrong = dropped = lost = 0
     for frame, tile in enumerate(bench.tiles):
         if frame == plan.at:
@@ -98,13 +101,19 @@ def execute_card_trial(bench: CardTrialBench, plan: CardFaultPlan) -> dict[str, 
             dropped += 1
         elif not same_product(product, bench.golden[frame]):
             wrong += 1
-    cluster.sync()     # what the cluster thread concluded of the last frames (its events) is in
-    noticed = any(name in NOTICED for _, name, _ in cluster.events_from(events_before))
+    cluster.sync()     # the cluster thread has concluded the last frames
+    noticed = (_counts(engine) != counts_before          # the engine's own counts: its events may still be
+               or any(name in NOTICED for _, name, _ in cluster.events_from(events_before)))   # queued
     outcome = ("hang" if lost else "sdc" if wrong else "due" if dropped else
                "corrected" if noticed else "masked")
     _recover(bench, plan)
     return {"outcome": outcome, "card": plan.card, "fault": plan.fault, "at": plan.at, "wrong_products": wrong,
-            "dropped": dropped, "lost": lost, "noticed": noticed}
+            "dropped": dropped, "lost": lost, "noticed": noticed, "degraded": engine.degraded - degraded_before}
+
+
+def _counts(engine: Any) -> tuple[int, ...]:
+    """Disagreements voted and each card's resets: what the cluster noticed, read on its own state."""
+    return (engine.voter.disagreements, *(card.resets for card in engine.cards.values()))
 
 
 def _recover(bench: CardTrialBench, plan: CardFaultPlan) -> None:
