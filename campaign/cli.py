@@ -55,11 +55,6 @@ def model_path(file: Path, model: str, out: Path) -> Path:
     return path if path.exists() else write_demo_model(path)
 
 
-def fault_space_bits(model: Path) -> int:
-    """Bits a weight upset can hit: every card's live and golden copy of the packed weights."""
-    return CARDS * len(COPIES) * weight_layout(model.read_bytes())[1].size * 8
-
-
 def show(progress: Progress, last: list[float]) -> None:
     """The progress line, twice a second at most, ended once when the configuration is done."""
     now, finished = time.monotonic(), progress.done == progress.total
@@ -68,11 +63,11 @@ def show(progress: Progress, last: list[float]) -> None:
         print(f"\r  {progress.line()}", end="\n" if finished else "", flush=True)
 
 
-def run_all(campaign: Campaign, model: Path, out: Path, workers: int, scheduler: str | None) -> dict[str, Any]:
+def run_all(campaign: Campaign, model: Path, layout: "Weights", out: Path, workers: int,
+            scheduler: str | None) -> dict[str, Any]:
     """Every configuration in order (``guarded = ["auto"]`` resolved from the unprotected results
     before it); the summary, with each configuration's cost."""
     results, costs = {}, {}
-    layout = weights_of(model)
     for configuration in campaign.configurations:
         if configuration["guarded"] == ["auto"]:
             off = next(c["name"] for c in campaign.configurations if c["protection"] == "off")
@@ -99,6 +94,11 @@ class Weights:
 
     size: int
     tensors: dict[str, int]
+
+    @property
+    def fault_space_bits(self) -> int:
+        """Bits a weight upset can hit: every card's live and golden copy of the packed weights."""
+        return CARDS * len(COPIES) * self.size * 8
 
     def cost(self, configuration: dict[str, Any], progress: Progress) -> dict[str, Any]:
         """Memory per card (a live copy; its golden when anything checks it; a third copy of each
@@ -174,13 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         campaign = load_campaign(args.file)
         out = args.out or Path("runs") / f"campaign-{campaign.name}"
         model = model_path(args.file, campaign.target["model"], out)
-        space = (fault_space_bits(model) if campaign.target["kind"] == "weights"   # cards: card x fault x frame
+        layout = weights_of(model)
+        space = (layout.fault_space_bits if campaign.target["kind"] == "weights"   # cards: card x fault x frame
                  else CARDS * len(campaign.faults["kinds"]) * campaign.target["frames"])
         campaign = load_campaign(args.file, space)
         if args.replay:
             return replay(campaign, model, out, args.replay)
         out.mkdir(parents=True, exist_ok=True)
-        summary = run_all(campaign, model, out, args.workers, args.scheduler)
+        summary = run_all(campaign, model, layout, out, args.workers, args.scheduler)
     except CampaignError as error:
         print(f"orbitfs-campaign: {error}", file=sys.stderr)
         return 2

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from flight.payload.cluster.voter import vote_bitwise
+from flight.payload.cluster.voter import decisions, vote_bitwise
 from flight.payload.cluster.weights import live_options, weight_layout, weight_views
 from flight.payload.scene import SceneGenerator
 from flight.protection.regions import LiveGoldenRegion
@@ -97,6 +97,9 @@ class WeightBench:
         scene = SceneGenerator(seed)
         self.inputs = [scene.tile(i).pixels[None] for i in range(frames)]
         self.input_name = self.sessions[0].get_inputs()[0].name
+        sizes = [o.size for o in self.sessions[0].run(None, {self.input_name: self.inputs[0]})]
+        ends = np.cumsum(sizes).tolist()
+        self._bounds = list(zip([0, *ends[:-1]], ends))
         self.golden = [self.infer(0, i) for i in range(frames)]
         self._tensors = sorted((w["offset"], w["offset"] + 4 * int(np.prod(w["shape"])), w["name"])
                                for w in self.layout)
@@ -104,6 +107,11 @@ class WeightBench:
     def infer(self, card: int, frame: int) -> bytes:
         outputs = self.sessions[card].run(None, {self.input_name: self.inputs[frame]})
         return b"".join(np.ascontiguousarray(o, np.float32).tobytes() for o in outputs)
+
+    def split(self, record: bytes) -> list[np.ndarray]:
+        """An output record as the model's output arrays (flat float32)."""
+        values = np.frombuffer(record, np.float32)
+        return [values[a:b] for a, b in self._bounds]
 
     def reset(self) -> None:
         for region in self.regions:
@@ -198,7 +206,7 @@ def execute(bench: WeightBench, plan: UpsetPlan, mode: str, scrub_every: int,
             withheld = detected = True
         elif output != bench.golden[frame]:
             wrong += 1
-            critical += _decisions(output) != _decisions(bench.golden[frame])
+            critical += decisions(bench.split(output)) != decisions(bench.split(bench.golden[frame]))
     if wrong:
         outcome = "sdc"
     elif withheld or uncorrectable:
@@ -207,13 +215,6 @@ def execute(bench: WeightBench, plan: UpsetPlan, mode: str, scrub_every: int,
         outcome = "corrected" if detected else "masked"
     return {"outcome": outcome, "wrong_products": wrong, "critical": critical, "withheld": withheld,
             "latent": not bench.clean()}
-
-
-def _decisions(output: bytes) -> bytes:
-    """The demo model's decisions in an output record: its class (argmax of the first three
-    floats) and its fire cells (the next floats rounded at 0.5)."""
-    values = np.frombuffer(output, np.float32)
-    return bytes([int(np.argmax(values[:3]))]) + (values[3:-1] >= 0.5).tobytes()
 
 
 def describe(bench: WeightBench, plan: UpsetPlan) -> dict[str, Any]:

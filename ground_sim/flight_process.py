@@ -58,9 +58,9 @@ class FlightProcess:
         deadline = time.monotonic() + timeout
         while not ready_file.exists():
             if self.process.poll() is not None:
+                tail = self.output_tail()
                 raise FlightStartError(f"flight exited with {self.process.returncode} before it was "
-                                       f"ready:\n{self.output_tail()}", self.process.returncode,
-                                       self.output_tail(1))
+                                       f"ready:\n{tail}", self.process.returncode, tail.rpartition("\n")[2])
             if time.monotonic() > deadline:
                 self.kill()
                 raise FlightStartError(f"flight not ready after {timeout} s:\n{self.output_tail()}", None,

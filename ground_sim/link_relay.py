@@ -38,7 +38,7 @@ from typing import Callable
 
 import zmq
 
-from flight.environment.orbit import Orbit
+from flight.environment.orbit import Orbit, Station
 from ground_sim.link_model import LinkConditions, LinkDirection
 
 POLL_MS = 2
@@ -74,6 +74,8 @@ class LinkRelay:
         self._running = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="link-relay", daemon=True)
         self.error: str | None = None
+        self._station: Station | None = None     # in view at _tracked_at (mission time)
+        self._tracked_at: float | None = None
 
     @property
     def in_pass(self) -> bool:
@@ -92,6 +94,10 @@ class LinkRelay:
         self.tm_endpoint = self._station_tm.getsockopt_string(zmq.LAST_ENDPOINT)
         self._flight_tc.connect(self.flight_tc)
         self._flight_tm.connect(self.flight_tm)
+        self._up_only, self._both = zmq.Poller(), zmq.Poller()
+        for poller in (self._up_only, self._both):
+            poller.register(self._station_tc, zmq.POLLIN)
+        self._both.register(self._flight_tm, zmq.POLLIN)
         self._running.set()
         self._thread.start()
         return self
@@ -113,14 +119,13 @@ class LinkRelay:
 
     def _step(self) -> None:
         now = self._mission_time()
-        poller = zmq.Poller()
-        poller.register(self._station_tc, zmq.POLLIN)
-        if now is not None and self.down.bucket.backlog(now) < BACKLOG_S:
-            poller.register(self._flight_tm, zmq.POLLIN)
-        ready = dict(poller.poll(POLL_MS))
+        reading_down = now is not None and self.down.bucket.backlog(now) < BACKLOG_S
+        ready = dict((self._both if reading_down else self._up_only).poll(POLL_MS))
         if now is None:
             return
-        station = self._track_pass(now)
+        if now != self._tracked_at:          # the sky changes with mission time, not with each poll
+            self._station, self._tracked_at = self._track_pass(now), now
+        station = self._station
         if self._station_tc in ready:
             while self._station_tc.poll(0):
                 self._offer("up", self._station_tc.recv_multipart()[-1], now, station)
@@ -131,7 +136,7 @@ class LinkRelay:
             _, _, direction, frame = heapq.heappop(self._queue)
             (self._flight_tc if direction == "up" else self._station_tm).send(frame)
 
-    def _track_pass(self, now: float):
+    def _track_pass(self, now: float) -> Station | None:
         station = self.orbit.visible_station(now)
         current = self.passes[-1] if self.in_pass else None
         if current is not None and (station is None or station.name != current.station):
@@ -145,7 +150,7 @@ class LinkRelay:
                 self._on_pass("AOS", self.passes[-1])
         return station
 
-    def _offer(self, direction: str, frame: bytes, now: float, station) -> None:
+    def _offer(self, direction: str, frame: bytes, now: float, station: Station | None) -> None:
         if station is None:
             self.outside_pass[direction] += 1
             return

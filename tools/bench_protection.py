@@ -105,7 +105,7 @@ from campaign.cluster_bench import ClusterBench, scrubber_rate_hz
 from flight.app import DEFAULT_TOPOLOGY, load_flight_topology
 from flight.messages import Product
 from flight.payload.cluster.card_process import CardState
-from flight.payload.cluster.weights import weight_layout, weight_views
+from flight.payload.cluster.weights import live_options, weight_layout, weight_views
 from flight.payload.demo_model import write_demo_model
 from flight.payload.scene import SceneGenerator, Tile
 from flight.protection.parameter_store import ParameterStore
@@ -411,22 +411,19 @@ def _bare_session(model: Path, kind: str) -> tuple[ort.InferenceSession, list[An
     ``extended``: EXTENDED with the model's own weights and prepacking on (a control that
     separates the optimization level from the in-place weights).
     """
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
     keep: list[Any] = []
-    if kind == "optimized":
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    else:
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     if kind == "live":
         layout, packed = weight_layout(model.read_bytes())
-        options.add_session_config_entry("session.disable_prepacking", "1")
-        for name, view in weight_views(packed.data, layout).items():
-            value = ort.OrtValue.ortvalue_from_numpy(view)
-            keep.append(value)
-            options.add_initializer(name, value)
-        keep.append(packed)
+        values = {name: ort.OrtValue.ortvalue_from_numpy(view)
+                  for name, view in weight_views(packed.data, layout).items()}
+        keep += [packed, values]
+        options = live_options(values)
+    else:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if kind == "optimized"
+                                            else ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED)
     return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"]), keep
 
 

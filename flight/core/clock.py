@@ -94,9 +94,9 @@ class TimeBeacon:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         fresh = self.path.with_suffix(".new")     # a new file, renamed over the old one: a reader
-        with open(fresh, "wb") as file:           # of the old one is never cut short (SIGBUS)
+        with open(fresh, "w+b") as file:          # of the old one is never cut short (SIGBUS)
             file.write(bytes(_BEACON.size))
-        with open(fresh, "r+b") as file:
+            file.flush()
             self._map = mmap.mmap(file.fileno(), _BEACON.size)
         os.replace(fresh, self.path)
         self._generation = 0

@@ -167,6 +167,11 @@ class Voter:
         return [values[a:b] for a, b in self._bounds]
 
     def decisions(self, record: bytes) -> bytes:
-        """What a record decides: the argmax of the first output and the rest rounded to 0/1."""
-        first, *rest = self.split(record)
-        return bytes([int(np.argmax(first))]) + b"".join((r >= 0.5).tobytes() for r in rest[:1])
+        """What a record decides (:func:`decisions`)."""
+        return decisions(self.split(record))
+
+
+def decisions(outputs: list[np.ndarray]) -> bytes:
+    """What a model's outputs decide: the argmax of the first and the second rounded to 0/1."""
+    first, *rest = outputs
+    return bytes([int(np.argmax(first))]) + b"".join((r >= 0.5).tobytes() for r in rest[:1])
