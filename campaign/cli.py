@@ -55,6 +55,16 @@ def model_path(file: Path, model: str, out: Path) -> Path:
     return path if path.exists() else write_demo_model(path)
 
 
+TRIALS = {"weights": run_weight_trial, "cards": run_card_trial}   # target.kind: its trial function
+
+
+def fault_space(campaign: Campaign, layout: "Weights") -> int:
+    """How many distinct faults the campaign's target can take (the N of the sample size)."""
+    if campaign.target["kind"] == "weights":
+        return layout.fault_space_bits
+    return CARDS * len(campaign.faults["kinds"]) * campaign.target["frames"]   # cards: card x fault x frame
+
+
 def show(progress: Progress, last: list[float]) -> None:
     """The progress line, twice a second at most, ended once when the configuration is done."""
     now, finished = time.monotonic(), progress.done == progress.total
@@ -80,8 +90,8 @@ def run_all(campaign: Campaign, model: Path, layout: "Weights", out: Path, worke
         print(f"{configuration['name']} ({configuration['mode']}, scrub every {configuration['scrub_every']} "
               f"frames, guarded {configuration['guarded'] or 'none'}): {campaign.trials:,} trials")
         last = [0.0]
-        trial = run_card_trial if campaign.target["kind"] == "cards" else run_weight_trial
-        progress = run_campaign(trial, campaign.trial_config(configuration, model), campaign.trials, path,
+        progress = run_campaign(TRIALS[campaign.target["kind"]], campaign.trial_config(configuration, model),
+                                campaign.trials, path,
                                 workers=workers, scheduler=scheduler, progress=lambda p, last=last: show(p, last))
         results[configuration["name"]] = list(completed_trials(path).values())
         costs[configuration["name"]] = layout.cost(configuration, progress)
@@ -148,8 +158,7 @@ def replay(campaign: Campaign, model: Path, out: Path, which: str) -> int:
     if configuration is None or not index.isdigit():
         raise CampaignError(f"--replay {which!r}: CONFIGURATION:INDEX, configurations "
                             f"{[c['name'] for c in campaign.configurations]}")
-    trial = run_card_trial if campaign.target["kind"] == "cards" else run_weight_trial
-    result = trial(campaign.trial_config(configuration, model), int(index))
+    result = TRIALS[campaign.target["kind"]](campaign.trial_config(configuration, model), int(index))
     print(json.dumps(result))
     recorded = completed_trials(out / f"results-{name}.jsonl").get(int(index))
     if recorded is not None:
@@ -175,9 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or Path("runs") / f"campaign-{campaign.name}"
         model = model_path(args.file, campaign.target["model"], out)
         layout = weights_of(model)
-        space = (layout.fault_space_bits if campaign.target["kind"] == "weights"   # cards: card x fault x frame
-                 else CARDS * len(campaign.faults["kinds"]) * campaign.target["frames"])
-        campaign = load_campaign(args.file, space)
+        campaign = load_campaign(args.file, fault_space(campaign, layout))
         if args.replay:
             return replay(campaign, model, out, args.replay)
         out.mkdir(parents=True, exist_ok=True)
