@@ -62,7 +62,7 @@ from flight.protection.regions import RegionRegistry
 
 SECONDS_PER_DAY = 86400.0
 KINDS = ("single", "multi", "byte")
-CARD_FAULTS = ("hang", "crash", "slow", "wrong", "clear")
+CARD_FAULTS = ("hang", "crash", "slow", "wrong", "latchup", "sefi", "tid", "clear")
 
 
 def _weights_reason(weights: list[Any]) -> str | None:

@@ -479,3 +479,68 @@ def test_a_card_that_cannot_be_restarted_for_lack_of_descriptors_is_retried_then
     h.submit_all(TILES[:3])
     h.settle()
     assert len(h.products) == 3
+
+
+def _board(boards: Path, card: str):
+    from flight.payload.cluster.board import Board
+
+    return Board(boards / f"{card}.json", 1.0)
+
+
+def test_a_latched_up_card_is_power_cycled_before_it_burns_and_tmr_loses_nothing(harness, reference, tmp_path):
+    h = harness(3, mode=Mode.TMR, boards_dir=str(tmp_path))
+    h.cluster.call(lambda: h.cluster.inject_fault("card1", "latchup", 2.0))
+    h.wait(lambda: h.count("card_quarantined", card="card1") == 1)
+    assert h.count("card_overcurrent", card="card1") == 1
+    reason = next(a["reason"] for k, a in h.events if k == "card_quarantined")
+    assert reason.startswith("over-current") and h.count("card_quarantined") == 1
+    h.wait(lambda: h.count("card_ready", card="card1", resets=1) == 1)
+    h.submit_all(TILES[:6])
+    h.settle()
+    assert len(h.products) == 6 and all(len(cards) == 3 for _, _, cards in h.products)
+    _decisions_match(h, reference)
+    assert not _board(tmp_path, "card1").burned and h.cluster.cards["card1"].excess_w == 0.0
+
+
+def test_a_latch_up_the_flight_does_not_cut_burns_the_board_for_good(harness, tmp_path):
+    cards = [CardSpec("card0"), CardSpec("card1", overcurrent_w=10_000.0)]   # no latch-up protection on card1
+    h = harness(cards, boards_dir=str(tmp_path), latchup_burn_s=0.3, max_failures=2)
+    h.cluster.call(lambda: h.cluster.inject_fault("card1", "latchup", 2.0))
+    h.wait(lambda: h.count("card_off", card="card1") == 1)
+    reasons = [a["reason"] for k, a in h.events if k == "card_quarantined"]
+    assert reasons and all(r.endswith("71") for r in reasons) and not h.count("card_overcurrent")
+    assert _board(tmp_path, "card1").burned
+    h.submit_all(TILES[:4])
+    h.settle()
+    assert len(h.products) == 4 and {c[0] for _, _, c in h.products} == {"card0"}
+
+
+def test_a_functional_interrupt_is_caught_by_the_deadline_not_the_heartbeat_and_tmr_loses_nothing(
+        harness, reference):
+    h = harness(3, mode=Mode.TMR, min_deadline_s=0.5)
+    h.cluster.call(lambda: h.cluster.inject_fault("card0", "sefi"))
+    h.submit_all(TILES[:6])
+    h.settle()
+    assert len(h.products) == 6
+    _decisions_match(h, reference)
+    assert [a["reason"] for k, a in h.events if k == "card_quarantined"] == ["inference late"]
+    h.wait(lambda: h.count("card_ready", card="card0", resets=1) == 1)
+
+
+def test_total_dose_slows_a_card_it_is_reported_degraded_and_the_dose_outlives_a_reset(harness, tmp_path):
+    h = harness(3, mode=Mode.TMR, boards_dir=str(tmp_path), degraded_factor=2.0)
+    h.submit_all(TILES[:12])
+    h.settle()
+    assert not h.count("card_degraded")
+    h.cluster.call(lambda: h.cluster.inject_fault("card0", "tid", 50.0))
+    h.submit_all(TILES[12:24])
+    h.settle()
+    assert len(h.products) == 24
+    assert [a["card"] for k, a in h.events if k == "card_degraded"] == ["card0"]
+    dose = _board(tmp_path, "card0").dose
+    assert dose >= 12
+    h.cluster.call(lambda: h.cluster.reset_card("card0"))
+    h.wait(lambda: h.count("card_ready", card="card0", resets=1) == 1)
+    h.submit_all(TILES[24:26])
+    h.settle()
+    assert _board(tmp_path, "card0").dose > dose     # the reset did not undo the damage

@@ -49,6 +49,11 @@ class CardSpec:
     idle_w: float = 5.0
     active_w: float = 25.0
     thermal: dict[str, float] = field(default_factory=dict)
+    overcurrent_w: float = 0.0     # above this the card is power-cycled at once; 0: 1.5 x active_w
+
+    @property
+    def overcurrent_limit_w(self) -> float:
+        return self.overcurrent_w or 1.5 * self.active_w
 
 
 @dataclass
@@ -62,6 +67,7 @@ class Request:
 
 class Card:
     LATENCY_ALPHA = 0.2
+    SETTLED_AFTER = 8     # inferences before a card's latency estimate is compared with its peers'
     FIRST_RETRY_S = 0.5   # a card that could not be started is tried again after this ...
     MAX_RETRY_S = 60.0    # ... twice as long after each failure, at most this
 
@@ -86,6 +92,8 @@ class Card:
         self.state_since = 0.0
         self.thermal = ThermalModel(**spec.thermal)
         self.power_w = 0.0
+        self.excess_w = 0.0     # the supply reading above the modelled load (a latch-up), from heartbeats
+        self.degraded = False   # reported slower than its peers (CardDegraded)
         self.providers: list[str] = []
         self.retry_at: float | None = None  # when to try to start it again (None: no retry due)
         self._retry_s = self.FIRST_RETRY_S
@@ -105,6 +113,24 @@ class Card:
         self.busy_s += seconds_per_frame * frames
         self.inferences += frames
 
+    def recent_latency(self) -> float:
+        """The least of its last ``SETTLED_AFTER`` latencies: the card's own speed (the host's
+        preemption only ever adds time to some frames; damage slows every frame)."""
+        return min(list(self.latencies)[-self.SETTLED_AFTER:])
+
+    def degradation(self, factor: float, peers_latency: float) -> bool | None:
+        """True when the card became ``factor`` times slower than its peers (``peers_latency``: the
+        median of their recent_latency; a host's load slows every card alike, a card's own damage
+        only it), False when it is back under half that slowdown, None when neither changed."""
+        ratio = self.recent_latency() / peers_latency
+        if not self.degraded and ratio > factor:
+            self.degraded = True
+            return True
+        if self.degraded and ratio < 1.0 + (factor - 1.0) / 2:
+            self.degraded = False
+            return False
+        return None
+
     def latency_percentiles(self) -> tuple[float, float]:
         if not self.latencies:
             return 0.0, 0.0
@@ -117,6 +143,7 @@ class Card:
         OSError (no descriptors, no memory, no process slots) leaves nothing open behind."""
         self.link = CardLink(max_message)
         config = dict(worker_config, name=self.name, threads=self.spec.threads, fd=self.link.worker_fd(),
+                      active_w=self.spec.active_w,
                       providers=[list(p) if not isinstance(p, str) else p for p in self.providers])
         try:
             self.process = subprocess.Popen(
@@ -151,6 +178,7 @@ class Card:
                 pass
             self.process.wait()
         self.process = None
+        self.excess_w = 0.0     # power removed: a latch-up ends
         if self.link is not None:
             self.link.close()
             self.link = None

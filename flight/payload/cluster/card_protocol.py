@@ -9,8 +9,10 @@ then its body.
 | R    | RESULT    | card -> flight | >QQ request id, compute nanoseconds; then the outputs, one    |
 |      |           |                | record per frame, each output's float32 bytes in model order  |
 | E    | ERROR     | card -> flight | >Q request id (0: not a request); UTF-8 text                  |
-| B    | HEARTBEAT | card -> flight | >Q count (sent by the card's heartbeat thread, own socket)    |
-| F    | FAULT     | flight -> card | JSON: kind (slow, hang, crash, wrong, clear), factor          |
+| B    | HEARTBEAT | card -> flight | >Qf count, the board's supply reading above its load in W     |
+|      |           |                | (a latch-up; 0 normally); sent by the heartbeat thread       |
+| F    | FAULT     | flight -> card | JSON: kind (slow, hang, crash, wrong, latchup, sefi, tid,     |
+|      |           |                | clear), factor                                                |
 | U    | REFRESH   | flight -> card | (none): rebuild the session from the model file (optimized)   |
 | S    | STOP      | flight -> card | (none)                                                        |
 """
@@ -25,6 +27,7 @@ HELLO, INFER, RESULT, ERROR, HEARTBEAT, FAULT, REFRESH, STOP = (
 
 _INFER = struct.Struct(">QI")
 _RESULT = struct.Struct(">QQ")
+_HEARTBEAT = struct.Struct(">Qf")
 
 
 def split(message: bytes) -> tuple[bytes, bytes]:
@@ -52,6 +55,15 @@ def pack_result(request_id: int, compute_ns: int, outputs: bytes) -> bytes:
 def unpack_result(body: bytes) -> tuple[int, int, bytes]:
     request_id, compute_ns = _RESULT.unpack_from(body)
     return request_id, compute_ns, body[_RESULT.size:]
+
+
+def pack_heartbeat(count: int, excess_w: float) -> bytes:
+    return HEARTBEAT + _HEARTBEAT.pack(count, excess_w)
+
+
+def unpack_heartbeat(body: bytes) -> tuple[int, float]:
+    """(count, excess power in W)."""
+    return _HEARTBEAT.unpack_from(body)
 
 
 def pack_error(request_id: int, text: str) -> bytes:

@@ -13,7 +13,12 @@ process is gone, SIGKILL included) the worker exits: no orphaned cards.
 Faults on command (FAULT), for tests and fault-injection campaigns: ``slow`` (each inference
 takes ``factor`` times as long), ``hang`` (the process stops itself with SIGSTOP, like a wedged
 board: no results, no heartbeats), ``crash`` (exits at once), ``wrong`` (flips one bit of every
-result), ``clear``.
+result), and the radiation effects of flight.payload.cluster.board: ``latchup`` (the board draws
+``factor`` x its active power more, reported with every heartbeat as its supply reading; it burns
+out if its power is not cycled within the board's burn time), ``sefi`` (inferences are no longer
+answered, heartbeats go on, until the process is restarted), ``tid`` (each inference from now on
+adds ``factor`` percent of slowdown, kept across restarts); ``clear`` ends slow, wrong and SEFI and
+fits a fresh board (no dose).
 
 Weights: with ``weights`` in its configuration (live mode) the worker computes from the flight's
 shared-memory copy of the weights in place (see flight.payload.cluster.weights); without it
@@ -30,12 +35,14 @@ import socket
 import sys
 import threading
 import time
+from pathlib import Path
 from multiprocessing import resource_tracker, shared_memory
 
 import numpy as np
 import onnxruntime as ort
 
 from flight.payload.cluster import card_protocol as msg
+from flight.payload.cluster.board import BURNED_EXIT, Board
 from flight.payload.cluster.card_link import MAX_CONTROL_MESSAGE, worker_socket
 from flight.payload.cluster.slots import SlotPool
 from flight.payload.cluster.weights import live_options, weight_views
@@ -58,6 +65,11 @@ class CardWorker:
             raise ValueError("every model output must be float32 (results are float32 records)")
         self.slow_factor = 1.0
         self.wrong = False
+        self.sefi = False
+        boards = config.get("boards_dir")
+        self.board = Board(Path(boards) / f"{self.name}.json" if boards else None, config.get("burn_s", 1.0))
+        if self.board.burned:
+            os._exit(BURNED_EXIT)
 
     def _attach_weights(self, weights: dict | None) -> dict[str, ort.OrtValue]:
         """OrtValues over the live weights in the flight's shared memory (none: optimized mode)."""
@@ -92,8 +104,10 @@ class CardWorker:
         period = self.config.get("heartbeat_s", 0.2)
         count = 0
         while True:
+            if self.board.check_burn():
+                os._exit(BURNED_EXIT)
             try:
-                self.socket.send(msg.HEARTBEAT + count.to_bytes(8, "big"))
+                self.socket.send(msg.pack_heartbeat(count, self.board.excess_w))
             except OSError:  # the flight process is gone: this card was orphaned
                 os._exit(0)
             count += 1
@@ -104,8 +118,9 @@ class CardWorker:
         began = time.perf_counter_ns()
         outputs = self.session.run(self.output_names, {self.input_name: batch})
         compute_ns = time.perf_counter_ns() - began
-        if self.slow_factor > 1.0:
-            time.sleep(compute_ns * (self.slow_factor - 1.0) / 1e9)
+        slow = self.slow_factor * self.board.slowdown()
+        if slow > 1.0:
+            time.sleep(compute_ns * (slow - 1.0) / 1e9)
             compute_ns = time.perf_counter_ns() - began
         records = np.concatenate([o.reshape(len(slots), -1) for o in outputs], axis=1).tobytes()
         if self.wrong:  # flip the lowest bit of the first byte of the first output, every frame
@@ -115,7 +130,8 @@ class CardWorker:
     def _fault(self, fault: dict) -> None:
         kind = fault["kind"]
         if kind == "clear":
-            self.slow_factor, self.wrong = 1.0, False
+            self.slow_factor, self.wrong, self.sefi = 1.0, False, False
+            self.board.replace()
         elif kind == "slow":
             self.slow_factor = max(1.0, float(fault.get("factor", 4.0)))
         elif kind == "wrong":
@@ -124,6 +140,12 @@ class CardWorker:
             os.kill(os.getpid(), signal.SIGSTOP)
         elif kind == "crash":
             os._exit(70)
+        elif kind == "latchup":
+            self.board.latch_up(float(fault.get("factor", 2.0)) * float(self.config.get("active_w", 25.0)))
+        elif kind == "sefi":
+            self.sefi = True
+        elif kind == "tid":
+            self.board.irradiate(float(fault.get("factor", 10.0)))
 
     def serve(self) -> None:
         link = self.socket = worker_socket(int(self.config["fd"]))
@@ -144,6 +166,8 @@ class CardWorker:
                 return
             kind, body = msg.split(message)
             if kind == msg.INFER:
+                if self.sefi:   # a functional interrupt: the request is never answered
+                    continue
                 request_id, slots = msg.unpack_infer(body)
                 try:
                     records, compute_ns = self._infer(slots)
@@ -153,7 +177,7 @@ class CardWorker:
                 link.send(msg.pack_result(request_id, compute_ns, records))
             elif kind == msg.FAULT:
                 self._fault(json.loads(body))
-            elif kind == msg.REFRESH:
+            elif kind == msg.REFRESH and not self.sefi:
                 try:
                     self._refresh()
                 except Exception as error:  # reported as an error of request 0: the cluster resets us

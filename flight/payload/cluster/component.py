@@ -48,7 +48,7 @@ from flight.payload.detection import decode_outputs
 from flight.protection.buffers import ByteBuffer
 
 POLICY_NAMES = list(POLICIES)
-FAULTS = {1: "slow", 2: "hang", 3: "crash", 4: "wrong"}
+FAULTS = {1: "slow", 2: "hang", 3: "crash", 4: "wrong", 5: "latchup", 6: "sefi", 7: "tid"}
 CARD_FAULT_KINDS = (*FAULTS.values(), "clear")
 CARD = Field("card", DataType.STRING, description="the card's name, e.g. card0")
 CARD_CHANNELS = {
@@ -67,7 +67,8 @@ CARD_CHANNELS = {
 }
 ENGINE_KEYS = ("slots", "policy", "vote", "heartbeat_s", "heartbeat_timeout_s", "deadline_factor",
                "min_deadline_s", "max_failures", "failure_window_s", "disagreement_limit",
-               "max_queue_delay_s", "frame_deadline_s", "weights", "refresh_s", "weights_chunk")
+               "max_queue_delay_s", "frame_deadline_s", "weights", "refresh_s", "weights_chunk",
+               "degraded_factor", "latchup_burn_s")
 
 
 def _providers_reason(providers: list[Any]) -> str | None:
@@ -91,6 +92,9 @@ CARD_SETTINGS = {
     "idle_w": Setting(float, 5.0, 0.0, 10_000.0, description="power drawn while powered and idle"),
     "active_w": Setting(float, 25.0, 0.0, 10_000.0, description="power drawn while computing"),
     "thermal": Setting(dict, {}, fields=THERMAL_SETTINGS, description="the card's thermal model"),
+    "overcurrent_w": Setting(float, 0.0, 0.0, 100_000.0,
+                             description="latch-up protection: drawing more than this power-cycles the card at "
+                                         "once; 0: 1.5 x active_w"),
 }
 CLUSTER_SETTINGS = {
     "model": Setting(str, "demo_model.onnx", description="the ONNX model, relative to the run directory"),
@@ -125,6 +129,11 @@ CLUSTER_SETTINGS = {
     "weights_chunk": Setting(int, ClusterConfig.weights_chunk, 4, 1 << 24,
                              check=lambda n: None if n % 4 == 0 else "a multiple of 4 (float32 words)",
                              description="bytes per CRC chunk of the live weights"),
+    "degraded_factor": Setting(float, ClusterConfig.degraded_factor, 1.1, 1000.0,
+                               description="a card this many times slower than its peers is reported degraded"),
+    "latchup_burn_s": Setting(float, ClusterConfig.latchup_burn_s, 0.001, 3600.0,
+                              description="simulated boards (SIL): a latch-up not power-cycled within this burns "
+                                          "the board out"),
     "battery": Setting(dict, {}, fields=BATTERY_SETTINGS, description="the battery"),
     "power": Setting(dict, {}, fields=POWER_SETTINGS, description="solar array and platform load"),
     "cards": Setting(list, [], item=Setting(dict, fields=CARD_SETTINGS),
@@ -164,7 +173,7 @@ def card_spec(entry: dict[str, Any]) -> CardSpec:
     card = {**{key: s.default for key, s in CARD_SETTINGS.items()}, **entry}
     providers = tuple(p if isinstance(p, str) else (p[0], dict(p[1])) for p in card["providers"])
     return CardSpec(card["name"], providers, card["threads"], card["capacity"], card["max_batch"],
-                    card["idle_w"], card["active_w"], dict(card["thermal"]))
+                    card["idle_w"], card["active_w"], dict(card["thermal"]), card["overcurrent_w"])
 
 
 class InferenceCluster(Component):
@@ -237,7 +246,8 @@ class InferenceCluster(Component):
         size = config["size"]
         self.grid = config["grid"]
         engine_config = ClusterConfig(self.model_path, (4, size, size), mode=self.base_mode,
-                                      seed=self.context.seed, **{k: config[k] for k in ENGINE_KEYS})
+                                      seed=self.context.seed, boards_dir=str(self.context.run_dir / "boards"),
+                                      **{k: config[k] for k in ENGINE_KEYS})
         power = PowerSystem(mission_orbit(self.context.mission), Battery(**config["battery"]),
                             **config["power"])
         self.engine = Cluster(engine_config, self.cards, self._product, self._engine_event, power)
@@ -322,13 +332,17 @@ class InferenceCluster(Component):
         chosen = make_policy(POLICY_NAMES[policy], self.context.seed)
         return self.engine.call(lambda: setattr(self.engine, "policy", chosen))
 
-    @command(CARD, Field("kind", DataType.U8, 1, 4, "1 slow, 2 hang, 3 crash, 4 wrong output"),
-             Field("factor", DataType.F32, 1.0, 100.0, "slowdown factor (slow only)"), test_equipment=True,
+    @command(CARD, Field("kind", DataType.U8, 1, 7, "1 slow, 2 hang, 3 crash, 4 wrong output, 5 latch-up, "
+                                                    "6 SEFI, 7 total dose"),
+             Field("factor", DataType.F32, 1.0, 100.0, "slow: slowdown factor; latch-up: extra current as a multiple "
+                                                       "of active_w; total dose: percent slowdown per inference"),
+             test_equipment=True,
              description="Inject a card fault (tests and fault-injection campaigns)")
     def INJECT_CARD_FAULT(self, card: str, kind: int, factor: float) -> Pending:
         return self.card_faults(CardFault(card, FAULTS[kind], factor))
 
-    @command(CARD, test_equipment=True, description="Clear an injected slow or wrong-output fault")
+    @command(CARD, test_equipment=True, description="Clear an injected slow, wrong-output or SEFI fault and fit "
+                                                    "a fresh simulated board (no dose)")
     def CLEAR_CARD_FAULT(self, card: str) -> Pending:
         return self.card_faults(CardFault(card, "clear"))
 

@@ -82,6 +82,9 @@ class ClusterConfig:
     weights: str = "live"               # "live": cards compute from scrubbed shared memory; "optimized"
     refresh_s: float = 0.0              # optimized: rebuild each card's session this often (0: never)
     weights_chunk: int = 4096           # bytes per CRC chunk of the live weights
+    degraded_factor: float = 3.0        # a card this many times slower than its peers: CardDegraded
+    boards_dir: str = ""                # the simulated boards' radiation state (flight.payload.cluster.board)
+    latchup_burn_s: float = 1.0         # a simulated board left latched up this long burns out
     seed: int = 0
 
 
@@ -164,6 +167,11 @@ class Cluster:
             self._drop(frame, DropReason.SHUTDOWN)
 
     # --- from other threads ---------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Whether the cluster thread is alive (it is restarted by ``start`` after an escape)."""
+        return self._thread.is_alive()
+
     def call(self, work: Callable[[], None]) -> Pending:
         """Run ``work`` in the cluster thread (commands, power steps); its outcome, once it ran.
         A work item that raises fails alone: the thread goes on (and reports it, :meth:`_contain`)."""

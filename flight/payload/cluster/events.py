@@ -42,6 +42,14 @@ EVENTS = {
     "CardStartFailed": _event("{card} could not be started ({reason}): next try in {retry_s} s", CARD,
                               Field("reason", DataType.STRING), Field("retry_s", DataType.F32),
                               severity=Severity.WARNING_HI, throttle=50),
+    "CardOverCurrent": _event("{card} drew {power_w} W, over its limit of {limit_w} W: power-cycled (latch-up)",
+                              CARD, Field("power_w", DataType.F32), Field("limit_w", DataType.F32),
+                              severity=Severity.WARNING_HI),
+    "CardDegraded": _event("{card} slowed to {latency_ms} ms per frame, its peers {peers_ms} ms (total dose?)",
+                           CARD, Field("latency_ms", DataType.F32), Field("peers_ms", DataType.F32)),
+    "CardRecovered": _event("{card} back to {latency_ms} ms per frame (its peers {peers_ms} ms)",
+                            CARD, Field("latency_ms", DataType.F32), Field("peers_ms", DataType.F32),
+                            severity=Severity.ACTIVITY),
     "WorkFailed": _event("Cluster work failed and was contained: {detail}", Field("detail", DataType.STRING),
                          severity=Severity.WARNING_HI, throttle=50),
 }
@@ -52,4 +60,5 @@ ENGINE_EVENTS = {"card_ready": "CardReady", "card_quarantined": "CardQuarantined
                  "provider_unavailable": "ProviderUnavailable", "frame_dropped": "FrameDropped",
                  "mode_changed": "ModeChanged", "card_parked": "CardParked",
                  "card_unparked": "CardUnparked", "card_spawn_failed": "CardStartFailed",
-                 "work_failed": "WorkFailed"}
+                 "work_failed": "WorkFailed", "card_overcurrent": "CardOverCurrent",
+                 "card_degraded": "CardDegraded", "card_recovered": "CardRecovered"}

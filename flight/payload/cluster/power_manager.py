@@ -78,7 +78,7 @@ class PowerManager:
             card.utilization = utilization
             powered = card.state not in (CardState.OFF, CardState.PARKED, CardState.QUARANTINED)
             card.power_w = (card.spec.idle_w + (card.spec.active_w - card.spec.idle_w) * utilization
-                            if powered else 0.0)
+                            + card.excess_w if powered else 0.0)
             card.thermal.step(card.power_w, dt, sunlit)
             payload_w += card.power_w
         return payload_w

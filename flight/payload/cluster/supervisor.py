@@ -106,7 +106,8 @@ class CardSupervisor:
         self.worker_config = {"model": str(Path(config.model).resolve()),
                               "shm_name": slots.name, "slot_count": slots.count,
                               "slot_shape": list(config.tile_shape), "slot_dtype": config.tile_dtype,
-                              "heartbeat_s": config.heartbeat_s}
+                              "heartbeat_s": config.heartbeat_s, "boards_dir": config.boards_dir,
+                              "burn_s": config.latchup_burn_s}
         now = time.monotonic()
         for card in self.cards.values():
             card.providers, missing = choose_providers(list(card.spec.providers))
@@ -157,6 +158,8 @@ class CardSupervisor:
             self._result(card, *msg.unpack_result(body), now)
         elif kind == msg.HEARTBEAT:
             card.last_heartbeat = now
+            card.excess_w = msg.unpack_heartbeat(body)[1]
+            self._check_current(card, now)
         elif kind == msg.HELLO:
             self._hello(card, json.loads(body), now)
         elif kind == msg.ERROR:
@@ -186,6 +189,7 @@ class CardSupervisor:
             return
         size = len(records) // len(request.frames)
         card.record_latency(compute_ns / 1e9 / len(request.frames), len(request.frames))
+        self._check_speed(card)
         conclude = self._voter.conclude
         for index, frame in enumerate(request.frames):
             frame.dispatched.discard(card.name)
@@ -211,6 +215,30 @@ class CardSupervisor:
     def may_come_back(self, exclude: Container[str]) -> bool:
         """Whether a card not in ``exclude`` is, or may become, READY (is not switched off)."""
         return any(c.state is not CardState.OFF and c.name not in exclude for c in self.cards.values())
+
+    def _check_speed(self, card: Card) -> None:
+        """Total dose ages a card: one settled card this much slower than the median of its settled
+        peers is reported degraded (and again when it recovers)."""
+        peers = [c.recent_latency() for c in self.cards.values()
+                 if c is not card and c.state is CardState.READY and c.inferences >= Card.SETTLED_AFTER]
+        if card.inferences < Card.SETTLED_AFTER or not peers:
+            return
+        median = float(np.median(peers))
+        degraded = card.degradation(self.config.degraded_factor, median)
+        if degraded is not None:
+            self._on_event("card_degraded" if degraded else "card_recovered",
+                           {"card": card.name, "latency_ms": card.recent_latency() * 1e3, "peers_ms": median * 1e3})
+
+    def _check_current(self, card: Card, now: float) -> None:
+        """Latch-up protection: a card drawing more than its over-current limit is power-cycled at
+        once (before a latch-up burns it), with an event."""
+        if not card.excess_w:
+            return
+        reading = max(card.power_w, card.spec.idle_w) + card.excess_w
+        limit = card.spec.overcurrent_limit_w
+        if reading > limit:
+            self._on_event("card_overcurrent", {"card": card.name, "power_w": reading, "limit_w": limit})
+            self.fail(card, f"over-current {reading:.1f} W > {limit:.1f} W: power-cycled", now)
 
     def check_cards(self, now: float) -> None:
         """Fail the cards that did not start, went silent, or are late with a request."""
