@@ -19,6 +19,9 @@ be run (one line, nothing written), 130 on Ctrl-C (what is done is kept).
 | a small campaign runs, resumes after a kill, replays a trial; its summary and JUnit follow |   |
 |   | tests/system/test_campaign.py |
 | a bad campaign file: one line, exit 2 | tests/unit/campaign/test_spec.py |
+| Ctrl-C: one line on stderr, exit 130, whole lines kept; the same command completes |   |
+|   | tests/system/test_campaign_interrupt.py |
+| a "regions" campaign runs with its summary | tests/system/test_region_trials.py |
 """
 from __future__ import annotations
 
@@ -34,8 +37,14 @@ import numpy as np
 
 from campaign.card_trial import run_card_trial
 from campaign.executor import Progress, completed_trials, run_campaign
+from campaign.region_trial import fault_space_bits as region_fault_space_bits
+from campaign.region_trial import run_region_trial
 from campaign.report import write_report
+from campaign.slot_trial import fault_space_bits as slot_fault_space_bits
+from campaign.slot_trial import run_slot_trial
 from campaign.spec import Campaign, CampaignError, load_campaign
+from campaign.store_trial import bench_for as store_bench
+from campaign.store_trial import run_store_trial
 from campaign.summary import breakdown, junit_xml, recommend, summarize
 from campaign.weights_trial import CARDS, COPIES, run_weight_trial
 from flight.payload.cluster.weights import weight_layout
@@ -55,13 +64,20 @@ def model_path(file: Path, model: str, out: Path) -> Path:
     return path if path.exists() else write_demo_model(path)
 
 
-TRIALS = {"weights": run_weight_trial, "cards": run_card_trial}   # target.kind: its trial function
+TRIALS = {"weights": run_weight_trial, "cards": run_card_trial,   # target.kind: its trial function
+          "regions": run_region_trial, "slots": run_slot_trial, "store": run_store_trial}
 
 
 def fault_space(campaign: Campaign, layout: "Weights") -> int:
     """How many distinct faults the campaign's target can take (the N of the sample size)."""
     if campaign.target["kind"] == "weights":
         return layout.fault_space_bits
+    if campaign.target["kind"] == "regions":   # every protected region's bytes x copies x 8
+        return region_fault_space_bits(layout.size, campaign.faults["copies"])
+    if campaign.target["kind"] == "slots":     # frames x slot bytes x 8
+        return slot_fault_space_bits(campaign.target["frames"])
+    if campaign.target["kind"] == "store":     # the database file's bytes x 8 (its image, built here)
+        return store_bench({"inputs_seed": campaign.target["inputs_seed"]}).fault_space_bits
     return CARDS * len(campaign.faults["kinds"]) * campaign.target["frames"]   # cards: card x fault x frame
 
 
@@ -87,14 +103,16 @@ def run_all(campaign: Campaign, model: Path, layout: "Weights", out: Path, worke
             raise CampaignError(f"configuration {configuration['name']!r}: guarded tensor {sorted(unknown)[0]!r} is "
                                 f"not in the model; its weight tensors: {sorted(layout.tensors)}")
         path = out / f"results-{configuration['name']}.jsonl"
-        print(f"{configuration['name']} ({configuration['mode']}, scrub every {configuration['scrub_every']} "
-              f"frames, guarded {configuration['guarded'] or 'none'}): {campaign.trials:,} trials")
+        settings = (f"{configuration['mode']}, scrub every {configuration['scrub_every']} frames, guarded "
+                    f"{configuration['guarded'] or 'none'}" if configuration["mode"] else "the store's own checks")
+        print(f"{configuration['name']} ({settings}): {campaign.trials:,} trials")
         last = [0.0]
         progress = run_campaign(TRIALS[campaign.target["kind"]], campaign.trial_config(configuration, model),
                                 campaign.trials, path,
                                 workers=workers, scheduler=scheduler, progress=lambda p, last=last: show(p, last))
         results[configuration["name"]] = list(completed_trials(path).values())
-        costs[configuration["name"]] = layout.cost(configuration, progress)
+        cost = layout.cost(configuration, progress)   # the store's: no cards, no weights, its rate alone
+        costs[configuration["name"]] = cost if configuration["mode"] else {"trials_per_s": cost["trials_per_s"]}
     return summarize(campaign.name, results, campaign.configurations, campaign.criteria, costs)
 
 
@@ -128,7 +146,9 @@ def weights_of(model: Path) -> Weights:
 
 
 def print_summary(summary: dict[str, Any]) -> None:
-    classes = ("masked", "corrected", "due", "sdc")
+    classes = ("masked", "corrected", "due", "sdc") + tuple(      # and any other class that occurred
+        sorted({o for s in summary["configurations"].values() for o, n in s["counts"].items()
+                if n and o not in ("masked", "corrected", "due", "sdc")}))
     print(f"\n{'configuration':<16}{'trials':>8}" + "".join(f"{o:>12}" for o in classes) + "   SDC rate (95 % Wilson)")
     for name, s in summary["configurations"].items():
         sdc = s["sdc"]

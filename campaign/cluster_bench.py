@@ -1,10 +1,11 @@
 """The flight's payload and protection components in one process, with real card workers: what
-a campaign's card-fault trials run on, and what tools/bench_protection.py measures.
+a campaign's card-fault and region-upset trials run on, and what tools/bench_protection.py measures.
 
 :class:`ClusterBench` builds the parameter database, the inference cluster (one worker process
 per card), the scrubber and the SEU injector with the component tester (flight.testing), from the
-default topology's settings and wiring for those components, with overrides for the cluster;
-it records the products and events, submits a tile and waits for its product or its drop.
+default topology's settings and wiring for those components, with overrides for the cluster
+(:func:`bench_tester`); it records the products and events, submits a tile and waits for its
+product or its drop, and makes the cluster whole again between trials.
 """
 from __future__ import annotations
 
@@ -29,6 +30,20 @@ def scrubber_rate_hz() -> float:
     return next(g.rate_hz for g in topology.rate_groups if "scrubber" in g.members)
 
 
+def bench_tester(run_dir: Path, model: Path, **overrides: Any) -> ComponentTester:
+    """The component tester holding the bench's components, built and not started: the default
+    topology's settings and wiring for them, with ``overrides`` for the cluster."""
+    default = tomllib.loads(DEFAULT_TOPOLOGY.read_text())
+    components = [dict(c) for c in default["components"] if c["name"] in FLIGHT_COMPONENTS]
+    cluster = next(c for c in components if c["name"] == "cluster")
+    cluster.update(model=str(model), **overrides)
+    wiring = [c for c in default["wiring"]["connections"]
+              if all(end.split(".")[0].strip() in FLIGHT_COMPONENTS for end in c.split("->"))]
+    return ComponentTester.build(
+        run_dir, components, connections=wiring, mission=dict(default["mission"]),
+        rate_groups=[{"name": "rgFast", "rate_hz": scrubber_rate_hz(), "members": list(FLIGHT_COMPONENTS)}])
+
+
 class ClusterBench:
     """Parameter database, cluster, scrubber and SEU injector components in this process, with
     real card workers, wired as in the default topology.
@@ -39,16 +54,7 @@ class ClusterBench:
 
     def __init__(self, run_dir: Path, model: Path, **overrides: Any) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        default = tomllib.loads(DEFAULT_TOPOLOGY.read_text())
-        components = [dict(c) for c in default["components"] if c["name"] in FLIGHT_COMPONENTS]
-        cluster = next(c for c in components if c["name"] == "cluster")
-        cluster.update(model=str(model), **overrides)
-        wiring = [c for c in default["wiring"]["connections"]
-                  if all(end.split(".")[0].strip() in FLIGHT_COMPONENTS for end in c.split("->"))]
-        self.tester = ComponentTester.build(
-            run_dir, components, connections=wiring, mission=dict(default["mission"]),
-            rate_groups=[{"name": "rgFast", "rate_hz": scrubber_rate_hz(),
-                          "members": list(FLIGHT_COMPONENTS)}])
+        self.tester = bench_tester(run_dir, model, **overrides)
         self.products: list[Product] = []
         self.product_times: list[float] = []
         self._changed = threading.Condition()
@@ -131,6 +137,27 @@ class ClusterBench:
         self.engine.call(done.set)
         if not done.wait(timeout):
             raise RuntimeError("the cluster thread did not answer")
+
+    def noticed_counts(self) -> tuple[int, ...]:
+        """Disagreements voted and each card's resets: what the cluster noticed, read on its own
+        state (its events may still be queued)."""
+        return (self.engine.voter.disagreements, *(card.resets for card in self.engine.cards.values()))
+
+    def make_whole(self, timeout: float = 120.0) -> None:
+        """Every card's failure and disagreement history forgotten, a card the supervisor switched
+        off powered on again, and every card READY: a trial after this one does not depend on it."""
+        engine = self.engine
+
+        def whole() -> None:
+            for name, card in engine.cards.items():
+                card.failures = []
+                engine.voter.forget_disagreements(name)
+                if card.state is CardState.OFF:
+                    engine.reset_card(name, "campaign: the next trial")
+
+        engine.call(whole)
+        self.sync()
+        self.wait_ready(timeout=timeout)
 
     def stop(self) -> None:
         self.tester.stop()

@@ -10,7 +10,14 @@ line naming it and what is allowed; the command exits 2)::
 
     [target]
     kind = "weights"            # weights: upsets in the weights, in process (campaign.weights_trial);
-                                # cards: hang, crash, wrong, slow cards of the real cluster (campaign.card_trial)
+                                # cards: hang, crash, wrong, slow, latchup, sefi, tid cards of the real
+                                # cluster (campaign.card_trial);
+                                # regions: upsets in any protected region and copy (weights, TMR parameters)
+                                # on the real cluster (campaign.region_trial);
+                                # slots: upsets in the frame slots (input tiles), in process (campaign.slot_trial);
+                                # store: upsets in the TM store's database file, in process (campaign.store_trial)
+                                # (slots and store take no copies, scrub_every or guarded, and store no model,
+                                # frames, chunk, protection or mode: written, they are refused as meaningless)
     model = "demo_model.onnx"   # relative to the file; "" = the demo model, built in the output folder
     frames = 4                  # inputs per trial (scene tiles from inputs_seed)
     inputs_seed = 7
@@ -18,7 +25,7 @@ line naming it and what is allowed; the command exits 2)::
 
     [faults]
     kinds = ["single"]          # single, multi (2-4 adjacent bits), byte
-    copies = ["live", "golden"]
+    copies = ["live", "golden"] # the weights' copies upset (regions: the TMR copies are always all three)
 
     [[configurations]]          # each runs the same trials (the same planned upsets)
     name = "off"
@@ -29,7 +36,8 @@ line naming it and what is allowed; the command exits 2)::
                                 # gave 90 % of the unprotected configuration's SDC
 
     [criteria]                  # pass/fail, for JUnit, per configuration: the highest SDC rate allowed,
-    max_sdc = { on = 0.0 }      # and the most frames lost (max_lost_frames = { on = 0 })
+    max_sdc = { on = 0.0 }      # the most frames lost (max_lost_frames = { on = 0 }) and boards burned
+                                # by a latch-up (max_burned = { on = 0 })
 
 | requirement | verified by |
 |---|---|
@@ -55,8 +63,16 @@ PROTECTIONS = ("off", "on")
 MODES = ("THROUGHPUT", "TMR")
 PRESETS = {"on": ("TMR", 1), "off": ("THROUGHPUT", 0)}
 KIND_NAMES = ("single", "multi", "byte")
-CARD_FAULT_NAMES = ("hang", "crash", "wrong", "slow")
-TARGET_KINDS = ("weights", "cards")
+CARD_FAULT_NAMES = ("hang", "crash", "wrong", "slow", "latchup", "sefi", "tid")
+TARGET_KINDS = ("weights", "cards", "regions", "slots", "store")
+UPSET_TARGETS = ("weights", "regions", "slots", "store")   # the target kinds whose faults are upsets (KIND_NAMES)
+UNUSED = {  # keys a target kind has no use for, refused when written (why)
+    "slots": ({"target": ("chunk",), "faults": ("copies",), "configurations": ("scrub_every", "guarded")},
+              "one slot per frame, unprotected: nothing to scrub or guard, no copies; TMR or THROUGHPUT"),
+    "store": ({"target": ("model", "frames", "chunk"), "faults": ("copies",),
+               "configurations": ("protection", "mode", "scrub_every", "guarded")},
+              "one database file, its CRCs and checks always on: a configuration is a name"),
+}
 COPY_NAMES = ("live", "golden")
 
 
@@ -77,7 +93,11 @@ CAMPAIGN = {
 }
 TARGET = {
     "kind": Setting(str, "weights", choices=TARGET_KINDS, description="weights: upsets in the model's weights, "
-                                                                       "in process; cards: card faults, real cluster"),
+                                                                       "in process; cards: card faults, real cluster; "
+                                                                       "regions: upsets in any protected region, "
+                                                                       "real cluster; slots: upsets in the frame "
+                                                                       "slots, in process; store: upsets in the TM "
+                                                                       "store's file, in process"),
     "model": Setting(str, "", description="ONNX model; empty: the demo model"),
     "frames": Setting(int, 4, 1, 10_000, description="inputs per trial"),
     "inputs_seed": Setting(int, 7, 0, 2**63 - 1, description="seed of the input scenes"),
@@ -85,9 +105,10 @@ TARGET = {
 }
 FAULTS = {
     "kinds": Setting(list, [], check=lambda v: None if not v else _subset(KIND_NAMES + CARD_FAULT_NAMES)(v),
-                     description="weights: single, multi, byte (default single); cards: hang, crash, wrong, slow "
-                                 "(default all)"),
-    "copies": Setting(list, list(COPY_NAMES), check=_subset(COPY_NAMES), description="copies upset"),
+                     description="weights, regions, slots, store: single, multi, byte (default single); cards: "
+                                 "hang, crash, wrong, slow, latchup, sefi, tid (default all)"),
+    "copies": Setting(list, list(COPY_NAMES), check=_subset(COPY_NAMES),
+                      description="the weights' copies upset (regions: the TMR copies are always all three)"),
 }
 CONFIGURATION = {
     "name": Setting(str, None, required=True, description="the configuration's name"),
@@ -115,7 +136,7 @@ class Campaign:
     target: dict[str, Any]
     faults: dict[str, Any]
     configurations: list[dict[str, Any]]
-    criteria: dict[str, dict[str, float]] = field(default_factory=dict)   # max_sdc, max_lost_frames
+    criteria: dict[str, dict[str, float]] = field(default_factory=dict)   # max_sdc, max_lost_frames, max_burned
 
     def trial_config(self, configuration: dict[str, Any], model: Path) -> dict[str, Any]:
         """What a trial function needs (plain, picklable, JSON-able)."""
@@ -146,13 +167,38 @@ def load_campaign(path: Path, fault_space_bits: int | None = None) -> Campaign:
                           for i, c in enumerate(doc.get("configurations", []))]
     except SettingError as error:
         raise CampaignError(f"{path}: {error}") from None
-    allowed = KIND_NAMES if target["kind"] == "weights" else CARD_FAULT_NAMES
-    faults["kinds"] = faults["kinds"] or (["single"] if target["kind"] == "weights" else list(CARD_FAULT_NAMES))
+    allowed = KIND_NAMES if target["kind"] in UPSET_TARGETS else CARD_FAULT_NAMES
+    faults["kinds"] = faults["kinds"] or (["single"] if target["kind"] in UPSET_TARGETS else list(CARD_FAULT_NAMES))
     if not set(faults["kinds"]) <= set(allowed):
         raise CampaignError(f"{path}: faults.kinds = {faults['kinds']}: a {target['kind']} campaign takes "
                             f"{list(allowed)}")
+    _refuse_unused(path, target["kind"], doc)
     return Campaign(head["name"], head["seed"], _trials(path, head, fault_space_bits), target, faults,
-                    _configurations(path, configurations), _criteria(path, doc.get("criteria", {}), configurations))
+                    _fit(target["kind"], faults, _configurations(path, configurations)),
+                    _criteria(path, doc.get("criteria", {}), configurations))
+
+
+def _refuse_unused(path: Path, kind: str, doc: dict[str, Any]) -> None:
+    tables, why = UNUSED.get(kind, ({}, ""))
+    for table, keys in tables.items():
+        entries = doc.get(table, []) if table == "configurations" else [doc.get(table, {})]
+        for i, entry in enumerate(entries):
+            written = sorted(set(entry) & set(keys))
+            if written:
+                where = f"configurations[{i}]" if table == "configurations" else table
+                raise CampaignError(f"{path}: {where}.{written[0]}: a {kind} campaign has no use for it ({why})")
+
+
+def _fit(kind: str, faults: dict[str, Any], configurations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Slots and store configurations as they run: no copies, no scrubbing; slots protected by TMR
+    alone; the store's protection always on (its mode is no cluster's)."""
+    if kind in UNUSED:
+        faults["copies"] = []
+        for c in configurations:
+            c["scrub_every"] = 0
+            c["protection"] = "off" if kind == "slots" and c["mode"] == "THROUGHPUT" else "on"
+            c["mode"] = c["mode"] if kind == "slots" else ""
+    return configurations
 
 
 def _trials(path: Path, head: dict[str, Any], fault_space_bits: int | None) -> int:
@@ -183,10 +229,10 @@ def _configurations(path: Path, configurations: list[dict[str, Any]]) -> list[di
 
 def _criteria(path: Path, criteria: dict[str, Any], configurations: list[dict[str, Any]]) -> dict[str, float]:
     names = {c["name"] for c in configurations}
-    unknown = set(criteria) - {"max_sdc", "max_lost_frames"}
+    unknown = set(criteria) - {"max_sdc", "max_lost_frames", "max_burned"}
     if unknown or not all(isinstance(v, dict) for v in criteria.values()):
-        raise CampaignError(f"{path}: [criteria] takes max_sdc = {{CONFIGURATION = RATE, ...}} and "
-                            "max_lost_frames = {CONFIGURATION = COUNT, ...}")
+        raise CampaignError(f"{path}: [criteria] takes max_sdc = {{CONFIGURATION = RATE, ...}}, max_lost_frames "
+                            "= {CONFIGURATION = COUNT, ...} and max_burned = {CONFIGURATION = COUNT, ...}")
     for key, limits in criteria.items():
         for name, value in limits.items():
             too_big = key == "max_sdc" and isinstance(value, (int, float)) and value > 1

@@ -7,22 +7,30 @@ fragile, the protection's reduction factor, and the pass/fail criteria as JUnit 
   when "on" had no SDC, the factor is at least rate off / (rule-of-three bound of on).
 - The vulnerability map of the unprotected configuration: SDC rate by weight tensor (or padding),
   by float32 field (sign, exponent, mantissa) and bit position, and by copy (live, golden).
+- Per configuration, by fault model (``by_fault_model``: an upset's ``kind``, else a card fault's
+  ``fault``) and by memory region (``by_region``): every outcome class's count and the SDC rate
+  with its Wilson interval (rule-of-three bound at zero), so that protection off and on can be
+  compared value by value, not only on SDC counts (:func:`outcome_breakdown`); likewise by the
+  pixel's band of a slot upset (``by_band``) and the part of the store's file (``by_part``).
 - The recommendation (:func:`recommend`): the fewest tensors that gave 90 % of the unprotected
   SDC, to guard as TMR memory (checked on every read) while the rest is scrubbed; a configuration
   with ``guarded = ["auto"]`` measures it.
-- Criteria: ``max_sdc`` (the observed SDC rate) and ``max_lost_frames`` per configuration; each a JUnit test case,
-  with a runner error in any configuration a failure of its own.
+- Criteria: ``max_sdc`` (the observed SDC rate), ``max_lost_frames`` and ``max_burned`` per
+  configuration; each a JUnit test case, with a runner error in any configuration a failure of its
+  own.
 
 | requirement | verified by |
 |---|---|
 | the summary's counts are those of the result lines; the reduction factor and bounds follow |   |
 |   the formulas | tests/unit/campaign/test_summary.py |
 | a criterion broken, or a runner error, is a failed JUnit case | tests/unit/campaign/test_summary.py |
+| by fault model and by region: each value's outcome counts are those of its result lines, its |   |
+|   SDC interval is campaign.stats' (Wilson, rule of three at zero) | tests/unit/campaign/test_summary.py |
 """
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from xml.etree import ElementTree
 
@@ -49,6 +57,31 @@ def breakdown(results: list[dict[str, Any]], key: str) -> dict[str, dict[str, fl
         sdc[str(value)] += r["outcome"] == "sdc"
     return {value: {"trials": n, "sdc": sdc[value], "rate": sdc[value] / n}
             for value, n in sorted(trials.items(), key=lambda item: -sdc[item[0]] / item[1])}
+
+
+def fault_model(result: dict[str, Any]) -> str | None:
+    """The fault model a trial injected: an upset's ``kind`` (single, multi, byte; also the kind of
+    regions, slots and store trials), else a card fault's ``fault`` (hang, crash, wrong, slow, ...)."""
+    return result.get("kind") or result.get("fault")
+
+
+def outcome_breakdown(results: list[dict[str, Any]],
+                      value_of: Callable[[dict[str, Any]], Any]) -> dict[str, dict[str, Any]]:
+    """For each value of ``value_of(result)`` (sorted; None left out, e.g. a runner error's line):
+    ``trials``, ``counts`` of every outcome class (as :func:`outcome_counts`) and ``sdc``, the SDC
+    count and rate with its Wilson interval and, with no SDC, its rule-of-three bound (as the
+    configuration's own ``sdc``, campaign.stats.rate_summary). Unlike :func:`breakdown` it keeps
+    every class: a fault model can be corrected in one configuration and a DUE in another."""
+    groups: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+    for r in results:
+        value = value_of(r)
+        if value is not None:
+            groups[str(value)].append(r)
+    out = {}
+    for value in sorted(groups):
+        counts = outcome_counts(groups[value])
+        out[value] = {"trials": len(groups[value]), "counts": counts, "sdc": rate_summary(counts)["sdc"]}
+    return out
 
 
 def reduction(off: dict[str, Any], on: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +115,10 @@ def configuration_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
             "by_tensor": breakdown(results, "tensor"), "by_field": breakdown(results, "field"),
             "by_bit": breakdown(results, "bit"), "by_copy": breakdown(results, "copy"),
             "by_fault": breakdown(results, "fault"), "lost_frames": sum(r.get("lost", 0) for r in results),
-            "by_kind": breakdown(results, "kind")}
+            "by_kind": breakdown(results, "kind"), "by_fault_model": outcome_breakdown(results, fault_model),
+            "by_region": outcome_breakdown(results, lambda r: r.get("region")),
+            "by_band": outcome_breakdown(results, lambda r: r.get("band")),     # slots: the pixel's band
+            "by_part": outcome_breakdown(results, lambda r: r.get("part"))}     # store: the file's part
 
 
 def summarize(name: str, results: dict[str, list[dict[str, Any]]], configurations: list[dict[str, Any]],
@@ -97,7 +133,7 @@ def summarize(name: str, results: dict[str, list[dict[str, Any]]], configuration
     reductions = {c["name"]: reduction(per[off[0]], per[c["name"]]) for c in configurations
                   if off and c["protection"] != "off" and per[off[0]]["trials"]}
     return {"campaign": name, "configurations": per, "reduction": reductions,
-            "recommendation": recommend(per[off[0]]["by_tensor"]) if off else None,
+            "recommendation": recommend(per[off[0]]["by_tensor"]) if off and per[off[0]]["by_tensor"] else None,
             "criteria": criteria(per, limits)}
 
 
@@ -108,6 +144,10 @@ def criteria(per: dict[str, dict[str, Any]], limits: dict[str, dict[str, float]]
     out += [{"name": f"{name}: lost frames <= {limit:g}", "passed": per[name]["lost_frames"] <= limit,
              "detail": f"{per[name]['lost_frames']} frames lost in {per[name]['trials']} trials"}
             for name, limit in limits.get("max_lost_frames", {}).items()]
+    out += [{"name": f"{name}: boards burned <= {limit:g}", "passed": per[name]["counts"].get("burned", 0) <= limit,
+             "detail": f"{per[name]['counts'].get('burned', 0)} boards burned by a latch-up in {per[name]['trials']} "
+                       "trials"}
+            for name, limit in limits.get("max_burned", {}).items()]
     out += [{"name": f"{name}: no runner error", "passed": summary["counts"]["runner_error"] == 0,
              "detail": f"{summary['counts']['runner_error']} trials could not be classified"}
             for name, summary in per.items()]

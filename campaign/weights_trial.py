@@ -101,11 +101,14 @@ class WeightBench:
         ends = np.cumsum(sizes).tolist()
         self._bounds = list(zip([0, *ends[:-1]], ends))
         self.golden = [self.infer(0, i) for i in range(frames)]
-        self._tensors = sorted((w["offset"], w["offset"] + 4 * int(np.prod(w["shape"])), w["name"])
-                               for w in self.layout)
+        self._tensors = tensor_table(self.layout)
 
     def infer(self, card: int, frame: int) -> bytes:
-        outputs = self.sessions[card].run(None, {self.input_name: self.inputs[frame]})
+        return self.compute(card, self.inputs[frame])
+
+    def compute(self, card: int, tiles: np.ndarray) -> bytes:
+        """Card ``card``'s output record for ``tiles`` ([1, ...] as a card reads a slot): its outputs' float32 bytes."""
+        outputs = self.sessions[card].run(None, {self.input_name: tiles})
         return b"".join(np.ascontiguousarray(o, np.float32).tobytes() for o in outputs)
 
     def split(self, record: bytes) -> list[np.ndarray]:
@@ -122,10 +125,7 @@ class WeightBench:
                    for r in self.regions)
 
     def tensor_at(self, offset: int) -> str:
-        for start, stop, name in self._tensors:
-            if start <= offset < stop:
-                return name
-        return "padding"
+        return tensor_at(self._tensors, offset)
 
     def spans(self, tensors: tuple[str, ...]) -> list[tuple[int, int]]:
         """(start, stop) of each named tensor in the packed weights (KeyError for an unknown name)."""
@@ -137,11 +137,22 @@ class WeightBench:
         return CARDS * len(COPIES) * self.size * 8
 
 
-def plan_upset(bench: WeightBench, seed: int, kinds: tuple[str, ...] = ("single",),
-               copies: tuple[str, ...] = COPIES) -> UpsetPlan:
-    """The upset of a trial, from its seed alone (the SEU injector's kinds: one bit; 2 to 4
-    adjacent bits of a byte; a random byte)."""
-    rng = random.Random(seed)
+def tensor_table(layout: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
+    """(start, stop, name) of each weight tensor of ``layout`` in the packed weights, by offset."""
+    return sorted((w["offset"], w["offset"] + 4 * int(np.prod(w["shape"])), w["name"]) for w in layout)
+
+
+def tensor_at(table: list[tuple[int, int, str]], offset: int) -> str:
+    """The tensor of ``table`` that holds byte ``offset`` of the packed weights, or ``padding``."""
+    for start, stop, name in table:
+        if start <= offset < stop:
+            return name
+    return "padding"
+
+
+def draw_mask(rng: random.Random, kinds: tuple[str, ...]) -> tuple[str, int]:
+    """A kind of upset from ``kinds`` and its bit mask within one byte (the SEU injector's kinds: one
+    bit; 2 to 4 adjacent bits; a random byte), drawn from ``rng``: what every in-process trial plans with."""
     kind = kinds[rng.randrange(len(kinds))]
     if kind == "single":
         mask = 1 << rng.randrange(8)
@@ -150,6 +161,15 @@ def plan_upset(bench: WeightBench, seed: int, kinds: tuple[str, ...] = ("single"
         mask = ((1 << width) - 1) << rng.randrange(9 - width)
     else:
         mask = rng.randrange(1, 256)
+    return kind, mask
+
+
+def plan_upset(bench: WeightBench, seed: int, kinds: tuple[str, ...] = ("single",),
+               copies: tuple[str, ...] = COPIES) -> UpsetPlan:
+    """The upset of a trial, from its seed alone (the SEU injector's kinds: one bit; 2 to 4
+    adjacent bits of a byte; a random byte)."""
+    rng = random.Random(seed)
+    kind, mask = draw_mask(rng, kinds)
     return UpsetPlan(rng.randrange(CARDS), copies[rng.randrange(len(copies))], rng.randrange(bench.size), mask,
                      kind, rng.randrange(len(bench.inputs)))
 
@@ -219,10 +239,15 @@ def execute(bench: WeightBench, plan: UpsetPlan, mode: str, scrub_every: int,
 
 def describe(bench: WeightBench, plan: UpsetPlan) -> dict[str, Any]:
     """Where the upset landed: region, copy, byte, tensor, float32 bit positions, kind."""
-    tensor = bench.tensor_at(plan.offset)
-    bits = [8 * (plan.offset % 4) + b for b in range(8) if plan.mask >> b & 1]
     return {"region": f"card{plan.card}_weights", "copy": plan.copy, "offset": plan.offset, "mask": plan.mask,
-            "kind": plan.kind, "at": plan.at, "tensor": tensor, "bit": bits[0] if len(bits) == 1 else None,
+            "kind": plan.kind, "at": plan.at, **weight_bits(bench.tensor_at(plan.offset), plan.offset, plan.mask)}
+
+
+def weight_bits(tensor: str, offset: int, mask: int) -> dict[str, Any]:
+    """An upset of ``mask`` at byte ``offset`` of the packed weights, in ``tensor``: the tensor, its
+    float32 bit position when one bit (0-22 mantissa, 23-30 exponent, 31 sign) and the field."""
+    bits = [8 * (offset % 4) + b for b in range(8) if mask >> b & 1]
+    return {"tensor": tensor, "bit": bits[0] if len(bits) == 1 else None,
             "field": _field(bits) if tensor != "padding" else "padding"}
 
 

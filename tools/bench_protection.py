@@ -27,43 +27,32 @@ clock (``time.perf_counter``).
    ``Passes`` channel, and the measured CPU time of one tick (median of ``--passes``);
    (b) a 1 GiB weights file, sizing example: the pass time, and the CPU time per tick measured as
    the median ``tick`` of a Scrubber at the default BytesPerTick walking the 64 MiB live region.
-3. Upset campaign. One seeded plan of single-bit upsets: each upset picks a region uniformly
-   among the three cards' weights regions and the TMR ``parameters`` region, then a target
-   uniformly among the region's copies (live or golden; TMR copy 0, 1 or 2), then a byte offset
-   and a bit uniformly. The same plan runs twice on fresh flights, interleaved with frames: each
-   step injects its upset(s) through ``SeuInjector.inject``, submits one tile (cycling a pool of
-   64 distinct ``SceneGenerator(7)`` tiles) into the cluster's ``tiles`` port and waits for its
-   product (or its drop), then, with protection on, runs one Scrubber ``tick``: its default
-   BytesPerTick (1 MiB) covers all the regions (4.2 kB), so a tick is one full pass. Before the
-   plan, each flight runs the 64 tiles once without upsets (a control: no wrong product allowed);
-   the cluster's counters and events (votes, TMR disagreements, frames degraded or dropped by
-   reason, card quarantines by reason, cards switched off) are reported from after the control.
-   The cluster settings are the default topology's (``disagreement_limit = 3``, ``max_failures =
-   3`` in ``failure_window_s = 600``, ...); the cluster component's own ``tick`` (power, thermal,
-   auto-TMR) is not run.
-   - Protection on: cluster mode TMR + the scrubber. Per upset it is checked, not assumed, that
-     the tick after it emitted exactly one ``UpsetRepaired`` event naming its region, copy, byte
-     offset and 1 bit, that the Detected and Repaired counters rose by one and Uncorrectable did
-     not, and that afterwards every region is bit-exactly clean (live == golden == the model's
-     weights; the three TMR copies equal to the value before the campaign).
-   - Protection off: cluster mode THROUGHPUT and no scrubber tick, so the upsets accumulate.
-     Which card computes a frame depends on timing (the default earliest-finish policy) and each
-     card carries its own upsets, so the "off" wrong-product count varies from run to run (the
-     plan and the damage it leaves do not).
-   A wrong product: its decisions (tile class, fire cells) differ from the scene truth; on a
-   fault-free run they equal it exactly. The wrong-product rate is wrong / delivered products;
-   drops are counted apart. Some upsets cannot reach a product even unprotected: golden copies
-   and padding are not computed from, a few scalar weights are folded by ONNX Runtime at session
-   creation, and the parameters are voted on every read (``ParameterStore``), so the "off"
-   numbers include such masked upsets, as in flight.
-   The rate is one upset per full scrub pass (per frame), millions of times the LEO rate (the
-   SeuInjector's default 6e-7 upsets/bit/day over the same bits: the output gives the factor).
-   For information, a third run with protection on at ``--burst`` upsets per pass (same plan
-   generator, another seed): several upsets may share a chunk, so findings are counted, not
-   matched one to one; an uncorrectable finding (live and golden bad in one chunk, or two TMR
-   copies at one bit) triggers the region's recovery (weights: reload from the model file and
-   reset the card; parameters: ParameterDb.restore, defaults then the parameter file) and is
-   counted separately.
+3. Upset campaign, through the campaign runner: ``campaign.executor.run_campaign`` over
+   ``campaign.region_trial.run_region_trial``, ``--upsets`` trials per configuration (protection
+   on: TMR and a Scrubber tick after every frame; off: THROUGHPUT, never scrubbed; the presets of
+   ``campaign.spec``) from master seed ``--seed``, on ``--workers`` worker processes, the result
+   lines (JSON Lines) in the temporary folder. Each trial is independent and starts from a clean,
+   whole flight (each worker keeps one; after every trial each region is restored bit-exactly by
+   the scrubber and, where it must, the region's recovery, and every card is READY again): one
+   single-bit upset, its byte drawn uniformly over every copy of every protected region (each
+   card's live and golden weights, the three copies of the TMR ``parameters`` region; so a region
+   is hit in proportion to its bits), injected through ``SeuInjector.inject`` before one of 4
+   frames (the tiles ``SceneGenerator(7).tile(0..3)``), each submitted alone and awaited, its
+   product compared with the fault-free one. Upsets do not accumulate, and the rate of upsets is
+   not the point: what comes of one upset is. In THROUGHPUT the trials run the cluster's
+   round-robin policy (frame f on card f mod 3), so that they are reproducible; the default
+   earliest-finish policy chooses by timing. Reported per configuration, from the result lines:
+   the outcome counts (masked, corrected, DUE, SDC, hang; ``campaign.region_trial`` defines them;
+   runner errors apart), the SDC rate with its 95 % Wilson interval (``campaign.stats``), the
+   repairs matched exactly (with protection on: the scrubber reported exactly one repair naming
+   the upset's region, copy, byte and bit count, and nothing uncorrectable), wrong products (and
+   critical ones: tile class or fire cells differ), frames dropped and lost, upsets still in
+   memory at the end of their trial, frames computed off the planned card (0 unless a card left
+   service), and the outcome counts by region. Some upsets cannot reach a product even
+   unprotected: golden copies and padding are not computed from, a few scalar weights are folded
+   by ONNX Runtime at session creation, and the parameters are voted on every read
+   (``ParameterStore``). The accumulating run of earlier versions, and its ``--burst`` run of
+   several upsets per pass, are gone: a campaign of independent trials replaces them.
 4. Throughput cost of live weights: saturated cluster throughput (THROUGHPUT mode, the same three
    cards) with ``weights = "live"`` vs ``"optimized"``: delivered frames / (last product time -
    first submit time) over ``--frames`` frames after 30 warm-up frames, the next tile submitted
@@ -76,25 +65,23 @@ clock (``time.perf_counter``).
    then ``--frames`` frames timed per session and repeat, the three sessions (built once) taking
    turns in blocks of 25 frames; frames/s = frames / the session's summed block times.
 
-    python tools/bench_protection.py [--json] [--upsets 2000] [--burst 10] [--frames 400]
+    python tools/bench_protection.py [--json] [--upsets 2000] [--workers 2] [--frames 400]
                                      [--repeat 3] [--passes 15] [--seed 11]
 
 The machine is shared and noisy: medians of ``--passes`` timed passes (figures 1, 2) and of
-``--repeat`` runs (figure 4), with ratios of the medians. The upset campaign runs once per
-setting: its figures are counts, not timings.
+``--repeat`` runs (figure 4), with ratios of the medians. The upset campaign's figures are
+counts, not timings.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 import tempfile
 import time
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -102,16 +89,19 @@ import numpy as np
 import onnxruntime as ort
 
 from campaign.cluster_bench import ClusterBench, scrubber_rate_hz
+from campaign.executor import completed_trials, run_campaign
+from campaign.region_trial import fault_space_bits, run_region_trial
+from campaign.spec import PRESETS
+from campaign.stats import rate_summary
+from campaign.summary import outcome_breakdown, outcome_counts
+from campaign.weights_trial import COPIES
 from flight.app import DEFAULT_TOPOLOGY, load_flight_topology
-from flight.messages import Product
-from flight.payload.cluster.card_process import CardState
 from flight.payload.cluster.weights import live_options, weight_layout, weight_views
 from flight.payload.demo_model import write_demo_model
 from flight.payload.scene import SceneGenerator, Tile
 from flight.protection.parameter_store import ParameterStore
 from flight.protection.regions import LiveGoldenRegion, Region, RegionRegistry, TmrRegion
 from flight.protection.scrubber import Scrubber
-from flight.protection.seu_injector import SECONDS_PER_DAY
 from flight.testing import ComponentTester
 from flight.wire.dictionary import build_dictionary
 
@@ -120,7 +110,7 @@ TILE_SEED, TILE_POOL = 7, 64
 LIVE_BYTES, TMR_BYTES = 64 << 20, 16 << 20
 LIVE_CHUNKS = (64, 4096, 65536)
 GIB = 1 << 30
-LEO_RATE_PER_BIT_DAY = 6e-7  # the SeuInjector's default rate_per_bit_day
+UPSET_FRAMES, UPSET_KINDS = 4, ("single",)  # figure 3: frames per trial, kinds of upset
 WARMUP_FRAMES = 30
 BARE_BLOCK = 25  # frames per turn when bare sessions are timed in turn
 
@@ -227,176 +217,36 @@ def detection_latency(run_dir: Path, model: Path, passes: int) -> dict[str, Any]
             "default_topology": small, "one_gib": sizing}
 
 
-# --- the flight ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Upset:
-    """One planned single-bit upset: ``bit`` of byte ``offset`` of copy ``target`` of ``region``."""
-
-    region: str
-    target: str
-    offset: int
-    bit: int
-
-
 # --- 3. upset campaign --------------------------------------------------------------------------
-def make_plan(regions: list[Region], upsets: int, per_step: int, seed: int) -> list[list[Upset]]:
-    """Seeded single-bit upsets in steps of ``per_step``: region, copy, byte and bit uniform."""
-    rng = np.random.default_rng(seed)
-    flat = []
-    for _ in range(upsets):
-        region = regions[int(rng.integers(len(regions)))]
-        targets = region.targets()
-        flat.append(Upset(region.name, targets[int(rng.integers(len(targets)))],
-                          int(rng.integers(region.size)), int(rng.integers(8))))
-    return [flat[i:i + per_step] for i in range(0, len(flat), per_step)]
-
-
-def _snapshot(region: Region) -> np.ndarray:
-    """The intended bytes of a TMR or live region (copy 0, or the golden copy), copied."""
-    if isinstance(region, TmrRegion):
-        return region.copies[0].copy()
-    if isinstance(region, LiveGoldenRegion):
-        return region.golden.copy()
-    raise TypeError(f"unexpected region kind {region.kind!r}")
-
-
-def _clean(region: Region, reference: np.ndarray) -> bool:
-    """Every copy of ``region`` bit-exactly equal to ``reference``."""
-    if isinstance(region, TmrRegion):
-        return all(np.array_equal(copy, reference) for copy in region.copies)
-    if isinstance(region, LiveGoldenRegion):
-        return np.array_equal(region.live, reference) and np.array_equal(region.golden, reference)
-    raise TypeError(f"unexpected region kind {region.kind!r}")
-
-
-def _reasons(events: list[tuple[str, str, list[Any]]]) -> dict[str, int]:
-    """CardQuarantined events counted by reason (numbers as N: "outvoted N times")."""
-    reasons: dict[str, int] = {}
-    for _, name, values in events:
-        if name == "CardQuarantined":
-            reason = re.sub(r"\d+", "N", values[1])
-            reasons[reason] = reasons.get(reason, 0) + 1
-    return reasons
-
-
-def _is_wrong(product: Product, scene: SceneGenerator, index: int) -> bool:
-    truth = scene.truth(index)
-    return product.tile_class != int(truth.tile_class) or not np.array_equal(
-        product.fire_cells, truth.fire_cells)
-
-
-def _engine_counters(flight: ClusterBench) -> dict[str, Any]:
-    engine = flight.engine
-    return {"votes": engine.votes, "disagreements": engine.disagreements,
-            "degraded": engine.degraded, "redispatched": engine.redispatched,
-            "dropped": {r.name: n for r, n in engine.dropped.items()}}
-
-
-def campaign(flight: ClusterBench, tiles: list[Tile], protection: bool,
-             plan: list[list[Upset]]) -> dict[str, Any]:
-    """Run ``plan`` interleaved with frames on ``flight`` (module docstring, figure 3); stop it.
-
-    Before the plan, every tile of the pool runs once without upsets (a control that must give
-    no wrong product); the cluster's counters and events are reported from after the control.
-    """
-    scene = SceneGenerator(TILE_SEED)
-    scrubber = flight.components["scrubber"]
-    registry = flight.protected
-    result: dict[str, Any] = {
-        "steps": len(plan), "upsets": sum(map(len, plan)), "delivered": 0, "dropped": 0,
-        "wrong": 0, "wrong_by_quarter": [0, 0, 0, 0], "first_wrong_at_upset": None,
-        "first_card_off_at_upset": None, "exact": 0, "not_exact": [], "clean_after_scrub": 0,
-        "by_target": {}}
-    try:
-        if scrubber.param("BytesPerTick") < registry.total_bytes:
-            raise RuntimeError("the default BytesPerTick no longer covers every region in a tick")
-        references = {r.name: _snapshot(r) for r in registry.regions()}
-        control = [flight.frame(tile) for tile in tiles]
-        result["control_frames"] = len(control)
-        result["control_wrong_or_dropped"] = sum(
-            p is None or _is_wrong(p, scene, i) for i, p in enumerate(control))
-        flight.sync()
-        base, mark = _engine_counters(flight), flight.event_count()
-        upsets_so_far = 0
+def upset_campaign(root: Path, model: Path, trials: int, seed: int, workers: int) -> dict[str, Any]:
+    """Region-upset trials with protection on and off through the campaign runner (module
+    docstring, figure 3); each configuration's figures from its results."""
+    result: dict[str, Any] = {"trials": trials, "frames": UPSET_FRAMES, "kinds": list(UPSET_KINDS),
+                              "fault_space_bits": fault_space_bits(weight_layout(model.read_bytes())[1].size, COPIES)}
+    for name in ("on", "off"):
+        mode, scrub_every = PRESETS[name]
+        config = {"kind": "regions", "model": str(model), "frames": UPSET_FRAMES, "inputs_seed": TILE_SEED,
+                  "seed": seed, "mode": mode, "scrub_every": scrub_every, "kinds": list(UPSET_KINDS),
+                  "copies": list(COPIES)}
+        path = root / f"upsets-{name}.jsonl"
         began = time.perf_counter()
-        for step, upsets in enumerate(plan):
-            upsets_so_far += len(upsets)
-            _campaign_step(flight, tiles, scene, step, upsets, upsets_so_far, len(plan), result)
-            if protection:
-                _scrub_step(flight, step, upsets, references, result)
-        result["seconds"] = time.perf_counter() - began
-        flight.sync()
-        result["live_bits_wrong_at_end"] = {
-            r.name: int(np.unpackbits(r.live ^ references[r.name]).sum())
-            for r in registry.regions() if isinstance(r, LiveGoldenRegion)}
-        _campaign_counts(flight, base, flight.events_from(mark), result)
-        result["protected_bytes"] = registry.total_bytes
-    finally:
-        flight.stop()
+        run_campaign(run_region_trial, config, trials, path, workers=workers)
+        result[name] = _upset_figures(list(completed_trials(path).values()), time.perf_counter() - began)
     return result
 
 
-def _campaign_step(flight: ClusterBench, tiles: list[Tile], scene: SceneGenerator, step: int,
-                   upsets: list[Upset], upsets_so_far: int, steps: int, result: dict[str, Any]) -> None:
-    """Inject one step's upsets, run one frame and count what came of it."""
-    for u in upsets:
-        flight.components["seu"].inject(u.region, u.target, u.offset, 1 << u.bit, "single", step,
-                                        float(step))
-        kind = f"{u.region}/{u.target}"
-        result["by_target"][kind] = result["by_target"].get(kind, 0) + 1
-    product = flight.frame(tiles[step % len(tiles)])
-    if product is None:
-        result["dropped"] += 1
-    else:
-        result["delivered"] += 1
-        if _is_wrong(product, scene, step % len(tiles)):
-            result["wrong"] += 1
-            result["wrong_by_quarter"][4 * step // steps] += 1
-            if result["first_wrong_at_upset"] is None:
-                result["first_wrong_at_upset"] = upsets_so_far
-    if result["first_card_off_at_upset"] is None and any(
-            c.state is CardState.OFF for c in flight.engine.cards.values()):
-        result["first_card_off_at_upset"] = upsets_so_far
-
-
-def _campaign_counts(flight: ClusterBench, base: dict[str, Any], events: list[tuple[str, str, list[Any]]],
-                     result: dict[str, Any]) -> None:
-    """The cluster's and the scrubber's counters after the plan, against ``base``."""
-    now = _engine_counters(flight)
-    result["cluster"] = {
-        **{k: now[k] - base[k] for k in ("votes", "disagreements", "degraded", "redispatched")},
-        "dropped": {k: n - base["dropped"][k] for k, n in now["dropped"].items() if n > base["dropped"][k]},
-        "quarantined": sum(1 for e in events if e[1] == "CardQuarantined"),
-        "switched_off": sum(1 for e in events if e[1] == "CardSwitchedOff"),
-        "quarantine_reasons": _reasons(events),
-        "card_states": {c.name: c.state.name for c in flight.engine.cards.values()}}
-    scrubber = flight.components["scrubber"]
-    result["scrubber"] = {k: scrubber.telemetry[k] for k in
-                          ("Detected", "Repaired", "Uncorrectable", "Recoveries")}
-    uncorrectable = [tuple(e[2]) for e in events if e[1] == "UncorrectableError"]
-    result["uncorrectable_distinct"] = len(set(uncorrectable))
-    result["uncorrectable_by_region"] = {
-        name: sum(1 for r, _ in uncorrectable if r == name) for name, _ in set(uncorrectable)}
-
-
-def _scrub_step(flight: ClusterBench, step: int, upsets: list[Upset], references: dict[str, np.ndarray],
-                result: dict[str, Any]) -> None:
-    """One Scrubber tick (a full pass) after a step; check what it found against the upsets."""
-    scrubber = flight.components["scrubber"]
-    mark = flight.event_count()
-    before = {k: scrubber.telemetry[k] for k in ("Detected", "Repaired", "Uncorrectable")}
-    scrubber.tick(step, step / scrubber_rate_hz())
-    found = [e for e in flight.events_from(mark) if e[0] == "scrubber"]
-    counted = {k: scrubber.telemetry[k] - before[k] for k in before}
-    clean = all(_clean(r, references[r.name]) for r in flight.protected.regions())
-    result["clean_after_scrub"] += clean
-    if len(upsets) == 1:
-        u = upsets[0]
-        exact = (found == [("scrubber", "UpsetRepaired", [u.region, u.target, u.offset, 1])]
-                 and counted == {"Detected": 1, "Repaired": 1, "Uncorrectable": 0} and clean)
-        result["exact"] += exact
-        if not exact:
-            result["not_exact"].append({"upset": vars(u), "events": found, "counters": counted})
+def _upset_figures(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """Outcome counts, the SDC rate with its Wilson interval, the scrubber's exact repairs, the
+    products and frames, by region; from one configuration's result lines."""
+    counts = outcome_counts(rows)
+    scrubbed = [r for r in rows if r.get("repaired_exactly") is not None]
+    return {"trials": len(rows), "counts": counts, "sdc": rate_summary(counts)["sdc"],
+            "repaired_exactly": sum(bool(r["repaired_exactly"]) for r in scrubbed), "scrubbed": len(scrubbed),
+            **{key: sum(r.get(key, 0) for r in rows) for key in
+               ("wrong_products", "critical", "dropped", "lost", "latent", "off_schedule")},
+            "by_region": {region: v["counts"] for region, v in
+                          outcome_breakdown(rows, lambda r: r.get("region")).items()},
+            "seconds": seconds}
 
 
 # --- 4. throughput cost of live weights ---------------------------------------------------------
@@ -472,16 +322,6 @@ def weights_cost(run_dir: Path, model: Path, tiles: list[Tile], frames: int,
 
 
 # --- output -------------------------------------------------------------------------------------
-def _rate_note(run: dict[str, Any]) -> dict[str, float]:
-    """How far above the LEO rate the campaign's upsets per second and per scrub pass are."""
-    bits = 8 * run["protected_bytes"]
-    leo_per_s = bits * LEO_RATE_PER_BIT_DAY / SECONDS_PER_DAY
-    per_s = run["upsets"] / run["seconds"]
-    leo_per_pass = leo_per_s / scrubber_rate_hz()  # default: one full pass per 10 Hz tick
-    return {"upsets_per_s": per_s, "leo_upsets_per_s": leo_per_s, "acceleration": per_s / leo_per_s,
-            "upsets_per_pass": run["upsets"] / run["steps"], "leo_upsets_per_pass": leo_per_pass}
-
-
 def _print(result: dict[str, Any], args: argparse.Namespace) -> None:
     _print_scrub(result["scrub"], result["latency"], args)
     _print_campaign(result["campaign"], args)
@@ -515,55 +355,38 @@ def _print_scrub(s: dict[str, Any], d: dict[str, Any], args: argparse.Namespace)
 
 
 def _print_campaign(c: dict[str, Any], args: argparse.Namespace) -> None:
-    on, off, burst = c["on"], c["off"], c["burst"]
-    note = c["rate"]
-    print(f"3. Upset campaign: {on['upsets']} single-bit upsets, one per frame and per full scrub pass;"
-          f" the same seeded plan in both runs")
-    print(f"   rate: {note['upsets_per_s']:.0f} upsets/s over {on['protected_bytes']:,} protected B;"
-          f" LEO at {LEO_RATE_PER_BIT_DAY:g}/bit/day: {note['leo_upsets_per_s']:.1e}/s -> "
-          f"x{note['acceleration']:.1e}; LEO per 10 Hz pass {note['leo_upsets_per_pass']:.1e}")
-    print(f"   {'':34}{'protection ON (TMR+scrub)':>28}{'protection OFF':>18}")
+    on, off = c["on"], c["off"]
+    print(f"3. Upset campaign: {c['trials']} independent trials per configuration (campaign runner, region "
+          f"trials), each from a clean flight: one upset ({'/'.join(c['kinds'])}), uniform over "
+          f"{c['fault_space_bits']:,} bits of every protected copy, before one of {c['frames']} frames")
+    print(f"   {'':38}{'protection ON (TMR+scrub)':>28}  {'protection OFF':>26}")
     for label, a_, b_ in _campaign_rows(on, off):
-        print(f"   {label:<34}{str(a_):>28}{str(b_):>18}")
-    print(f"   quarantine reasons: ON {on['cluster']['quarantine_reasons']}, "
-          f"OFF {off['cluster']['quarantine_reasons']}")
-    print(f"   upsets by region/copy: {json.dumps(dict(sorted(on['by_target'].items())))}")
-    print(f"   for information, protection ON at {args.burst} upsets per pass: {burst['upsets']} upsets,"
-          f" {burst['steps']} frames: findings repaired {burst['scrubber']['Repaired']}, "
-          f"uncorrectable findings {burst['scrubber']['Uncorrectable']} ({burst['uncorrectable_distinct']} distinct, "
-          f"by region {burst['uncorrectable_by_region']}; recoveries {burst['scrubber']['Recoveries']}),"
-          f" clean after scrub {burst['clean_after_scrub']}/{burst['steps']}, delivered {burst['delivered']},"
-          f" wrong {burst['wrong']}, dropped {burst['dropped']} {burst['cluster']['dropped']},"
-          f" quarantines {burst['cluster']['quarantined']}, switched off {burst['cluster']['switched_off']}")
+        print(f"   {label:<38}{str(a_):>28}  {str(b_):>26}")
+    for name, run in (("ON", on), ("OFF", off)):
+        print(f"   by region, {name}: " + "; ".join(
+            f"{region} " + " ".join(f"{k} {n}" for k, n in counts.items() if n)
+            for region, counts in run["by_region"].items()))
+
+
+def _sdc_cell(run: dict[str, Any]) -> str:
+    sdc = run["sdc"]
+    return f"{sdc['rate']:.2%} [{sdc['low']:.2%}, {sdc['high']:.2%}]"
 
 
 def _campaign_rows(on: dict[str, Any], off: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    return [("control: fault-free frames, wrong", f"{on['control_frames']}, "
-             f"{on['control_wrong_or_dropped']}", f"{off['control_frames']}, "
-             f"{off['control_wrong_or_dropped']}"),
-            ("frames (one per upset)", on["steps"], off["steps"]),
-            ("products delivered", on["delivered"], off["delivered"]),
-            ("frames dropped (by reason)", f"{on['dropped']} {on['cluster']['dropped'] or ''}",
-             f"{off['dropped']} {off['cluster']['dropped'] or ''}"),
-            ("wrong products delivered", on["wrong"], off["wrong"]),
-            ("wrong-product rate", f"{on['wrong'] / max(on['delivered'], 1):.2%}",
-             f"{off['wrong'] / max(off['delivered'], 1):.2%}"),
-            ("wrong products by quarter of the run", "/".join(map(str, on["wrong_by_quarter"])),
-             "/".join(map(str, off["wrong_by_quarter"]))),
-            ("first wrong product after upset #", on["first_wrong_at_upset"] or "-",
-             off["first_wrong_at_upset"] or "-"),
-            ("upsets detected+repaired exactly", f"{on['exact']}/{on['upsets']} "
-             f"({on['exact'] / on['upsets']:.2%})", "no scrubber"),
-            ("regions clean after each scrub", f"{on['clean_after_scrub']}/{on['steps']}", "-"),
-            ("live weight bits wrong at end", sum(on["live_bits_wrong_at_end"].values()),
-             sum(off["live_bits_wrong_at_end"].values())),
-            ("card quarantines / switched off", f"{on['cluster']['quarantined']} / "
-             f"{on['cluster']['switched_off']}", f"{off['cluster']['quarantined']} / "
-             f"{off['cluster']['switched_off']}"),
-            ("first card switched off at upset #", on["first_card_off_at_upset"] or "-",
-             off["first_card_off_at_upset"] or "-"),
-            ("TMR disagreements / degraded frames", f"{on['cluster']['disagreements']} / "
-             f"{on['cluster']['degraded']}", "-")]
+    def counts(run: dict[str, Any]) -> str:
+        return " / ".join(str(run["counts"][k]) for k in ("masked", "corrected", "due", "sdc", "hang"))
+
+    return [("masked / corrected / due / sdc / hang", counts(on), counts(off)),
+            ("runner errors", on["counts"]["runner_error"], off["counts"]["runner_error"]),
+            ("SDC rate [95 % Wilson]", _sdc_cell(on), _sdc_cell(off)),
+            ("repairs matched exactly", f"{on['repaired_exactly']}/{on['scrubbed']}", "no scrubber"),
+            ("wrong products (critical)", f"{on['wrong_products']} ({on['critical']})",
+             f"{off['wrong_products']} ({off['critical']})"),
+            ("frames dropped / lost", f"{on['dropped']} / {on['lost']}", f"{off['dropped']} / {off['lost']}"),
+            ("upset still in memory at the end", on["latent"], off["latent"]),
+            ("frames off the planned cards", on["off_schedule"], off["off_schedule"]),
+            ("trials/s (all workers)", f"{on['trials'] / on['seconds']:.1f}", f"{off['trials'] / off['seconds']:.1f}")]
 
 
 def _print_cost(w: dict[str, Any], args: argparse.Namespace) -> None:
@@ -581,12 +404,12 @@ def _print_cost(w: dict[str, Any], args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="radiation protection: scrub, latency, upsets, cost")
-    parser.add_argument("--upsets", type=int, default=2000, help="single-bit upsets per campaign run")
-    parser.add_argument("--burst", type=int, default=10, help="upsets per pass in the information run")
+    parser.add_argument("--upsets", type=int, default=2000, help="upset trials per configuration (figure 3)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of the upset campaign (figure 3)")
     parser.add_argument("--frames", type=int, default=400, help="frames per throughput run")
     parser.add_argument("--repeat", type=int, default=3, help="throughput runs (figure 4)")
     parser.add_argument("--passes", type=int, default=15, help="timed passes/ticks (figures 1, 2)")
-    parser.add_argument("--seed", type=int, default=11, help="seed of the upset plan")
+    parser.add_argument("--seed", type=int, default=11, help="master seed of the upset campaign")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench_protection_") as tmp:
@@ -596,16 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         tiles = [scene.tile(i) for i in range(TILE_POOL)]
         result: dict[str, Any] = {"scrub": scrub_throughput(root, args.passes),
                                   "latency": detection_latency(root, model, args.passes)}
-        flights = {name: (lambda name=name, mode=mode: ClusterBench(root / name, model, mode=mode))
-                   for name, mode in (("on", "TMR"), ("off", "THROUGHPUT"), ("burst", "TMR"))}
-        first = flights["on"]()
-        regions = first.protected.regions()  # the same names, copies and sizes in each flight
-        plan = make_plan(regions, args.upsets, 1, args.seed)
-        burst = make_plan(regions, args.upsets, args.burst, args.seed + 1)
-        on = campaign(first, tiles, True, plan)
-        off = campaign(flights["off"](), tiles, False, plan)
-        result["campaign"] = {"on": on, "off": off, "rate": _rate_note(on),
-                              "burst": campaign(flights["burst"](), tiles, True, burst)}
+        result["campaign"] = upset_campaign(root, model, args.upsets, args.seed, args.workers)
         result["cost"] = weights_cost(root, model, tiles, args.frames, args.repeat)
         result["loadavg"] = os.getloadavg()
         result["args"] = vars(args)

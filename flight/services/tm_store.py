@@ -7,9 +7,15 @@ commits a batch of records, the counters that numbered them and the evictions th
 one atomic transaction, and finds the oldest record of a class or a range by time with an index,
 all of which a segment file would need a second log and its own indexes for; its rate is well
 above what the flight produces. Every record carries a CRC-32C of its
-packet, checked whenever it is read; a record that fails it is reported, marked corrupt and
-skipped, never fatal. A database SQLite itself cannot open is moved aside (``.corrupt-N``) and a
-fresh store started, and that is reported too.
+packet, checked whenever it is read; a record that fails it (or has lost its packet, or has a
+column of another type than the schema's) is reported, marked corrupt and skipped, never fatal.
+A database SQLite itself cannot open, or that fails its integrity check at open (every page, and
+every index entry against its row: about 1.4 s for a 165 MB store of a million records, once per
+start), is moved aside (``.corrupt-N``) and a fresh store started with every record that can
+still be read whole salvaged into it (flight.services.tm_salvage: through the table, never its
+indexes, each record's CRC checked, ids and counters kept), and that is reported too, with what
+was salvaged: a damaged page or index is found there, not by a later read that would raise out of
+the store or miss records without a word (campaigns/store.toml).
 
 A record: the packet, its APID, its unwrapped source sequence number ``n`` (the packet carries
 ``n mod 16384``), its time (CUC 4+2 as an integer: strictly increasing per APID, so (APID, time)
@@ -35,6 +41,9 @@ it; when that is not enough it is refused. Evictions and refusals are counted by
 |   removes exactly a range the store holds whole (hypothesis, against a model) | tests/unit/services/test_tm_store.py |
 | a corrupted record is reported and skipped; an unreadable database is moved aside |   |
 |   | tests/unit/services/test_tm_store.py |
+| a damaged page, index entry or schema is moved aside at open; a packet typed text, a record |   |
+|   without its packet or with a column of another type is never returned wrong nor raises out of |   |
+|   ``take`` | tests/unit/services/test_tm_store_damage.py |
 | eviction order and refusals when full; never an unacknowledged alert | tests/unit/services/test_tm_store.py |
 """
 from __future__ import annotations
@@ -46,6 +55,7 @@ from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flight.services.tm_salvage import salvage
 from native import crc32c
 
 SCHEMA = """
@@ -114,6 +124,13 @@ class StoreStats:
     recovered: str | None = None  # why the database was moved aside at open, if it was
 
 
+def _typed(apid: object, n: object, time: object, vcid: object, stored: object) -> bool:
+    """A record's columns of the types the schema declares. SQLite does not enforce them: an upset in
+    a record's header can make a column an empty blob or text, which no reader of the record expects
+    (the framer looks its virtual channel up)."""
+    return all(type(value) is int for value in (apid, n, time, vcid)) and type(stored) is float
+
+
 class TmStore:
     """For one thread at a time (comms' downlink thread owns it once the flight runs)."""
 
@@ -123,37 +140,52 @@ class TmStore:
         self.stats = StoreStats()
         try:
             self._db = self._open()
-        except sqlite3.DatabaseError as error:
-            self.stats.recovered = f"{self.path} could not be read ({error}): moved aside, a fresh store started"
-            self._move_aside()
+        except (sqlite3.DatabaseError, ValueError) as error:   # ValueError: SQLite's message is not UTF-8
+            aside = self._move_aside()
             self._db = self._open()
-        self.counters: dict[str, int] = dict(self._db.execute("SELECT name, value FROM counters"))
-        self._count_live()
+            found = salvage(aside, self._db, {int(c) for c in StoreClass}, {int(s) for s in State}, State.LIVE)
+            self.counters = dict(self._db.execute("SELECT name, value FROM counters"))
+            self._count_live()
+            self.stats.recovered = (f"{self.path} could not be read ({error}): moved aside to {aside.name}, "
+                                    f"{found.describe()}")
+
+    LIVE = "SELECT COUNT(*), COALESCE(SUM(LENGTH(packet)), 0) FROM records WHERE state = 0"
 
     def _count_live(self) -> None:
-        self.live_count, self.live_bytes = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(packet)), 0) FROM records WHERE state = 0").fetchone()
+        self.live_count, self.live_bytes = self._db.execute(self.LIVE).fetchone()
 
     def _open(self) -> sqlite3.Connection:
+        """The database, checked whole before anything is read from it (every page, every index entry
+        against its row: damage found here, not by a read that would raise later or miss records),
+        with its schema, counters and live totals read."""
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
+            (verdict,) = db.execute("PRAGMA integrity_check(1)").fetchone()
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(f"integrity check: {verdict}")
             db.executescript(SCHEMA)
-            db.execute("SELECT COUNT(*) FROM records").fetchone()
-        except sqlite3.DatabaseError:
+            db.execute("SELECT id, apid, n, time, class, vcid, stored, crc, state, packet FROM records LIMIT 0")
+            self.counters: dict[str, int] = dict(db.execute("SELECT name, value FROM counters"))
+            self.live_count, self.live_bytes = db.execute(self.LIVE).fetchone()
+        except (sqlite3.DatabaseError, ValueError):
             db.close()
             raise
         return db
 
-    def _move_aside(self) -> None:
+    def _move_aside(self) -> Path:
+        """The database and its WAL renamed to ``NAME.corrupt-N`` (``-wal``, ``-shm``: still one
+        database SQLite can open, for the salvage and for a look on the ground); the new path."""
         number = 1
         while self.path.with_name(f"{self.path.name}.corrupt-{number}").exists():
             number += 1
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{number}")
         for suffix in ("", "-wal", "-shm"):
             part = self.path.with_name(self.path.name + suffix)
             if part.exists():
-                part.rename(self.path.with_name(f"{self.path.name}{suffix}.corrupt-{number}"))
+                part.rename(aside.with_name(aside.name + suffix))
+        return aside
 
     def close(self) -> None:
         self._db.close()
@@ -236,20 +268,22 @@ class TmStore:
              ) -> list[StoredRecord]:
         """Up to ``limit`` live records not in ``exclude``: alerts, products, events, housekeeping,
         oldest first in each, each class from after its id in ``after`` (a sender's cursor, so it
-        does not read again what it sent). A record whose CRC fails is marked corrupt, counted and
-        skipped."""
+        does not read again what it sent). A record whose CRC fails, without its packet or with a column
+        of another type than the schema's, is marked corrupt, counted and skipped."""
         after = after or {}
         out: list[StoredRecord] = []
         corrupt: list[int] = []
         for cls in StoreClass:
-            rows = self._db.execute("SELECT id, apid, n, time, vcid, stored, crc, packet FROM records WHERE "
-                                    "state = 0 AND class = ? AND id > ? ORDER BY id", (int(cls), after.get(cls, 0)))
+            # the packet as bytes whatever type its record says (an upset type: text, never decoded)
+            rows = self._db.execute("SELECT id, apid, n, time, vcid, stored, crc, CAST(packet AS BLOB) FROM records "
+                                    "WHERE state = 0 AND class = ? AND id > ? ORDER BY id",
+                                    (int(cls), after.get(cls, 0)))
             for rid, apid, n, time, vcid, stored, crc, packet in rows:
                 if len(out) >= limit:
                     break
                 if rid in exclude:
                     continue
-                if crc32c(packet) != crc:
+                if packet is None or crc32c(packet) != crc or not _typed(apid, n, time, vcid, stored):
                     corrupt.append(rid)
                     continue
                 out.append(StoredRecord(packet, apid, n, time, cls, vcid, stored, id=rid))
