@@ -11,7 +11,8 @@
 - ``payload``: the camera, the inference cluster (engine, card supervisor, scheduler, voter,
   power manager, card process handle, card worker), scenes and detections; never the services.
 - ``services``: comms, the transmitter (passes, from the environment), the command dispatcher,
-  the event log, housekeeping, health, parameters, executive control.
+  the event log, housekeeping, health, parameters, executive control, on-board monitoring,
+  event-actions and the flight's mode.
 - the application: ``app`` (the composition root: the default topology, the dictionary, the
   executive), ``__main__`` (``orbitfs-flight``), ``dictionary_cli`` (``orbitfs-dict``) and
   ``testing`` (the component tester).

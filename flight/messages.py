@@ -14,11 +14,13 @@ after it is sent.
 | :class:`Product` | inference cluster | comms (downlink) |
 | :class:`CardFault` | SEU injector | inference cluster |
 | :class:`RegionChange` | owners of memory: parameters, cluster, comms | scrubber, SEU injector |
+| :class:`EventReport` | event log (every event) | event-action |
+| :class:`FlightMode` | mode manager | inference cluster, camera |
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -44,6 +46,25 @@ class TransmitterState:
 
     on: bool
     station: str
+
+
+@dataclass(frozen=True)
+class EventReport:
+    """An event as it was emitted: the component, the event's name and catalog id, and its
+    arguments' values in declared order."""
+
+    component: str
+    name: str
+    event_id: int
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class FlightMode:
+    """The flight's mode: NOMINAL, or SAFE (payload parked, imaging stopped), and why."""
+
+    safe: bool
+    reason: str
 
 
 @dataclass(frozen=True)

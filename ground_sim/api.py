@@ -11,9 +11,12 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Mapping, Sequence
 
+from flight.core.clock import BEACON_FILE, BeaconReader
 from flight.messages import Product
+from flight.wire import scheduling as sched
 from flight.wire import services as st
 from flight.wire.failure import FailureCode
+from flight.wire.pus import TC_OVERHEAD
 from ground_sim.decoder import EventRecord
 from ground_sim.flight_process import FlightProcess
 from ground_sim.station import CommandRecord, GroundStation
@@ -134,6 +137,79 @@ class IntegrationApi:
             lambda: next((r for r in self.station.parameter_reports[before:]
                           if set(names) <= set(r)), None), timeout,
             lambda: f"TM[20,2] with {list(names)}")
+
+    # --- the time-based schedule (ST[11], flight.services.time_schedule) ---------------------------
+    def mission_time(self, timeout: float | None = None) -> float:
+        """The flight's mission time now: its beacon if this API started the flight, else the time
+        of the latest TM packet that came down; waits until its clock runs (or one came down)."""
+        def now() -> float | None:
+            if self.process is not None:
+                reader = BeaconReader(self.process.run_dir / BEACON_FILE)
+                beacon = reader.read()
+                reader.close()
+                if beacon is not None:
+                    return beacon
+            return max((history[-1][0] for history in self.station.telemetry.values() if history), default=None)
+
+        return self._wait_for(now, timeout, lambda: "the flight's mission time")
+
+    def schedule(self, at: float, command: str, args: Sequence[Any] | Mapping[str, Any] | None = None,
+                 timeout: float | None = None) -> CommandRecord:
+        """Insert one activity: ``command`` (TC[8,1]) released at mission time ``at``; assert the
+        TC[11,4] completed. Returns the record of the command itself, whose ST[1] reports come when
+        the flight releases it."""
+        return self.schedule_many([(at, command, args)], timeout)[0]
+
+    def schedule_many(self, activities: Sequence[tuple[float, str, Any]], timeout: float | None = None,
+                      max_tc_size: int = 1024) -> list[CommandRecord]:
+        """Insert activities (time, command, arguments) in as few TC[11,4] as fit ``max_tc_size``
+        (the flight's ``dispatcher.max_tc_size``) and a TC frame, all sent before any is awaited;
+        assert each completed. Returns a record per activity, in order (see :meth:`schedule`)."""
+        station, records, batches = self.station, [], [[]]
+        size, limit = TC_OVERHEAD + 2, min(max_tc_size, station.uplink.capacity)
+        for at, command, args in activities:
+            tc = station.encoder.command(command, args)
+            octets = sched.TIME_SIZE + len(tc.encode())
+            if batches[-1] and size + octets > limit:
+                batches.append([])
+                size = TC_OVERHEAD + 2
+            batches[-1].append((at, tc))
+            size += octets
+            records.append(station.expect(tc, command))
+        sent = [station.send(station.encoder.insert_activities(batch), f"insert {len(batch)} activities")
+                for batch in batches if batch]
+        for record in sent:
+            self.await_verification(record, timeout)
+            assert record.completed and record.failure is None, f"{record}"
+        return records
+
+    def schedule_control(self, action: str, offset: float = 0.0, records: Sequence[CommandRecord] = (),
+                         timeout: float | None = None) -> CommandRecord:
+        """TC[11,x] by name, asserting it completed: ``enable`` or ``disable`` the release function,
+        ``reset`` the schedule, ``delete`` the activities of ``records``, ``shift`` them by
+        ``offset`` seconds (every activity if no records)."""
+        apid, source = self.station.dictionary.apid, self.station.encoder.source_id
+        ids = [sched.RequestId(source, apid, int.from_bytes(r.request_id[2:], "big") & 0x3FFF) for r in records]
+        subtype, data = {
+            "enable": (sched.ENABLE, b""), "disable": (sched.DISABLE, b""), "reset": (sched.RESET, b""),
+            "delete": (sched.DELETE, sched.pack_ids(ids)),
+            "shift": (sched.TIME_SHIFT, sched.pack_shift(sched.ticks(offset), ids)) if ids else
+                     (sched.TIME_SHIFT_ALL, sched.pack_offset(sched.ticks(offset)))}[action]
+        record = self.await_verification(self.station.send(self.station.encoder.schedule(subtype, data),
+                                                           f"schedule {action}"), timeout)
+        assert record.completed and record.failure is None, f"{record}"
+        return record
+
+    def schedule_report(self, timeout: float | None = None) -> list[sched.Activity]:
+        """TC[11,16]: every activity on board, in release order, from the TM[11,10] reports that
+        came before its completion (they go down in order, ahead of it)."""
+        with self.station.changed:
+            mark = len(self.station.schedule_reports)
+        record = self.await_verification(self.station.send(self.station.encoder.schedule(sched.DETAIL_REPORT_ALL),
+                                                           "schedule report"), timeout)
+        assert record.completed and record.failure is None, f"{record}"
+        with self.station.changed:
+            return [a for report in self.station.schedule_reports[mark:] for a in report]
 
     # --- events ---------------------------------------------------------------------------------
     def event_mark(self) -> int:

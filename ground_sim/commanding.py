@@ -9,6 +9,7 @@ import struct
 from typing import Any, Mapping, Sequence
 
 from flight.core.types import ValueRejected, encode_fields
+from flight.wire import scheduling as sched
 from flight.wire import services as st
 from flight.wire.dictionary import Dictionary
 from flight.wire.pus import AckFlags, Telecommand
@@ -56,6 +57,15 @@ class CommandEncoder:
 
     def ping(self, ack: AckFlags = AckFlags.ALL) -> Telecommand:
         return self._tc(st.TEST, st.PING, b"", ack)
+
+    def schedule(self, subtype: int, data: bytes = b"") -> Telecommand:
+        """TC[11,subtype] with ``data`` laid out as flight.wire.scheduling says."""
+        return self._tc(sched.SCHEDULING, subtype, data, AckFlags.ALL)
+
+    def insert_activities(self, activities: Sequence[tuple[float, Telecommand]]) -> Telecommand:
+        """TC[11,4]: each TC released at its mission time (seconds since 1970-01-01)."""
+        return self.schedule(sched.INSERT, sched.pack_activities(
+            [sched.Activity(sched.ticks(at), tc.encode()) for at, tc in activities]))
 
     def report_parameters(self, names: Sequence[str]) -> Telecommand:
         ids = [self._parameter(n).id for n in names]

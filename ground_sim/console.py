@@ -4,8 +4,9 @@
     orbitfs-ground --run-dir runs/flight        # endpoints and dictionary from flight-ready.json
 
 Commands: ``cmd NAME [ARG ...]``, ``ping``, ``prm get NAME ...``, ``prm set NAME VALUE``,
-``tlm [SUBSTRING]``, ``events [N]``, ``commands``, ``raw HEX``, ``list [SUBSTRING]``, ``stats``,
-``status``, ``quit``. Events are printed as they arrive.
+``sched AT|+SECONDS NAME [ARG ...]``, ``sched enable|disable|reset|report``, ``tlm [SUBSTRING]``,
+``events [N]``, ``commands``, ``raw HEX``, ``list [SUBSTRING]``, ``stats``, ``status``, ``quit``.
+Events are printed as they arrive.
 
 Every packet goes to the SQLite archive (``--archive``, default ``ground-archive.sqlite``, appended
 to). A path that cannot hold it is refused at start: one line naming it and why, exit status 2.
@@ -84,14 +85,37 @@ class Console(cmd.Cmd):
         if not words:
             print("usage: cmd NAME [ARG ...]")
             return
+        try:
+            args = self._arguments(words)
+            self._report(self.station.send_command(words[0], args))
+        except (KeyError, ValueError, AssertionError) as error:
+            print(f"refused: {error}")
+
+    def _arguments(self, words: list[str]) -> list[Any]:
+        """The arguments of command ``words[0]`` from ``words[1:]`` (KeyError: no such command)."""
         definition = self.station.dictionary.command_by_name.get(words[0])
         if definition is None:
-            print(f"no command {words[0]!r} (try: list)")
-            return
+            raise KeyError(f"no command {words[0]!r} (try: list)")
+        return [parse_argument(a.type, w) for a, w in zip(definition.args, words[1:])]
+
+    def do_sched(self, line: str) -> None:
+        """sched AT|+SECONDS NAME [ARG ...]: release a command on board at mission time AT (s since
+        1970), or SECONDS from now; sched enable|disable|reset: the release function, the schedule;
+        sched report: every activity on board (ST[11])."""
+        words = shlex.split(line)
         try:
-            args = [parse_argument(a.type, w) for a, w in zip(definition.args, words[1:])]
-            self._report(self.station.send_command(words[0], args if len(words) > 1 else []))
-        except (ValueError, AssertionError) as error:
+            if words in (["enable"], ["disable"], ["reset"]):
+                print(self.api.schedule_control(words[0], timeout=10))
+            elif words == ["report"]:
+                for activity in self.api.schedule_report(timeout=10):
+                    print(f"  {activity.release_seconds:.3f}  {activity.request_id}  {activity.packet.hex()}")
+            elif len(words) >= 2:
+                at = float(words[0]) + (self.api.mission_time() if words[0].startswith("+") else 0.0)
+                record = self.api.schedule(at, words[1], self._arguments(words[1:]), timeout=10)
+                print(f"scheduled at {at:.3f}: {record}")
+            else:
+                print("usage: sched AT|+SECONDS NAME [ARG ...] | sched enable|disable|reset|report")
+        except (KeyError, ValueError, AssertionError) as error:
             print(f"refused: {error}")
 
     def do_ping(self, line: str) -> None:

@@ -2,7 +2,9 @@
 
 Kinds: ``verification`` (:class:`VerificationReport`), ``housekeeping`` (channel name -> value),
 ``event`` (:class:`EventRecord`), ``parameters`` (name -> value), ``ping``, ``product``
-(:class:`flight.messages.Product`). A packet that fails its CRC or layout raises ValueError with the
+(:class:`flight.messages.Product`), ``schedule`` (TM[11,10]: a list of
+:class:`flight.wire.scheduling.Activity`) and ``schedule summary`` (TM[11,13]: a list of (release
+time, request id)). A packet that fails its CRC or layout raises ValueError with the
 reason; the station archives it with that reason and counts it.
 
 A housekeeping structure of fixed-size channels (no strings) is decoded with one ``struct``
@@ -22,9 +24,11 @@ from typing import Any
 
 from flight.core.types import DataType, Severity, decode_fields
 from flight.messages import Product
+from flight.wire import scheduling as sched
 from flight.wire import services as st
 from flight.wire.dictionary import Dictionary
 from flight.wire.pus import TelemetryPacket
+from ground_sim.onboard_reports import decode_onboard
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,10 @@ class Decoded:
         elif isinstance(value, EventRecord):
             value = {"name": value.name, "severity": value.severity.name, "args": value.args,
                      "text": value.text}
+        elif self.kind == "schedule":
+            value = [{"release": a.release_seconds, "packet": a.packet.hex()} for a in value]
+        elif self.kind == "schedule summary":
+            value = [{"release": t / sched.CUC_TICKS, "request_id": str(rid)} for t, rid in value]
         elif isinstance(value, Product):
             value = {**{k: getattr(value, k) for k in ("frame_id", "tile_class", "confidence",
                                                        "cloud_fraction", "latency_us", "card")},
@@ -86,6 +94,13 @@ class TmDecoder:
             return Decoded(packet, "ping", None)
         if service == st.PRODUCT and subtype == st.INFERENCE_PRODUCT:
             return Decoded(packet, "product", st.unpack_product(data))
+        if service == sched.SCHEDULING and subtype == sched.DETAIL_REPORT:
+            return Decoded(packet, "schedule", sched.unpack_activities(data))
+        if service == sched.SCHEDULING and subtype == sched.SUMMARY_REPORT:
+            return Decoded(packet, "schedule summary", sched.unpack_summary(data))
+        onboard = decode_onboard(service, subtype, data)  # ST[12] monitoring, ST[19] event-action
+        if onboard is not None:
+            return Decoded(packet, *onboard)
         raise ValueError(f"TM[{service},{subtype}] is not in this mission's services")
 
     def _housekeeping(self, data: bytes) -> dict[str, Any]:

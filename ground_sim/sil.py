@@ -86,6 +86,7 @@ RUN_FILES = ("flight.log", "injections.jsonl",  # the flight appends to these; t
              # each run has fresh link keys (and so starts the link's counters afresh)
              "keys/flight.json", "keys/ground.json", "keys/ground.state", "link_state.bin",
              "tm_sa_state.bin", "tm_store.sqlite", "tm_store.sqlite-wal", "tm_store.sqlite-shm",
+             "time_schedule.sqlite", "time_schedule.sqlite-wal", "time_schedule.sqlite-shm",  # ST[11]
              "mission_time.bin")   # simulated time goes on from it: a fresh run starts at the epoch
 
 

@@ -10,7 +10,9 @@ State, all guarded by one condition variable that is notified on every received 
 - ``commands``: every TC sent, with its ST[1] verification (accepted / started / completed, or
   the failure stage and code), keyed by request id;
 - ``telemetry``: per channel, the history of (mission time, value), and limit violations;
-- ``events``, ``products``, ``parameter_reports``, ``pings``;
+- ``events``, ``products``, ``parameter_reports``, ``pings``, ``schedule_reports`` (the activities
+  of each TM[11,10]); a TC the flight runs later (an activity of its time-based schedule) is
+  tracked like one sent once :meth:`GroundStation.expect` names it;
 - link accounting: packets and bytes per service, decode errors, duplicates, and what it holds
   of each APID's packets (ground_sim.completeness: runs by time and sequence count; a packet
   missing between runs is counted in ``sequence_gaps`` until it comes). A packet that comes again
@@ -53,6 +55,7 @@ from flight.wire.dictionary import Dictionary
 from flight.wire.failure import FailureCode
 from flight.wire.keyfile import KeyRing
 from flight.wire.pus import CUC_TICKS, AckFlags, Telecommand
+from flight.wire.scheduling import Activity
 from ground_sim.acknowledger import Acknowledger
 from ground_sim.archive import PacketArchive
 from ground_sim.commanding import CommandEncoder
@@ -162,6 +165,7 @@ class GroundStation:
         self.products: list[Product] = []
         self.parameter_reports: list[dict[str, Any]] = []
         self.pings = 0
+        self.schedule_reports: list[list[Activity]] = []
         self.stats = LinkStats()
         for apid, stamp, sequence in self.archive.down_keys():   # what an earlier ground process received
             self.stats.completeness.add(apid, stamp, sequence)
@@ -193,6 +197,15 @@ class GroundStation:
                                                         "sequence": tc.sequence_count,
                                                         "service": tc.service,
                                                         "subtype": tc.subtype}, {"name": name})
+        return record
+
+    def expect(self, tc: Telecommand, name: str) -> CommandRecord:
+        """Track ``tc``, which goes up inside another TC (an activity of a TC[11,4]) and runs later:
+        its ST[1] reports update the record it returns."""
+        record = CommandRecord(name, tc.request_id, tc.ack, time.time())
+        with self.changed:
+            self.commands[record.request_id] = record
+            self.command_log.append(record)
         return record
 
     def send_link_command(self, name: str, args: Sequence[Any]) -> None:
@@ -338,6 +351,8 @@ class GroundStation:
             self.parameter_reports.append(value)
         elif decoded.kind == "ping":
             self.pings += 1
+        elif decoded.kind == "schedule":
+            self.schedule_reports.append(value)
 
     def latest(self, channel: str, default: Any = None) -> Any:
         with self.changed:

@@ -64,7 +64,9 @@ class ParameterDef:
 
 @dataclass(frozen=True)
 class HousekeepingDef:
-    """A housekeeping structure: one per component that has channels; id = component id."""
+    """A housekeeping structure: one per component that has channels; id = component id. Its
+    channels are those declared ``every_report`` (any component's, in topology order: e.g. the
+    flight's mode), then the component's own."""
 
     structure_id: int
     component: str
@@ -101,6 +103,9 @@ def build_catalog(topology: "Topology", catalog: Catalog | None = None) -> Catal
     """Fill ``catalog`` (a new :class:`Catalog` by default) from the topology's component classes.
     Component ids must fit a byte: :func:`flight.core.topology.parse_topology` makes sure."""
     catalog = catalog if catalog is not None else Catalog(topology.mission, topology.apid)
+    common = tuple((index << 8) | i for index, spec in enumerate(topology.all_components(), start=1)
+                   for i, ch in enumerate(spec.cls.channels_for(spec.config).values(), start=1)
+                   if ch.every_report)
     for index, spec in enumerate(topology.all_components(), start=1):
         base = index << 8
         cls, prefix = spec.cls, spec.name + "."
@@ -108,17 +113,19 @@ def build_catalog(topology: "Topology", catalog: Catalog | None = None) -> Catal
         for i, (name, cmd) in enumerate(cls.command_specs().items(), start=1):
             catalog.commands.append(CommandDef(base | i, prefix + name, cmd.args, cmd.description,
                                                cmd.test_equipment))
-        channel_ids = []
-        for i, (name, ch) in enumerate(cls.channels_for(spec.config).items(), start=1):
+        channels = cls.channels_for(spec.config)
+        own = []
+        for i, (name, ch) in enumerate(channels.items(), start=1):
             catalog.channels.append(ChannelDef(base | i, prefix + name, ch.type, ch.units,
                                                ch.limits, ch.description))
-            channel_ids.append(base | i)
+            if not ch.every_report:
+                own.append(base | i)
         for i, (name, ev) in enumerate(cls.EVENTS.items(), start=1):
             catalog.events.append(EventDef(base | i, prefix + name, ev.severity, ev.format, ev.args))
         for i, (name, p) in enumerate(cls.PARAMETERS.items(), start=1):
             catalog.parameters.append(ParameterDef(base | i, prefix + name, p.field(name),
                                                    p.default, p.description))
-        if channel_ids:
-            catalog.housekeeping.append(HousekeepingDef(index, spec.name, tuple(channel_ids)))
+        if channels:
+            catalog.housekeeping.append(HousekeepingDef(index, spec.name, (*common, *own)))
     catalog.reindex()
     return catalog

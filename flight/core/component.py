@@ -45,6 +45,7 @@ class Channel:
     units: str = ""
     limits: Limits | None = None
     description: str = ""
+    every_report: bool = False  # reported in every housekeeping structure (e.g. the flight's mode)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
 """Roles: the services the executive connects to every component (F Prime's connection patterns).
 
 Some services serve every component, not one: the command router reaches every component's
-commands, the telemetry reader every component's channels, the health monitor pings everyone, the
-parameter keeper holds everyone's parameters, and the event sink takes everyone's events. In F
-Prime's topologies these are the ``command``, ``telemetry``, ``health``, ``param`` and ``event``
-connection patterns. Here a component class that can hold a role subclasses the role's class
-below, and the topology names the instance that holds it::
+commands, the telemetry reader every component's channels (and so does the telemetry monitor,
+which checks them on board), the health monitor pings everyone, the parameter keeper holds
+everyone's parameters, and the event sink takes everyone's events. In F Prime's topologies
+these are the ``command``, ``telemetry``, ``health``, ``param`` and ``event`` connection
+patterns. Here a component class that can hold a role subclasses the role's class below, and the
+topology names the instance that holds it::
 
     [roles]
     commands = "dispatcher"
@@ -49,6 +50,12 @@ class TelemetryReader(RoleHolder):
     ROLE = "telemetry"
 
 
+class TelemetryMonitor(RoleHolder):
+    """Checks every component's telemetry channels on board (limits, expected values, deltas)."""
+
+    ROLE = "monitoring"
+
+
 class HealthMonitor(RoleHolder):
     """Pings every component and watches that each answers."""
 
@@ -80,5 +87,5 @@ class ParameterKeeper(RoleHolder):
 
 
 ROLES: dict[str, type[RoleHolder]] = {
-    cls.ROLE: cls for cls in (CommandRouter, TelemetryReader, HealthMonitor, EventSink,
-                              ParameterKeeper)}
+    cls.ROLE: cls for cls in (CommandRouter, TelemetryReader, TelemetryMonitor, HealthMonitor,
+                              EventSink, ParameterKeeper)}

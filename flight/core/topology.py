@@ -4,8 +4,8 @@ A topology is a TOML file::
 
     [mission]   name, apid, seed, and what the mission's components share (e.g. its orbit)
     [clock]     kind = "simulated" | "wall", base_rate_hz, speedup, epoch, start_timeout_s
-    [roles]     role = "component" (flight.core.roles: commands, telemetry, health, events,
-                parameters)
+    [roles]     role = "component" (flight.core.roles: commands, telemetry, monitoring, health,
+                events, parameters)
     [wiring]    connections = ["source.output -> target.input", ...] (flight.core.wiring)
     [[components]]   name, kind = "module:Class", then the component's own settings
     [[rate_groups]]  name, rate_hz, members = [component names, in call order]

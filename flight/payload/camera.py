@@ -8,26 +8,29 @@ reports backpressure (the ``backpressure`` port) the camera defers its captures 
 producing frames that would be dropped: nothing is lost, imaging just takes longer, and
 ``CapturesDeferred`` counts it. With ``image_over = "land"`` a capture is taken only while the
 sub-satellite point is over land (flight.environment.land, on the propagated orbit); the ticks
-over the sea are skipped and counted (``SeaTicksSkipped``).
+over the sea are skipped and counted (``SeaTicksSkipped``). While the flight is in SAFE mode (the
+``flight_mode`` port) the camera does not image: entering SAFE ends the session, and
+START_IMAGING is refused (INVALID_STATE) until NOMINAL.
 
 | requirement | verified by |
 | START_IMAGING(n) gives n tiles, consecutive ids, then ImagingComplete | tests/unit/payload/test_camera.py |
 | STOP_IMAGING ends the session early | tests/unit/payload/test_camera.py |
 | no capture while the payload reports backpressure | tests/unit/payload/test_camera.py |
 | image_over "land": captures exactly on the ticks over land | tests/unit/payload/test_camera.py |
+| SAFE mode ends imaging and refuses START_IMAGING until NOMINAL | tests/unit/payload/test_camera.py |
 """
 from __future__ import annotations
 
 from typing import Any
 
-from flight.core.component import Channel, Component, Event, command
+from flight.core.component import Channel, CommandRefused, Component, Event, command
 from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
 from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Severity
 from flight.environment.land import over_land
 from flight.environment.orbit import mission_orbit
-from flight.messages import Backpressure, Capture
+from flight.messages import Backpressure, Capture, FlightMode
 from flight.payload.scene import SceneGenerator
 
 
@@ -73,16 +76,25 @@ class Camera(Component):
         self._session_frames = 0
         self._priority = 0
         self._held = False
+        self._safe = False
         self.orbit = mission_orbit(context.mission) if self.config["image_over"] == "land" else None
 
     @input_port(Backpressure, "the payload asks the camera to wait", required=False)
     def backpressure(self, message: Backpressure) -> None:
         self._held = message.held
 
+    @input_port(FlightMode, "the flight's mode: no imaging in SAFE", required=False)
+    def flight_mode(self, mode: FlightMode) -> None:
+        self._safe = mode.safe
+        if mode.safe and self._remaining:
+            self._finish()
+
     @command(Field("count", DataType.U32, 1, 1_000_000),
              Field("priority", DataType.U8, 0, 7, "0 bulk ... 7 most urgent"),
-             description="Capture count frames at a priority")
+             description="Capture count frames at a priority (refused in SAFE mode)")
     def START_IMAGING(self, count: int, priority: int) -> None:
+        if self._safe:
+            raise CommandRefused("the flight is in SAFE mode: no imaging until NOMINAL")
         self._remaining = count
         self._priority = priority
         self._session_frames = 0

@@ -9,7 +9,10 @@ sends can stop the dispatcher: every error becomes a report.
 Services: ST[8,1] component commands, ST[17,1] ping, ST[20,1] report and ST[20,3] set parameters
 (all-or-nothing: every pair is checked before any is applied). It holds the ``commands`` role:
 commands and parameter requests reach the component the catalog names through the roster the
-executive hands it. Every report goes out of the ``tm`` port. A command marked test equipment
+executive hands it; a component of the roster that serves a PUS service of its own (a
+:class:`ServiceProvider`, e.g. ST[11] time-based scheduling) gives it the acceptance of each of
+its TC[service, subtype], and :meth:`CommandDispatcher.accept` lets it vet a TC it will send
+later (an activity). Every report goes out of the ``tm`` port. A command marked test equipment
 (fault injection) is refused at acceptance (NOT_ENABLED) unless ``[mission] fault_injection``.
 
 | requirement | verified by |
@@ -21,12 +24,14 @@ executive hands it. Every report goes out of the ``tm`` port. A command marked t
 | a test-equipment command is refused unless fault injection is enabled | tests/unit/services/test_dispatcher.py |
 | a command whose work runs on another thread completes when it ran, with its own code |   |
 |   | tests/unit/services/test_dispatcher.py |
+| a service provider's TCs are accepted and reported like any other | tests/unit/services/test_time_schedule.py |
 """
 from __future__ import annotations
 
+import abc
 import struct
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from flight.core.completion import Pending
 from flight.core.component import (Channel, CommandBusy, CommandDisabled, CommandError, CommandRefused,
@@ -42,8 +47,20 @@ from flight.wire.failure import FailureCode, PacketError
 from flight.wire.pus import AckFlags, Telecommand, request_id_of
 
 Action = Callable[[], Any]
+Route = Callable[[Telecommand], tuple[str, Action]]   # acceptance: (label, the action), or PacketError
 FAILURES = ((CommandRefused, FailureCode.INVALID_STATE), (CommandBusy, FailureCode.BUSY),
             (CommandDisabled, FailureCode.NOT_ENABLED), (CommandError, FailureCode.EXECUTION_FAILED))
+
+
+class ServiceProvider(abc.ABC):
+    """A component that serves a PUS service of its own: the dispatcher routes its TCs to it."""
+
+    @abc.abstractmethod
+    def service_routes(self, vet: Callable[[bytes], Telecommand]) -> Mapping[tuple[int, int], Route]:
+        """The acceptance of each TC[service, subtype] it serves: run in the dispatcher's thread, it
+        parses and checks (PacketError with a code if refused) and changes nothing; the action it
+        returns does the work. ``vet`` accepts a whole TC packet as the dispatcher would (decoded,
+        routed, its arguments checked), runs nothing and returns it (PacketError if refused)."""
 
 
 class CommandDispatcher(Component, CommandRouter):
@@ -74,7 +91,7 @@ class CommandDispatcher(Component, CommandRouter):
         self._roster: Roster = {}
         self._counting = threading.Lock()
         self.max_tc_size = self.config["max_tc_size"]
-        self._routes: dict[tuple[int, int], Callable[[Telecommand], tuple[str, Action]]] = {
+        self._routes: dict[tuple[int, int], Route] = {
             (st.FUNCTION, st.PERFORM_FUNCTION): self._accept_function,
             (st.TEST, st.PING): self._accept_ping,
             (st.PARAMETER, st.PARAMETER_REPORT_REQUEST): self._accept_parameter_report,
@@ -84,6 +101,14 @@ class CommandDispatcher(Component, CommandRouter):
 
     def serve(self, roster: Roster) -> None:
         self._roster = roster
+        for component in roster.values():
+            if isinstance(component, ServiceProvider):
+                routes = component.service_routes(lambda raw: self.accept(raw)[0])
+                taken = sorted(set(routes) & set(self._routes))
+                if taken:
+                    raise ValueError(f"{component.name} serves TC{list(taken[0])}, which is served already")
+                self._routes.update(routes)
+        self._services = {service for service, _ in self._routes}
 
     @command(description="Do nothing; proves the command path")
     def NO_OP(self) -> None:
@@ -104,15 +129,7 @@ class CommandDispatcher(Component, CommandRouter):
             if len(frames) != 1:
                 raise PacketError(FailureCode.MULTIPART_MESSAGE,
                                   f"{len(frames)} frames in one message")
-            tc = Telecommand.decode(raw, self.max_tc_size)
-            if tc.apid != self.context.catalog.apid:
-                raise PacketError(FailureCode.UNKNOWN_APID, f"APID {tc.apid}")
-            route = self._routes.get((tc.service, tc.subtype))
-            if route is None:
-                code = (FailureCode.UNKNOWN_SUBTYPE if tc.service in self._services
-                        else FailureCode.UNKNOWN_SERVICE)
-                raise PacketError(code, f"TC[{tc.service},{tc.subtype}]")
-            label, action = route(tc)
+            tc, label, action = self.accept(raw)
         except PacketError as error:
             self._reject(request_id_of(raw), error)
             return
@@ -130,6 +147,20 @@ class CommandDispatcher(Component, CommandRouter):
             outcome.when_done(lambda error: self._complete(label, request_id, tc.ack, error))
         else:
             self._complete(label, request_id, tc.ack, None)
+
+    def accept(self, raw: bytes) -> tuple[Telecommand, str, Action]:
+        """Acceptance of one TC packet: decoded (size, header, CRC), its APID, its route, its
+        arguments; the TC, its label and its action, nothing run yet (PacketError if refused)."""
+        tc = Telecommand.decode(raw, self.max_tc_size)
+        if tc.apid != self.context.catalog.apid:
+            raise PacketError(FailureCode.UNKNOWN_APID, f"APID {tc.apid}")
+        route = self._routes.get((tc.service, tc.subtype))
+        if route is None:
+            code = (FailureCode.UNKNOWN_SUBTYPE if tc.service in self._services
+                    else FailureCode.UNKNOWN_SERVICE)
+            raise PacketError(code, f"TC[{tc.service},{tc.subtype}]")
+        label, action = route(tc)
+        return tc, label, action
 
     def _complete(self, label: str, request_id: bytes, ack: AckFlags, error: BaseException | None) -> None:
         """ST[1] completion once the work has run (in the thread that ran it): success as the ack

@@ -3,11 +3,14 @@ logger).
 
 It holds the ``events`` role, so the executive routes every component's events here. Each event
 is written to the flight log (INFO for ACTIVITY, WARNING above) and sent out of the ``tm`` port
-as TM[5, severity]: the event's catalog id (U16), then its arguments encoded as declared.
+as TM[5, severity]: the event's catalog id (U16), then its arguments encoded as declared. Every
+event also goes out of the ``reports`` port (to the event-action service, ST[19]), after its
+TM[5].
 
 | requirement | verified by |
 | an event becomes TM[5, severity] with its id and arguments, and a log line | tests/unit/services/test_event_log.py |
 | a string argument cannot forge a log line (control characters escaped) | tests/unit/services/test_event_log.py |
+| every event goes out of the reports port with its id and values | tests/unit/services/test_event_action.py |
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from flight.core.context import log_event
 from flight.core.ports import OutputPort
 from flight.core.roles import EventSink, Roster
 from flight.core.types import DataType, encode_fields
-from flight.messages import TmPacket
+from flight.messages import EventReport, TmPacket
 from flight.wire import services as st
 
 
@@ -26,6 +29,7 @@ class EventLog(Component, EventSink):
     SETTINGS: dict = {}  # none: any key in its table is refused
     CHANNELS = {"EventsReported": Channel(DataType.U32, "events")}
     tm = OutputPort(TmPacket, "TM[5,1..4] event reports", required=True)
+    reports = OutputPort(EventReport, "every event, for the event-action service")
 
     def serve(self, roster: Roster) -> None:
         """Every component's events come here (the executive routes them): nothing to keep."""
@@ -36,3 +40,4 @@ class EventLog(Component, EventSink):
         self.tm.send(TmPacket(st.EVENT, int(definition.severity),
                               definition.id.to_bytes(2, "big") + encode_fields(definition.args, values)))
         self.tlm("EventsReported", (self.telemetry["EventsReported"] + 1) & 0xFFFFFFFF)
+        self.reports.send(EventReport(component, name, definition.id, tuple(values)))

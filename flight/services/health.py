@@ -9,26 +9,36 @@ telemetry; a hardware-in-the-loop build connects it to the board's watchdog.
 
 It holds the ``health`` role: the executive hands it the roster of every component. A component
 found unresponsive is asked to ``restart`` its thread if that thread died (cFS ES's application
-restart), reported with ComponentRestarted.
+restart), reported with ComponentRestarted: at once with ``auto_restart`` (the default), else by
+RESTART_UNRESPONSIVE, which the default topology's event-action (ST[19]) sends on
+ComponentUnresponsive, so the ground can disarm or change the response. RESTART_UNRESPONSIVE
+restarts every unresponsive component that has not answered since and whose thread can be
+restarted, and fails (INVALID_STATE) naming those it could not restart (a thread alive but hung
+cannot be: the watchdog is then left unstroked) or when none is unresponsive.
 
 | requirement | verified by |
 | a hung active component is reported within the timeout, and its recovery too | tests/unit/services/test_health.py |
 | the watchdog is not stroked while any component is unresponsive | tests/unit/services/test_health.py |
 | a component whose thread died is restarted, with an event, and answers again | tests/unit/services/test_health.py, |
 |   | tests/system/test_cluster_component.py |
+| without auto_restart, RESTART_UNRESPONSIVE restarts it, and fails for a hung thread |   |
+|   | tests/unit/services/test_health.py, tests/system/test_onboard_response.py |
 """
 from __future__ import annotations
 
 from typing import Any
 
-from flight.core.component import Channel, Component, Event, Parameter
+from flight.core.component import Channel, CommandRefused, Component, Event, Parameter, command
 from flight.core.context import Context
 from flight.core.roles import HealthMonitor, Roster
+from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Limits, Severity
 
 
 class Health(Component, HealthMonitor):
-    SETTINGS: dict = {}  # none: any key in its table is refused
+    SETTINGS = {"auto_restart": Setting(bool, True, description="restart a dead thread as soon as its "
+                                                                "component is found unresponsive (false: "
+                                                                "by RESTART_UNRESPONSIVE)")}
     CHANNELS = {
         "PingsSent": Channel(DataType.U32, "pings"),
         "UnresponsiveComponents": Channel(DataType.U16, "components",
@@ -82,21 +92,35 @@ class Health(Component, HealthMonitor):
             if waited >= timeout and name not in self._unresponsive:
                 self._unresponsive.add(name)
                 self.event("ComponentUnresponsive", component=name, cycles=min(waited, 0xFFFF))
-                self._restart(name, component)
+                if self.config["auto_restart"]:
+                    self._restart(name, component)
         self.tlm("UnresponsiveComponents", len(self._unresponsive))
         if not self._unresponsive:
             self.tlm("WatchdogStrokes", (self.telemetry["WatchdogStrokes"] + 1) & 0xFFFFFFFF)
 
-    def _restart(self, name: str, component: Any) -> None:
-        """An unresponsive component whose thread died gets a new one (cFS ES's app restart)."""
+    @command(description="Restart every unresponsive component whose thread died (fails naming those "
+                         "that could not be restarted)")
+    def RESTART_UNRESPONSIVE(self) -> None:
+        if not self._unresponsive:
+            raise CommandRefused("no component is unresponsive")
+        waiting = [name for name in sorted(self._unresponsive)
+                   if self._roster[name].last_pong != self._outstanding[name][0]]
+        failed = [name for name in waiting if not self._restart(name, self._roster[name])]
+        if failed:
+            raise CommandRefused(f"not restarted (a thread alive but hung, or a failed restart): {', '.join(failed)}")
+
+    def _restart(self, name: str, component: Any) -> bool:
+        """An unresponsive component whose thread died gets a new one (cFS ES's app restart);
+        whether it did."""
         try:
             restarted = component.restart()
         except Exception as error:  # the restart itself failed: say so, keep watching
             self.event("RestartFailed", component=name, detail=f"{type(error).__name__}: {error}")
-            return
+            return False
         if restarted:
             self.tlm("Restarts", (self.telemetry["Restarts"] + 1) & 0xFFFFFFFF)
             self.event("ComponentRestarted", component=name)
+        return restarted
 
     def _ping(self, name: str, component: Any, key: int) -> None:
         if component.request_ping(key):

@@ -1,6 +1,7 @@
 """Housekeeping: every cycle, one ST[3,25] report per component that has telemetry channels.
 
-Structure ids and channel order come from the dictionary. A value that does not fit its declared
+Structure ids and channel order come from the dictionary: a channel declared ``every_report``
+(the flight's mode) leads every structure. A value that does not fit its declared
 type (a counter past its width) is clamped to the type's bounds, never allowed to stop the report.
 
 It holds the ``telemetry`` role (the executive hands it the roster of every component) and sends
@@ -9,6 +10,7 @@ the reports out of its ``tm`` port.
 | requirement | verified by |
 | each structure is reported with the components' current values | tests/unit/services/test_housekeeping.py, |
 |   | tests/system/test_integration.py |
+| a channel declared every_report is in every structure, first | tests/unit/services/test_housekeeping.py |
 """
 from __future__ import annotations
 
@@ -50,12 +52,11 @@ class Housekeeping(Component, TelemetryReader):
     def tick(self, tick: int, now: float) -> None:
         dictionary = self.context.catalog
         for structure in dictionary.housekeeping:
-            component = self._roster[structure.component]
             body = struct.pack(">H", structure.structure_id)
             for channel_id in structure.channels:
                 channel = dictionary.channel_by_id[channel_id]
-                body += encode_channel(channel.type,
-                                       component.telemetry[channel.name.partition(".")[2]])
+                owner, _, name = channel.name.partition(".")
+                body += encode_channel(channel.type, self._roster[owner].telemetry[name])
             self.tm.send(TmPacket(st.HOUSEKEEPING, st.HK_REPORT, body))
         self.tlm("ReportsSent", (self.telemetry["ReportsSent"] + len(dictionary.housekeeping))
                  & 0xFFFFFFFF)

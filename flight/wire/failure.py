@@ -30,6 +30,15 @@ class FailureCode(enum.IntEnum):
     BUSY = 17                   # the component cannot take the work now (its queue is full)
     NOT_ENABLED = 18            # test equipment (fault injection) this configuration does not enable
     INTERNAL_ERROR = 19         # the work raised: contained, reported, the flight goes on
+    SCHEDULE_FULL = 20          # ST[11]: the activities would not fit the schedule's capacity
+    RELEASE_TIME_PASSED = 21    # ST[11]: a release time (inserted or shifted) earlier than now + margin
+    UNKNOWN_REQUEST = 22        # ST[11]: no scheduled activity has this request id
+    DUPLICATE_REQUEST = 23      # ST[11]: an activity with this request id is already scheduled
+    BAD_ACTIVITY = 24           # ST[11]: an activity's request is not a valid TC, or is an ST[11] request
+    UNKNOWN_DEFINITION = 25     # ST[12]/ST[19]: no monitoring or event-action definition has this id or key
+    DUPLICATE_DEFINITION = 26   # ST[12]/ST[19]: a definition with this id or key exists already
+    DEFINITION_ENABLED = 27     # ST[12]/ST[19]: deleting what is enabled: disable it first
+    DEFINITIONS_FULL = 28       # ST[12]/ST[19]: the definitions would not fit the list
 
 
 class PacketError(Exception):

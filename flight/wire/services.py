@@ -1,9 +1,13 @@
 """PUS service numbers and the application-data layouts of the services this mission uses.
 
 - ST[1] request verification: TM[1,1|3|7] success, TM[1,2|4|8] failure with a 16-bit code;
-- ST[3] housekeeping: TM[3,25] = structure id (U16) + the structure's channel values;
+- ST[3] housekeeping: TM[3,25] = structure id (U16) + the structure's channel values (those
+  declared every_report first: the flight's mode);
 - ST[5] event reporting: TM[5,1..4] by severity = event id (U16) + the event's arguments;
 - ST[8] function management: TC[8,1] = function id (U16, the command opcode) + arguments;
+- ST[11] time-based scheduling: its numbers and layouts are in flight.wire.scheduling;
+- ST[12] on-board monitoring and ST[19] event-action: in flight.wire.monitoring and
+  flight.wire.event_action;
 - ST[17] test: TC[17,1] are-you-alive, TM[17,2] the answer;
 - ST[20] parameters: TC[20,1] = N (U16) + N ids; TM[20,2] and TC[20,3] = N + N (id, value);
 - ST[200] (mission): TM[200,1] one inference product per frame.

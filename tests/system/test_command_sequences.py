@@ -64,6 +64,9 @@ def recover_and_image(flight, frames: int) -> None:
     """Every card back in service (whatever the sequence did), then image: all delivered."""
     flight.send_and_assert_command("camera.STOP_IMAGING")
     flight.send_and_assert_command("cluster.SET_MODE", [0])
+    undo = [("modes.ENTER_NOMINAL", [])] + [("cluster.UNPARK_CARD", [c]) for c in ("card0", "card1", "card2")]
+    for name, args in undo:  # SAFE mode, cards held parked (refused where there is nothing to undo)
+        flight.await_verification(flight.send_command(name, args), timeout=20)
     for card in ("card0", "card1", "card2"):  # a power cycle also clears any fault injected
         flight.send_and_assert_command("cluster.RESET_CARD", [card], timeout=20)
     for card in ("card0", "card1", "card2"):

@@ -12,13 +12,17 @@ weights are a protected region (``<card>_weights``) offered on the ``regions`` p
 recovery reloads them from the model file and resets the card; the frame slots are offered on
 the ``buffers`` port. Each card has its channels (``<card>_State``, ``<card>_Inferences``, ...)
 and is commanded by name (``INJECT_CARD_FAULT``, ``RESET_CARD``, ...); card faults also come in
-on the ``card_faults`` port (from the SEU injector).
+on the ``card_faults`` port (from the SEU injector). ``PARK_CARD`` holds a card parked until
+``UNPARK_CARD`` (``CardsHeld``), the flight's SAFE mode (the ``flight_mode`` port) holds them all,
+and ``SET_MODE_IF`` changes the redundancy mode only from a given one (an event-action's TMR to
+DMR when a card is switched off: with auto-TMR on, the SAA still asks for TMR).
 
 | requirement | verified by |
 | every tile: a product or a counted drop (by reason, in telemetry) | tests/system/test_cluster_component.py, |
 |   | tests/system/test_sil.py |
 | mode, policy and auto-TMR are commandable; card commands |   |
 |   reach the cards; card status is per-card telemetry | tests/system/test_cluster_component.py |
+| PARK_CARD, UNPARK_CARD, SET_MODE_IF and SAFE mode act on the cards | tests/system/test_onboard_response.py |
 """
 from __future__ import annotations
 
@@ -38,7 +42,7 @@ from flight.core.settings import Setting
 from flight.environment.orbit import mission_orbit
 from flight.environment.power import BATTERY_SETTINGS, POWER_SETTINGS, Battery, PowerSystem
 from flight.environment.thermal import THERMAL_SETTINGS
-from flight.messages import Backpressure, Capture, CardFault, Product, RegionChange
+from flight.messages import Backpressure, Capture, CardFault, FlightMode, Product, RegionChange
 from flight.payload.cluster.card_process import CardSpec, CardState
 from flight.payload.cluster.engine import Cluster, ClusterConfig
 from flight.payload.cluster.events import ENGINE_EVENTS, EVENTS
@@ -198,6 +202,7 @@ class InferenceCluster(Component):
         "PayloadPower": Channel(DataType.F32, "W"),
         "Sunlit": Channel(DataType.BOOL),
         "InSaa": Channel(DataType.BOOL),
+        "CardsHeld": Channel(DataType.U32, description="bit i: card i held parked (PARK_CARD, or SAFE mode)"),
     }
     EVENTS = EVENTS
     PARAMETERS = {
@@ -358,6 +363,33 @@ class InferenceCluster(Component):
         self._card(card)
         return self.engine.call(lambda: self.engine.power_off(card))
 
+    @command(CARD, description="Park a card (it takes no frames) and hold it parked until UNPARK_CARD")
+    def PARK_CARD(self, card: str) -> Pending:
+        self._card(card)
+        return self.engine.call(lambda: self.engine.hold_card(card))
+
+    @command(CARD, description="Release a card held by PARK_CARD (refused if it is not held): it runs again "
+                               "as soon as the power budget and its temperature allow")
+    def UNPARK_CARD(self, card: str) -> Pending:
+        self._card(card)
+        return self.engine.call(lambda: self.engine.release_card(card))
+
+    @command(Field("if_mode", DataType.U8, 0, 2, "0 THROUGHPUT, 1 TMR, 2 DMR"),
+             Field("mode", DataType.U8, 0, 2, "0 THROUGHPUT, 1 TMR, 2 DMR"),
+             description="Set the redundancy mode to mode if the cluster runs in if_mode, else change "
+                         "nothing (e.g. TMR to DMR when a card is lost)")
+    def SET_MODE_IF(self, if_mode: int, mode: int) -> Pending:
+        def change() -> None:
+            if self.engine.mode is Mode(if_mode):
+                self.base_mode = Mode(mode)
+                self.engine.set_mode(Mode(mode), f"was {Mode(if_mode).name} (SET_MODE_IF)")
+
+        return self.engine.call(change)
+
+    @input_port(FlightMode, "the flight's mode: SAFE holds every card parked", required=False)
+    def flight_mode(self, mode: FlightMode) -> Pending:
+        return self.engine.call(lambda: self.engine.set_safe(mode.safe))
+
     @input_port(CardFault, "card faults to inject (from the SEU injector)", required=False)
     def card_faults(self, fault: CardFault) -> Pending:
         """Refused at once for an unknown card or fault; else done by the cluster thread (refused
@@ -415,6 +447,8 @@ class InferenceCluster(Component):
         self.tlm("Backpressure", engine.backpressure)
         self.tlm("RawBytesProcessed", self._raw_bytes)
         self.tlm("PayloadPower", sum(card.power_w for card in list(engine.cards.values())))
+        self.tlm("CardsHeld", sum(1 << i for i, card in enumerate(self.cards)
+                                  if engine.power_manager.is_held(card.name)))
         for card in list(engine.cards.values()):
             p50, p99 = card.latency_percentiles()
             for channel, value in (

@@ -96,8 +96,9 @@ def _part(part: str, name: str, doc: str = "") -> Any:
 class Cluster:
     """The cluster's facade (thread-safe: ``submit``, buffers, ``call``) and its thread, which
     wires the parts together and keeps the frame accounting. Commands (``set_mode``,
-    ``inject_fault``, ``reset_card``, ``power_off``, ``step_power``, assigning ``policy``) must run
-    in the cluster thread: pass them to :meth:`call`."""
+    ``inject_fault``, ``reset_card``, ``power_off``, ``hold_card``, ``release_card``, ``set_safe``,
+    ``step_power``, assigning ``policy``) must run in the cluster thread: pass them to
+    :meth:`call`."""
 
     HEALTH_PERIOD_S = 0.01
 
@@ -376,6 +377,15 @@ class Cluster:
 
     def power_off(self, card_name: str) -> None:
         self.supervisor.power_off(card_name)
+
+    def hold_card(self, card_name: str) -> None:
+        self.power_manager.hold(card_name)
+
+    def release_card(self, card_name: str) -> None:
+        self.power_manager.release(card_name)
+
+    def set_safe(self, safe: bool) -> None:
+        self.power_manager.set_safe(safe)
 
     def step_power(self, mission_time: float, dt: float, wall_elapsed: float) -> None:
         """Advance power and thermal models by ``dt`` mission seconds; park or unpark cards."""

@@ -2,15 +2,17 @@
 
 Verifies the requirements table of flight/payload/camera.py: imaging sessions produce exactly
 the commanded frames with consecutive ids and the commanded priority; STOP_IMAGING ends a session;
-no capture is made while the payload reports backpressure.
+no capture is made while the payload reports backpressure; SAFE mode stops imaging.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from flight.messages import Backpressure
+from flight.core.component import CommandRefused
+from flight.messages import Backpressure, FlightMode
 from flight.payload.camera import Camera
 from flight.payload.scene import SceneGenerator
 from flight.testing import ComponentTester
@@ -87,3 +89,20 @@ def test_camera_over_land_captures_exactly_on_the_ticks_over_land(tmp_path):
     assert 0 < sum(land) < len(land)                                # the orbit crosses both
     assert len(captures) == sum(land) == camera.telemetry["FramesCaptured"]
     assert camera.telemetry["SeaTicksSkipped"] == len(land) - sum(land)
+
+
+def test_safe_mode_ends_imaging_and_refuses_start_imaging_until_nominal(tmp_path):
+    camera, recorder, captures = _camera(tmp_path)
+    camera.START_IMAGING(10, 0)
+    camera.tick(0, 0.0)
+    recorder.send("camera.flight_mode", FlightMode(True, "battery low"))
+    assert event_names(recorder)[-1] == "ImagingComplete" and camera.telemetry["FramesRemaining"] == 0
+    for tick in range(1, 5):
+        camera.tick(tick, 0.0)
+    assert len(captures) == 1
+    with pytest.raises(CommandRefused, match="SAFE"):
+        camera.START_IMAGING(1, 0)
+    recorder.send("camera.flight_mode", FlightMode(False, "commanded"))
+    camera.START_IMAGING(1, 0)
+    camera.tick(5, 0.0)
+    assert len(captures) == 2

@@ -1,11 +1,15 @@
 """Tests for the card plan of flight.payload.cluster.power_manager: hot cards parked, the others
-admitted in order while they fit the budget."""
+admitted in order while they fit the budget; held cards (by command, or SAFE mode) kept parked."""
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flight.payload.cluster.power_manager import CardPower, plan_active_cards
+from flight.core.component import CommandRefused
+from flight.environment.power import Battery, PowerSystem
+from flight.payload.cluster.card_process import Card, CardSpec, CardState
+from flight.payload.cluster.power_manager import CardPower, PowerManager, plan_active_cards
 
 
 def test_plan_by_hand() -> None:
@@ -45,3 +49,53 @@ def test_plan_respects_budget_heat_and_order(cards: list[CardPower], budget: flo
             assert admitted_w + card.active_w > budget
         else:
             admitted_w += card.active_w
+
+
+# --- cards held parked: by command (PARK_CARD) or by the flight's SAFE mode ---------------------------
+class _AlwaysSunlit:
+    def sunlit(self, t: float) -> bool:
+        return True
+
+
+def _manager(power: bool = True):
+    cards = {name: Card(CardSpec(name), 0.01) for name in ("card0", "card1")}
+    for card in cards.values():
+        card.set_state(CardState.READY, 0.0)
+    events: list[tuple[str, dict]] = []
+    system = PowerSystem(_AlwaysSunlit(), Battery()) if power else None
+    return PowerManager(cards, system, lambda kind, args: events.append((kind, args))), cards, events
+
+
+def test_a_held_card_is_parked_at_once_and_stays_parked_until_released() -> None:
+    manager, cards, events = _manager()
+    manager.hold("card0")
+    assert cards["card0"].state is CardState.PARKED and cards["card1"].state is CardState.READY
+    assert events == [("card_parked", {"card": "card0", "reason": "held by command"})]
+    for _ in range(3):
+        manager.step(0.0, 1.0, 1.0)  # the budget would let it run: held, it does not
+    assert cards["card0"].state is CardState.PARKED
+    cards["card0"].set_state(CardState.READY, 0.0)  # e.g. reset and readmitted: parked again
+    manager.step(0.0, 1.0, 1.0)
+    assert cards["card0"].state is CardState.PARKED
+    manager.release("card0")
+    manager.step(0.0, 1.0, 1.0)
+    assert cards["card0"].state is CardState.READY and events[-1] == ("card_unparked", {"card": "card0"})
+    with pytest.raises(CommandRefused, match="card0 is not held"):
+        manager.release("card0")
+
+
+def test_safe_mode_holds_every_card_and_nominal_releases_those_not_held_by_command() -> None:
+    for power in (True, False):
+        manager, cards, events = _manager(power)
+        manager.hold("card1")
+        manager.set_safe(True)
+        assert {c.state for c in cards.values()} == {CardState.PARKED}
+        assert ("card_parked", {"card": "card0", "reason": "SAFE mode"}) in events
+        cards["card0"].set_state(CardState.READY, 0.0)
+        manager.step(0.0, 1.0, 1.0)
+        assert cards["card0"].state is CardState.PARKED
+        manager.set_safe(False)
+        manager.step(0.0, 1.0, 1.0)
+        if power:  # (without a power system nothing is unparked by a step)
+            assert cards["card0"].state is CardState.READY
+        assert cards["card1"].state is CardState.PARKED

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from flight.core.component import ActiveComponent, Component
+from flight.core.component import ActiveComponent, CommandRefused, Component
 from flight.testing import ComponentTester, kind_of
 
 WAIT = 5.0  # bound on waiting for a thread; never a speed requirement
@@ -146,3 +146,44 @@ def test_a_hung_thread_is_reported_but_not_restarted(h):
     names = [name for name, _ in cycle(h, 4)]
     assert "ComponentUnresponsive" in names and "ComponentRestarted" not in names
     assert h.components["health"].telemetry["Restarts"] == 0
+
+
+@pytest.fixture
+def manual(tmp_path):
+    """Health without auto_restart: a dead thread waits for RESTART_UNRESPONSIVE."""
+    h = ComponentTester.build(tmp_path, [{"name": "health", "kind": "flight.services.health:Health",
+                                          "auto_restart": False},
+                                         {"name": "worker", "kind": kind_of(Worker), "queue_depth": 4}])
+    worker = h.components["worker"]
+    worker.start()
+    h.releases = []
+    yield h
+    for release in h.releases:
+        release.set()
+    worker.stop()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_without_auto_restart_restart_unresponsive_restarts_a_dead_thread(manual):
+    h, health, worker = manual, manual.components["health"], manual.components["worker"]
+    with pytest.raises(CommandRefused, match="no component is unresponsive"):
+        health.RESTART_UNRESPONSIVE()
+    assert worker.post(lambda: (_ for _ in ()).throw(SystemExit("the thread dies")))
+    worker._thread.join(WAIT)
+    events = cycle(h, 4)
+    assert ("ComponentUnresponsive", "worker") in [(name, args[0]) for name, args in events]
+    assert "ComponentRestarted" not in [name for name, _ in events] and not worker._thread.is_alive()
+    health.RESTART_UNRESPONSIVE()
+    assert h.events_named("ComponentRestarted") and worker._thread.is_alive()
+    assert health.telemetry["Restarts"] == 1
+    drain(h)
+    assert ("ComponentRecovered", ["worker"]) in cycle(h, 2, answer=True)
+
+
+def test_restart_unresponsive_fails_for_a_thread_alive_but_hung(manual):
+    h, health = manual, manual.components["health"]
+    block(h)
+    cycle(h, 4)
+    with pytest.raises(CommandRefused, match="not restarted .*: worker"):
+        health.RESTART_UNRESPONSIVE()
+    assert health.telemetry["Restarts"] == 0

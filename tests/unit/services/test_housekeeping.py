@@ -38,3 +38,24 @@ def test_each_structure_is_reported_with_the_current_values(tmp_path):
     assert (count, level, body[7:7 + length].decode()) == (65535, 2.5, "kettle")
     assert len(body) == 7 + length
     assert h.components["hk"].telemetry["ReportsSent"] == 3
+
+
+class Mode(Component):
+    CHANNELS = {"Other": Channel(DataType.U16), "Mode": Channel(DataType.U8, every_report=True)}
+
+
+def test_a_channel_declared_every_report_leads_every_structure_once(tmp_path):
+    h = ComponentTester.build(tmp_path, [HK, {"name": "gauges", "kind": kind_of(Gauges)},
+                                         {"name": "mode", "kind": kind_of(Mode)}])
+    h.components["mode"].tlm("Mode", 1)
+    h.components["mode"].tlm("Other", 7)
+    h.components["gauges"].tlm("Count", 3)
+    h.components["hk"].tick(0, 0.0)
+    reports = {struct.unpack_from(">H", data)[0]: data[2:] for service, subtype, data in h.downlinks
+               if (service, subtype) == (3, 25)}
+    structures = {s.component: s for s in h.dictionary.housekeeping}
+    assert set(structures) == {"hk", "gauges", "mode", "rgTest"}
+    mode_id = h.dictionary.channel_by_name["mode.Mode"].id
+    assert all(s.channels[0] == mode_id and s.channels.count(mode_id) == 1 for s in structures.values())
+    assert struct.unpack_from(">BH", reports[structures["gauges"].structure_id]) == (1, 3)
+    assert reports[structures["mode"].structure_id] == struct.pack(">BH", 1, 7)

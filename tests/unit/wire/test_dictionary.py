@@ -88,10 +88,11 @@ def test_ids_follow_the_component_index_scheme(dictionary, topology):
         for by_name, items, attr in declared:
             for i, item in enumerate(items, start=1):
                 assert getattr(by_name[f"{spec.name}.{item}"], attr) == k * 256 + i
-        if channels:
+        if channels:  # the flight's mode (declared every_report) first, then the component's own
             h = dictionary.housekeeping_by_id[k]
             assert h.component == spec.name
-            assert list(h.channels) == [k * 256 + i for i in range(1, len(channels) + 1)]
+            own = [k * 256 + i for i, c in enumerate(channels.values(), start=1) if not c.every_report]
+            assert list(h.channels) == [dictionary.channel_by_name["modes.Mode"].id, *own]
         else:
             assert k not in dictionary.housekeeping_by_id
     # a few by hand: opcode = index of the component in default.toml * 256 + item number
