@@ -5,21 +5,28 @@ waits for something to come down and returns it; ``assert_*`` checks what came d
 Predicates may be a value (equality) or a callable. Searches start at index ``start`` of the
 history (default: its beginning); take ``mark = api.event_mark()`` before an action to see only
 what follows it. A timeout raises AssertionError naming what was awaited and what was seen.
+``api.onboard`` (ground_sim.onboard) defines and reports the on-board monitoring and event-actions
+by names, and enters and leaves SAFE.
 """
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from flight.core.clock import BEACON_FILE, BeaconReader
 from flight.messages import Product
 from flight.wire import scheduling as sched
+from flight.wire import sequencing as sq
 from flight.wire import services as st
 from flight.wire.failure import FailureCode
 from flight.wire.pus import TC_OVERHEAD
 from ground_sim.decoder import EventRecord
 from ground_sim.flight_process import FlightProcess
+from ground_sim.onboard import OnboardAutonomy
+from ground_sim.sequences import read_sequence
 from ground_sim.station import CommandRecord, GroundStation
+from ground_sim.time_correlation import Correlation, TimeCorrelator
 
 Predicate = Callable[[Any], bool] | Any
 
@@ -38,6 +45,8 @@ class IntegrationApi:
         self.station = station
         self.default_timeout = default_timeout
         self.process = process  # the flight process, when this API started it
+        self.time_correlator = TimeCorrelator(station)   # its samples accumulate over calls (passes)
+        self.onboard = OnboardAutonomy(self)   # ST[12], ST[19] and modes by names
 
     # --- waiting --------------------------------------------------------------------------------
     def _wait_for(self, find: Callable[[], Any], timeout: float | None, what: Callable[[], str]) -> Any:
@@ -210,6 +219,57 @@ class IntegrationApi:
         assert record.completed and record.failure is None, f"{record}"
         with self.station.changed:
             return [a for report in self.station.schedule_reports[mark:] for a in report]
+
+    # --- time (ST[9], flight.services.time_management; ground_sim.time_correlation) --------------
+    def correlate(self, samples: int = 20, apply: bool = False, interval: float = 0.2,
+                  timeout: float | None = None) -> Correlation:
+        """Take ``samples`` more round trips and fit the on-board clock's offset and drift (with
+        their uncertainties) from every sample since the last correction; ``apply``: then take them
+        out with ``timeManagement.ADJUST_TIME`` (asserted completed), wait until a step back has
+        been slewed (a ``timeManagement.Slewing`` of 0 in housekeeping made after it) and start afresh."""
+        result = self.time_correlator.correlate(samples, interval, timeout or self.default_timeout)
+        if apply:
+            offset, rate = result.adjustment(time.time())
+            record = self.send_and_assert_command("timeManagement.ADJUST_TIME", [offset, rate], timeout)
+            assert record.accepted_at is not None
+            after = record.accepted_at[0]
+            self._wait_for(lambda: True if any(t > after and v == 0.0 for t, v in self.station.telemetry.get(
+                "timeManagement.Slewing", [])) else None, (timeout or self.default_timeout) + 10 * max(-offset, 0.0),
+                lambda: "the end of the time correction's slew")   # 10 s a second: the default slew_ppm
+            self.time_correlator.forget()
+        return result
+
+    def set_time_report_rate(self, exponent: int, timeout: float | None = None) -> CommandRecord:
+        """TC[9,1]: a TM[9,2] every 2^exponent s (in ``station.time_reports``); asserted completed."""
+        record = self.await_verification(self.station.send(self.station.encoder.time_report_rate(exponent),
+                                                           f"time report rate {exponent}"), timeout)
+        assert record.completed and record.failure is None, f"{record}"
+        return record
+
+    def upload_sequence(self, path: str | Path, activate: bool = True,
+                        timeout: float | None = None) -> list[CommandRecord]:
+        """Load the sequence file at ``path`` (ground_sim.sequences; checked first, SequenceFileError)
+        with TC[21,1], then activate it with TC[21,4] if ``activate``; assert each completed. Returns
+        a record per step, in order, whose ST[1] reports come as the flight releases the steps."""
+        sequence = read_sequence(path, self.station.dictionary)
+        data, tcs = sequence.load_request(self.station.encoder)
+        records = [self.station.expect(tc, command) for tc, (_, command, _) in zip(tcs, sequence.steps)]
+        self._sequencing(sq.DIRECT_LOAD, data, f"load sequence {sequence.name}", timeout)
+        if activate:
+            self.sequence_control("activate", sequence.name, timeout)
+        return records
+
+    def sequence_control(self, action: str, name: str, timeout: float | None = None) -> CommandRecord:
+        """TC[21,x] by name, asserting it completed: ``activate``, ``abort`` or ``unload`` the
+        sequence ``name``."""
+        subtype = {"activate": sq.ACTIVATE, "abort": sq.ABORT, "unload": sq.UNLOAD}[action]
+        return self._sequencing(subtype, sq.pack_name(name), f"{action} sequence {name}", timeout)
+
+    def _sequencing(self, subtype: int, data: bytes, label: str, timeout: float | None) -> CommandRecord:
+        record = self.await_verification(self.station.send(self.station.encoder.sequencing(subtype, data), label),
+                                         timeout)
+        assert record.completed and record.failure is None, f"{record}"
+        return record
 
     # --- events ---------------------------------------------------------------------------------
     def event_mark(self) -> int:

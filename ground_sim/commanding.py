@@ -10,7 +10,9 @@ from typing import Any, Mapping, Sequence
 
 from flight.core.types import ValueRejected, encode_fields
 from flight.wire import scheduling as sched
+from flight.wire import sequencing as sq
 from flight.wire import services as st
+from flight.wire import time_management as tm9
 from flight.wire.dictionary import Dictionary
 from flight.wire.pus import AckFlags, Telecommand
 from flight.wire.spacepacket import SequenceCounter
@@ -61,6 +63,18 @@ class CommandEncoder:
     def schedule(self, subtype: int, data: bytes = b"") -> Telecommand:
         """TC[11,subtype] with ``data`` laid out as flight.wire.scheduling says."""
         return self._tc(sched.SCHEDULING, subtype, data, AckFlags.ALL)
+
+    def time_report_rate(self, exponent: int) -> Telecommand:
+        """TC[9,1]: a TM[9,2] every 2^exponent s (flight.wire.time_management)."""
+        return self._tc(tm9.TIME_MANAGEMENT, tm9.SET_REPORT_RATE, tm9.pack_rate(exponent), AckFlags.ALL)
+
+    def service(self, service: int, subtype: int, data: bytes = b"") -> Telecommand:
+        """TC[service,subtype] with ``data`` as it is (e.g. ST[12], ST[19]: ground_sim.onboard)."""
+        return self._tc(service, subtype, data, AckFlags.ALL)
+
+    def sequencing(self, subtype: int, data: bytes = b"") -> Telecommand:
+        """TC[21,subtype] with ``data`` laid out as flight.wire.sequencing says."""
+        return self._tc(sq.SERVICE, subtype, data, AckFlags.ALL)
 
     def insert_activities(self, activities: Sequence[tuple[float, Telecommand]]) -> Telecommand:
         """TC[11,4]: each TC released at its mission time (seconds since 1970-01-01)."""

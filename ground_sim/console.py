@@ -4,9 +4,13 @@
     orbitfs-ground --run-dir runs/flight        # endpoints and dictionary from flight-ready.json
 
 Commands: ``cmd NAME [ARG ...]``, ``ping``, ``prm get NAME ...``, ``prm set NAME VALUE``,
-``sched AT|+SECONDS NAME [ARG ...]``, ``sched enable|disable|reset|report``, ``tlm [SUBSTRING]``,
+``sched AT|+SECONDS NAME [ARG ...]``, ``sched enable|disable|reset|report``,
+``time correlate [N] [apply]``, ``time rate EXPONENT``, ``tlm [SUBSTRING]``,
 ``events [N]``, ``commands``, ``raw HEX``, ``list [SUBSTRING]``, ``stats``, ``status``, ``quit``.
-Events are printed as they arrive.
+On-board autonomy (ground_sim.onboard_console): ``mon add ID CHANNEL LOW HIGH [REPETITIONS]``,
+``mon enable|disable|delete ID ...``, ``mon on|off|report``, ``ea add EVENT[:ARGUMENT] COMMAND
+[ARG ...]``, ``ea enable|disable|delete EVENT[:ARGUMENT] ...``, ``ea report``, ``safe [REASON]``,
+``nominal``, ``defaults``. Events are printed as they arrive.
 
 Every packet goes to the SQLite archive (``--archive``, default ``ground-archive.sqlite``, appended
 to). A path that cannot hold it is refused at start: one line naming it and why, exit status 2.
@@ -35,6 +39,7 @@ from flight.wire.dictionary import Dictionary
 from flight.wire.link import LinkParameters
 from ground_sim.api import IntegrationApi
 from ground_sim.archive import ArchiveError
+from ground_sim.onboard_console import OnboardCommands
 from ground_sim.station import GroundStation
 
 
@@ -46,7 +51,7 @@ def parse_argument(data_type: DataType, text: str) -> Any:
     return float(text) if data_type.is_float else int(text, 0)
 
 
-class Console(cmd.Cmd):
+class Console(OnboardCommands, cmd.Cmd):
     prompt = "orbitfs> "
 
     def __init__(self, api: IntegrationApi) -> None:
@@ -116,6 +121,35 @@ class Console(cmd.Cmd):
             else:
                 print("usage: sched AT|+SECONDS NAME [ARG ...] | sched enable|disable|reset|report")
         except (KeyError, ValueError, AssertionError) as error:
+            print(f"refused: {error}")
+
+    def do_seq(self, line: str) -> None:
+        """seq upload FILE: check a sequence file, load and activate it; seq load FILE: load it only;
+        seq activate|abort|unload NAME (ST[21])."""
+        words = shlex.split(line)
+        try:
+            if len(words) == 2 and words[0] in ("upload", "load"):
+                steps = self.api.upload_sequence(words[1], activate=words[0] == "upload", timeout=10)
+                print(f"{words[0]}ed {words[1]}: {len(steps)} steps")
+            elif len(words) == 2 and words[0] in ("activate", "abort", "unload"):
+                print(self.api.sequence_control(words[0], words[1], timeout=10))
+            else:
+                print("usage: seq upload|load FILE | seq activate|abort|unload NAME")
+        except (KeyError, ValueError, AssertionError) as error:   # SequenceFileError is a ValueError
+            print(f"refused: {error}")
+
+    def do_time(self, line: str) -> None:
+        """time correlate [N] [apply]: N round trips (default 20), the on-board clock's offset and drift
+        (then corrected with ADJUST_TIME if ``apply``); time rate EXPONENT: a TM[9,2] every 2^EXPONENT s."""
+        words = shlex.split(line)
+        try:
+            if words[:1] == ["correlate"] and len(words) <= 3 and set(words[2:]) <= {"apply"}:
+                print(self.api.correlate(int(words[1]) if len(words) > 1 else 20, apply="apply" in words))
+            elif words[:1] == ["rate"] and len(words) == 2:
+                print(self.api.set_time_report_rate(int(words[1]), timeout=10))
+            else:
+                print("usage: time correlate [N] [apply] | time rate EXPONENT")
+        except (ValueError, AssertionError) as error:
             print(f"refused: {error}")
 
     def do_ping(self, line: str) -> None:

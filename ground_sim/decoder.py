@@ -4,7 +4,8 @@ Kinds: ``verification`` (:class:`VerificationReport`), ``housekeeping`` (channel
 ``event`` (:class:`EventRecord`), ``parameters`` (name -> value), ``ping``, ``product``
 (:class:`flight.messages.Product`), ``schedule`` (TM[11,10]: a list of
 :class:`flight.wire.scheduling.Activity`) and ``schedule summary`` (TM[11,13]: a list of (release
-time, request id)). A packet that fails its CRC or layout raises ValueError with the
+time, request id)), ``time report`` (TM[9,2]: a :class:`flight.wire.time_management.TimeReport`).
+A packet that fails its CRC or layout raises ValueError with the
 reason; the station archives it with that reason and counts it.
 
 A housekeeping structure of fixed-size channels (no strings) is decoded with one ``struct``
@@ -25,7 +26,9 @@ from typing import Any
 from flight.core.types import DataType, Severity, decode_fields
 from flight.messages import Product
 from flight.wire import scheduling as sched
+from flight.wire import sequencing as sq
 from flight.wire import services as st
+from flight.wire import time_management as tm9
 from flight.wire.dictionary import Dictionary
 from flight.wire.pus import TelemetryPacket
 from ground_sim.onboard_reports import decode_onboard
@@ -58,6 +61,8 @@ class Decoded:
             value = [{"release": a.release_seconds, "packet": a.packet.hex()} for a in value]
         elif self.kind == "schedule summary":
             value = [{"release": t / sched.CUC_TICKS, "request_id": str(rid)} for t, rid in value]
+        elif isinstance(value, tm9.TimeReport):
+            value = {"exponent": value.exponent, "time": value.time}
         elif isinstance(value, Product):
             value = {**{k: getattr(value, k) for k in ("frame_id", "tile_class", "confidence",
                                                        "cloud_fraction", "latency_us", "card")},
@@ -98,6 +103,11 @@ class TmDecoder:
             return Decoded(packet, "schedule", sched.unpack_activities(data))
         if service == sched.SCHEDULING and subtype == sched.SUMMARY_REPORT:
             return Decoded(packet, "schedule summary", sched.unpack_summary(data))
+        if service == sq.SERVICE and subtype == sq.STATUS_REPORT:
+            return Decoded(packet, "sequences", [{"sequence": name, "running": running}
+                                                 for name, running in sq.unpack_status(data)])
+        if service == tm9.TIME_MANAGEMENT and subtype == tm9.CUC_TIME_REPORT:
+            return Decoded(packet, "time report", tm9.TimeReport.unpack(data))
         onboard = decode_onboard(service, subtype, data)  # ST[12] monitoring, ST[19] event-action
         if onboard is not None:
             return Decoded(packet, *onboard)

@@ -12,6 +12,9 @@ from typing import Any
 from flight.wire import event_action as wa
 from flight.wire import monitoring as wm
 
+ONBOARD_KINDS = frozenset({"check transitions", "out of limits", "monitoring definitions", "monitoring status",
+                           "event-action status", "event-action definitions"})   # what decode_onboard returns
+
 
 def _transition(t: wm.Transition) -> dict[str, Any]:
     return {"pmon": t.pmon_id, "channel_id": t.channel_id, "check": t.check.name, "value": t.value,

@@ -11,7 +11,9 @@ State, all guarded by one condition variable that is notified on every received 
   the failure stage and code), keyed by request id;
 - ``telemetry``: per channel, the history of (mission time, value), and limit violations;
 - ``events``, ``products``, ``parameter_reports``, ``pings``, ``schedule_reports`` (the activities
-  of each TM[11,10]); a TC the flight runs later (an activity of its time-based schedule) is
+  of each TM[11,10]), ``time_reports`` (each TM[9,2] and its arrival, ground UTC),
+  ``onboard_reports`` (each ST[12] and ST[19] report as (kind, value), ground_sim.onboard_reports); a TC the
+  flight runs later (an activity of its time-based schedule) is
   tracked like one sent once :meth:`GroundStation.expect` names it;
 - link accounting: packets and bytes per service, decode errors, duplicates, and what it holds
   of each APID's packets (ground_sim.completeness: runs by time and sequence count; a packet
@@ -56,6 +58,7 @@ from flight.wire.failure import FailureCode
 from flight.wire.keyfile import KeyRing
 from flight.wire.pus import CUC_TICKS, AckFlags, Telecommand
 from flight.wire.scheduling import Activity
+from flight.wire.time_management import TimeReport
 from ground_sim.acknowledger import Acknowledger
 from ground_sim.archive import PacketArchive
 from ground_sim.commanding import CommandEncoder
@@ -63,6 +66,7 @@ from ground_sim.completeness import Completeness
 from ground_sim.decoder import Decoded, EventRecord, TmDecoder
 from ground_sim.downlink import Downlink
 from ground_sim.link import FlightLink
+from ground_sim.onboard_reports import ONBOARD_KINDS
 from ground_sim.uplink import Ticket, Uplink
 
 
@@ -79,6 +83,7 @@ class CommandRecord:
     completed: bool | None = None
     failure: tuple[st.Stage, int] | None = None
     ticket: Ticket | None = field(default=None, repr=False)
+    accepted_at: tuple[float, float] | None = None   # its TM[1,1]: on-board stamp, ground arrival (time.time)
 
     @property
     def received(self) -> bool:
@@ -166,6 +171,8 @@ class GroundStation:
         self.parameter_reports: list[dict[str, Any]] = []
         self.pings = 0
         self.schedule_reports: list[list[Activity]] = []
+        self.time_reports: list[tuple[TimeReport, float]] = []
+        self.onboard_reports: list[tuple[str, Any]] = []
         self.stats = LinkStats()
         for apid, stamp, sequence in self.archive.down_keys():   # what an earlier ground process received
             self.stats.completeness.add(apid, stamp, sequence)
@@ -308,7 +315,7 @@ class GroundStation:
                 "apid": packet.apid, "sequence": packet.sequence_count, "service": packet.service,
                 "subtype": packet.subtype, "time_cuc": stamp}, decoded.to_json())
             self._account(decoded, len(raw))
-            self._apply(decoded)
+            self._apply(decoded, wall_time)
             self.changed.notify_all()
 
     def _account(self, decoded: Decoded, size: int) -> None:
@@ -318,7 +325,7 @@ class GroundStation:
         stats.by_service[packet.service] += 1
         stats.bytes_by_service[packet.service] += size
 
-    def _apply(self, decoded: Decoded) -> None:
+    def _apply(self, decoded: Decoded, wall_time: float) -> None:
         value, time_ = decoded.value, decoded.packet.time
         if decoded.kind == "verification":
             record = self.commands.get(value.request_id)
@@ -326,7 +333,7 @@ class GroundStation:
                 if not value.success:
                     record.failure = (value.stage, value.code)
                 elif value.stage is st.Stage.ACCEPTANCE:
-                    record.accepted = True
+                    record.accepted, record.accepted_at = True, (time_, wall_time)
                 elif value.stage is st.Stage.START:
                     record.started = True
                 elif value.stage is st.Stage.COMPLETION:
@@ -353,6 +360,10 @@ class GroundStation:
             self.pings += 1
         elif decoded.kind == "schedule":
             self.schedule_reports.append(value)
+        elif decoded.kind == "time report":
+            self.time_reports.append((value, wall_time))
+        elif decoded.kind in ONBOARD_KINDS:
+            self.onboard_reports.append((decoded.kind, value))
 
     def latest(self, channel: str, default: Any = None) -> Any:
         with self.changed:

@@ -3,7 +3,10 @@
 Rate groups run on ticks of a base period. A clock answers two questions for tick k: the mission
 time stamped on everything produced in it, and the monotonic wall deadline when it may start.
 
-- :class:`WallClock`: mission time is the host's UTC time; ticks are due every base period.
+- :class:`WallClock`: mission time is the host's UTC time; ticks are due every base period. Its
+  :class:`TimeCorrection` (which a component sets through ``Context.clock``, e.g. from the ground's
+  time correlation) is added to it; for tests, an ``offset_s`` and ``drift_ppm`` make it a deliberately wrong
+  oscillator (a constant error and one growing from the clock's creation).
 - :class:`SimulatedClock`: mission time is ``epoch + k * period`` exactly, so a run is
   reproducible from its config and seed; ticks are paced at ``speedup`` times real time
   (``speedup = 0`` runs as fast as the work allows). A 96-minute orbit at speedup 100 passes in
@@ -15,7 +18,9 @@ link model (ground_sim.link_relay) runs on the flight's simulated time through i
 
 Requirements (verified in tests/unit/core/test_executive.py): simulated mission time depends only on the
 tick number; deadlines are spaced by period / speedup; a beacon's reader sees the time of the
-last tick run, never a torn value, and the new flight's after a restart.
+last tick run, never a torn value, and the new flight's after a restart. A wall clock's correction
+never makes its time run backwards and settles where its adjustments add up (property test in
+tests/unit/services/test_time_management.py).
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import os
 import struct
 import time
 from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -47,18 +53,54 @@ def parse_epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
 
 
+@dataclass(frozen=True)
+class TimeCorrection:
+    """Added to an uncorrected time t: ``offset + rate_ppm * 1e-6 * (t - reference)``, and a step
+    back of ``slewing`` s (<= 0) taken gradually, at ``slew_ppm`` from ``reference``: corrected time
+    never runs backwards (TM time stamps must increase; intervals measured on it stay >= 0)."""
+
+    offset: float = 0.0
+    rate_ppm: float = 0.0
+    reference: float = 0.0
+    slewing: float = 0.0
+    slew_ppm: float = 0.0
+
+    def at(self, raw: float) -> float:
+        elapsed = raw - self.reference
+        return self.offset + self.rate_ppm * 1e-6 * elapsed + max(self.slewing, -self.slew_ppm * 1e-6 * elapsed)
+
+    def pending(self, raw: float) -> float:
+        """The part of the step back not taken yet at ``raw`` (<= 0)."""
+        return self.slewing - max(self.slewing, -self.slew_ppm * 1e-6 * (raw - self.reference))
+
+    def adjusted(self, raw: float, offset: float, rate_ppm: float, slew_ppm: float) -> "TimeCorrection":
+        """This correction changed at ``raw`` by ``offset`` (forwards at once, backwards at
+        ``slew_ppm``, with what was still to be taken back) and by ``rate_ppm`` from then on."""
+        step = self.pending(raw) + offset
+        return TimeCorrection(self.at(raw) + max(step, 0.0), self.rate_ppm + rate_ppm, raw, min(step, 0.0),
+                              slew_ppm)
+
+
 class WallClock:
     simulated = False
 
-    def __init__(self, period: float) -> None:
+    def __init__(self, period: float, offset_s: float = 0.0, drift_ppm: float = 0.0) -> None:
         self.period = period
         self._start, self._first = time.monotonic(), 0
+        self._error = TimeCorrection(offset_s, drift_ppm, time.time())   # a test oscillator's
+        self.correction = TimeCorrection()    # replaced whole (atomic): read from any thread
+
+    def uncorrected(self) -> float:
+        """The on-board oscillator's time: UTC with the test error, without the correction."""
+        now = time.time()
+        return now + self._error.at(now)
 
     def start(self, first_tick: int = 0) -> None:
         self._start, self._first = time.monotonic(), first_tick
 
     def mission_time(self, tick: int) -> float:
-        return time.time()
+        raw = self.uncorrected()
+        return raw + self.correction.at(raw)
 
     def deadline(self, tick: int) -> float:
         return self._start + (tick - self._first) * self.period

@@ -1,6 +1,6 @@
 """What the executive hands every component: the catalog, the run directory and seed, the
-mission's shared settings (the topology's ``[mission]`` table, e.g. its orbit), the clock's time
-and tick, the way out for events, the parameter values, and a way to ask the flight to stop.
+mission's shared settings (the topology's ``[mission]`` table, e.g. its orbit), the clock (its time
+and tick), the way out for events, the parameter values, and a way to ask the flight to stop.
 
 Messages to other components do not go through here: they go out of the component's own output
 ports, as the topology wires them (flight.core.ports). The executive fills in ``emit_event`` and
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 from flight.core.catalog import Catalog
+from flight.core.clock import Clock
 
 log = logging.getLogger("flight.events")
 
@@ -64,6 +65,7 @@ class Context:
     parameters: ParameterStorage | None = None
     request_stop: Callable[[str], None] = field(default=lambda reason: None)
     mission: Mapping[str, Any] = field(default_factory=dict)
+    clock: Clock | None = None     # the executive's: read its kind, correct a wall clock (ST[9])
 
     def run_file(self, name: str | Path) -> Path:
         """A file a setting names: as it is if absolute, else in the run directory."""

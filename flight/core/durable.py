@@ -8,12 +8,16 @@ slots in one preallocated file and overwrites the older slot, then syncs that on
 CRC-32C taken over the generation, the length and the JSON (an upset in the generation cannot
 make an old slot look newer); loading takes the valid slot of the highest generation, so a save
 torn by a crash leaves the previous record. The file never grows, so a full disk cannot fail a save.
+A file with something written in it but no valid slot (both torn or corrupted) is ``damaged``;
+:func:`move_aside` keeps such a file (and any other unreadable one) for inspection.
 
 | requirement | verified by |
 |---|---|
 | load returns the last saved record; a torn or corrupted slot falls back to the other |   |
 |   | tests/unit/core/test_durable.py |
 | a record larger than a slot is refused before anything is written | tests/unit/core/test_durable.py |
+| a file with no valid slot but something written is damaged; move_aside numbers the copies |   |
+|   | tests/unit/core/test_durable.py |
 """
 from __future__ import annotations
 
@@ -50,12 +54,14 @@ class DurableRecord:
         if size == 0:
             os.pwrite(self._fd, bytes(2 * slot_size), 0)
             os.fsync(self._fd)
+        self.damaged = False   # something written, no valid slot
         self._generation, self._record = self._read()
 
     def _read(self) -> tuple[int, Any]:
         best: tuple[int, Any] = (0, None)
         for slot in (0, 1):
             raw = os.pread(self._fd, self.slot_size, slot * self.slot_size)
+            self.damaged = self.damaged or raw.count(0) != len(raw)
             generation, length, crc = HEADER.unpack_from(raw)
             body = raw[HEADER.size:HEADER.size + length]
             if generation == 0 or length > self.slot_size - HEADER.size or _crc(generation, body) != crc:
@@ -65,6 +71,7 @@ class DurableRecord:
                     best = (generation, json.loads(body))
                 except ValueError:
                     continue
+        self.damaged = self.damaged and best[0] == 0
         return best
 
     def load(self) -> Any:
@@ -87,3 +94,14 @@ class DurableRecord:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def move_aside(path: Path, suffixes: tuple[str, ...] = ("",)) -> Path:
+    """Rename ``path`` (and each of its companions ``path`` + suffix that exists) to
+    ``<name>.corrupt-N``, N one more than the copies set aside before; the new name of ``path``."""
+    number = 1 + sum(1 for _ in path.parent.glob(f"{path.name}.corrupt-*"))
+    for suffix in suffixes:
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            part.rename(part.with_name(f"{part.name}.corrupt-{number}"))
+    return path.with_name(f"{path.name}.corrupt-{number}")

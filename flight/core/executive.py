@@ -62,7 +62,7 @@ def make_clock(topology: Topology) -> Clock:
     settings = topology.clock
     period = 1.0 / topology.base_rate_hz
     if settings.get("kind", "simulated") == "wall":
-        return WallClock(period)
+        return WallClock(period, float(settings.get("offset_s", 0.0)), float(settings.get("drift_ppm", 0.0)))
     return SimulatedClock(period, parse_epoch(str(settings.get("epoch", "2026-01-01T00:00:00Z"))),
                           float(settings.get("speedup", 1.0)))
 
@@ -114,7 +114,7 @@ class Executive:
         self.ready_info = dict(ready_info or {})
         self.context = Context(self.catalog, self.run_dir, topology.seed, self._now,
                                lambda: self.tick_count, request_stop=self.request_stop,
-                               mission=topology.settings)
+                               mission=topology.settings, clock=self.clock)
         self.components = build_components(topology, self.context)
         self.rate_groups = [c for c in self.components.values() if isinstance(c, RateGroup)]
 

@@ -3,7 +3,8 @@
 A topology is a TOML file::
 
     [mission]   name, apid, seed, and what the mission's components share (e.g. its orbit)
-    [clock]     kind = "simulated" | "wall", base_rate_hz, speedup, epoch, start_timeout_s
+    [clock]     kind = "simulated" | "wall", base_rate_hz, speedup, epoch, start_timeout_s,
+                offset_s, drift_ppm (test equipment)
     [roles]     role = "component" (flight.core.roles: commands, telemetry, monitoring, health,
                 events, parameters)
     [wiring]    connections = ["source.output -> target.input", ...] (flight.core.wiring)
@@ -66,6 +67,9 @@ CLOCK_SETTINGS = {
                      description="mission time of tick 0 (simulated clock)"),
     "start_timeout_s": Setting(float, 60.0, 0.0, 3600.0,
                                description="how long the clock waits for every component to be ready"),
+    "offset_s": Setting(float, 0.0, -1e6, 1e6, description="test equipment: a wall clock's constant error, s "
+                                                          "(time correlation measures it)"),
+    "drift_ppm": Setting(float, 0.0, -1e5, 1e5, description="test equipment: a wall clock's rate error, ppm"),
 }
 
 

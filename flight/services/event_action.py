@@ -25,6 +25,15 @@ cycle are dropped (ActionDropped, counted); a request that cannot be sent fails 
 counted); a request that fails in the dispatcher has its own ST[1] failure, CommandFailed event
 and count there.
 
+Kept across a restart (flight.services.saved_state, the ``file`` setting): the definitions with
+their enabled states and the function's state, saved after every change and before the request
+that made it completes (a change that cannot be saved fails its request, StateNotSaved). At start
+the saved set, when there is one, replaces the ``definitions`` setting whole, as cFS LC loads its
+tables: each saved definition is checked as a TC[19,1] would be, and a file that cannot be read or
+holds one that fails is moved aside (SavedStateLost) and the setting's definitions used.
+RESTORE_DEFAULTS returns to the setting's definitions and function state (so does deleting the
+file while the flight is down).
+
 | requirement | verified by |
 | an enabled definition's event sends its request once per occurrence, at the next cycle; |   |
 |   disabled definitions, a disabled function and other arguments send nothing |   |
@@ -33,6 +42,10 @@ and count there.
 |   | tests/unit/services/test_event_action.py |
 | the default definitions answer a hot card, a card switched off in TMR, an unresponsive |   |
 |   component and a low battery within a second of simulated time | tests/system/test_onboard_response.py |
+| the definitions are on disk before a request's completion and come back at start; for random |   |
+|   request sequences the reloaded set equals a model (hypothesis); an unreadable or invalid file |   |
+|   is moved aside, the defaults used, with an event | tests/unit/services/test_kept_definitions.py |
+| definitions added from the ground survive a SIGKILL and still fire | tests/system/test_onboard_state.py |
 """
 from __future__ import annotations
 
@@ -41,13 +54,14 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
-from flight.core.component import Channel, Component, Event, StartError
+from flight.core.component import Channel, Event, StartError
 from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
 from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Limits, Severity, ValueRejected, encode_fields
 from flight.messages import EventReport, RawTelecommand, TmPacket
 from flight.services.dispatcher import Route, ServiceProvider
+from flight.services.saved_state import KEPT_EVENTS, KeptDefinitions, SavedState, file_setting, ids_digest
 from flight.services.service_requests import no_data, service_routes
 from flight.wire import event_action as wa
 from flight.wire import services as st
@@ -64,6 +78,7 @@ DEFINITION_SETTINGS = {
 }
 DEFAULT_ACK = AckFlags.ACCEPTANCE | AckFlags.COMPLETION  # the requests of the default definitions
 ONBOARD_SEQUENCE = 0x3FFF  # their sequence counts go down from here: the ground's go up from 0
+SAVED_DEFINITION = 2048  # octets of the saved state a definition may take (its request in hex)
 
 
 @dataclass(frozen=True)
@@ -72,7 +87,7 @@ class Definition:
     enabled: bool = False
 
 
-class EventAction(Component, ServiceProvider):
+class EventAction(KeptDefinitions, ServiceProvider):
     CHANNELS = {
         "Enabled": Channel(DataType.BOOL, description="the event-action function"),
         "Definitions": Channel(DataType.U16, "definitions"),
@@ -91,6 +106,7 @@ class EventAction(Component, ServiceProvider):
                                 Field("waiting", DataType.U16)), throttle=20),
         "ActionFailed": Event(Severity.WARNING_HI, "{request} could not be sent: {detail}",
                               (Field("request", DataType.STRING), Field("detail", DataType.STRING))),
+        **KEPT_EVENTS,
     }
     SETTINGS = {
         "definitions": Setting(list, [], item=Setting(dict, fields=DEFINITION_SETTINGS),
@@ -98,6 +114,7 @@ class EventAction(Component, ServiceProvider):
         "enabled": Setting(bool, True, description="the event-action function at start"),
         "max_definitions": Setting(int, 64, 1, 0xFFFF, description="definitions the list holds"),
         "queue_depth": Setting(int, 16, 1, 4096, description="actions waiting for the next cycle, at most"),
+        "file": file_setting("event_action.state"),
     }
     tc = OutputPort(RawTelecommand, "the requests of the actions, to the dispatcher", required=True)
     tm = OutputPort(TmPacket, "TM[19,7] and TM[19,11]", required=True)
@@ -109,6 +126,8 @@ class EventAction(Component, ServiceProvider):
         self._vet: Callable[[bytes], Telecommand] | None = None
         self._lock = threading.Lock()
         self._queue: list[tuple[Key, bytes]] = []
+        self.saved = SavedState(context.run_file(self.config["file"]),
+                                4096 + SAVED_DEFINITION * self.config["max_definitions"], ids_digest(context.catalog))
 
     # --- start: the definitions of the settings, checked as a TC[19,1] would be -------------------
     def _defaults(self) -> dict[Key, Definition]:
@@ -145,8 +164,34 @@ class EventAction(Component, ServiceProvider):
         return None
 
     def start(self) -> None:
-        self.definitions = self._defaults()
+        self._start_kept()
         self._publish()
+
+    # --- kept across a restart (flight.services.saved_state) -------------------------------------
+    def _set_defaults(self) -> int:
+        self.definitions = {}   # _defaults checks each against those defined, as TC[19,1] does
+        self.definitions = self._defaults()
+        self.function_enabled = bool(self.config["enabled"])
+        return len(self.definitions)
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {"enabled": self.function_enabled, "definitions": [
+            [k.event_id, k.argument, d.request.hex(), d.enabled] for k, d in self.definitions.items()]}
+
+    def _restore(self, saved: Mapping[str, Any]) -> None:
+        """Use the state :meth:`_snapshot` saved, each definition checked as TC[19,1] checks it (raises first)."""
+        definitions: dict[Key, Definition] = {}
+        for event_id, argument, request, enabled in saved["definitions"]:
+            key = Key(int(event_id), str(argument))
+            definitions[key] = Definition(self._checked(key, bytes.fromhex(request), definitions), bool(enabled))
+        if len(definitions) > self.config["max_definitions"]:
+            raise ValueError(f"{len(definitions)} definitions, the list holds {self.config['max_definitions']}")
+        self.function_enabled, self.definitions = bool(saved["enabled"]), definitions
+
+    def _changed(self) -> None:
+        """After every ST[19] request: on disk before its completion is reported."""
+        self._publish()
+        self._keep()
 
     # --- events in, requests out -----------------------------------------------------------------
     @input_port(EventReport, "every event of the flight (from the event log)")
@@ -219,7 +264,7 @@ class EventAction(Component, ServiceProvider):
             wa.ENABLE_FUNCTION: ("enable the event-action function", lambda d: self._accept_function(d, True)),
             wa.DISABLE_FUNCTION: ("disable the event-action function", lambda d: self._accept_function(d, False)),
             wa.REPORT_DEFINITIONS: ("report event-actions", self._accept_report_definitions),
-        }, self._publish)
+        }, self._changed)
 
     def _checked(self, key: Key, request: bytes, others: Mapping[Key, Definition]) -> bytes:
         """``request`` if ``key`` can be defined with it (PacketError with the code otherwise)."""

@@ -21,6 +21,16 @@ all of them while the function is enabled), DEFINITIONS_FULL past ``max_definiti
 added by request starts disabled, as PUS-C says; those of the ``definitions`` setting start as
 their ``enabled`` says. A check that raises fails its PMON alone: disabled, CheckFailed, counted.
 
+Kept across a restart (flight.services.saved_state, the ``file`` setting): the PMONs with their
+enabled states, the function's state and the maximum reporting delay, saved after every change
+and before the request that made it completes (a change that cannot be saved fails its request,
+StateNotSaved; it is saved with the next change). At start the saved set, when there is one,
+replaces the ``definitions`` setting whole, as cFS LC loads its tables: each saved PMON is checked
+as a TC[12,5] would be, and a file that cannot be read or holds a PMON that fails is moved aside
+(SavedStateLost) and the setting's PMONs used. RESTORE_DEFAULTS returns to the setting's PMONs,
+function state and delay (so does deleting the file while the flight is down). Checking statuses
+are not kept: every PMON starts UNCHECKED.
+
 | requirement | verified by |
 | limit, expected-value and delta checks with repetition raise their events on transitions |   |
 |   | tests/unit/services/test_monitoring.py |
@@ -28,13 +38,19 @@ their ``enabled`` says. A check that raises fails its PMON alone: disabled, Chec
 |   | tests/unit/services/test_monitoring.py |
 | transitions go down in TM[12,12] within the maximum reporting delay | tests/unit/services/test_monitoring.py |
 | the default definitions watch card temperatures and the battery | tests/system/test_onboard_response.py |
+| the PMONs are on disk before a request's completion and come back at start; for random |   |
+|   request sequences the reloaded set equals a model (hypothesis); an unreadable or invalid file |   |
+|   is moved aside, the defaults used, with an event | tests/unit/services/test_kept_definitions.py |
+| PMONs added from the ground survive a SIGKILL and still fire | tests/system/test_onboard_state.py |
 """
 from __future__ import annotations
 
 import math
+from dataclasses import astuple
 from typing import Any, Callable, Mapping
 
-from flight.core.component import Channel, Component, Event, StartError
+from flight.core.component import Channel, Event, StartError
+from flight.core.durable import DurableRecordError
 from flight.core.context import Context
 from flight.core.ports import OutputPort
 from flight.core.roles import Roster, TelemetryMonitor
@@ -43,6 +59,7 @@ from flight.core.types import DataType, Field, Limits, Severity
 from flight.messages import TmPacket
 from flight.services.dispatcher import Route, ServiceProvider
 from flight.services.pmon import PmonState
+from flight.services.saved_state import KEPT_EVENTS, KeptDefinitions, SavedState, file_setting, ids_digest
 from flight.services.service_requests import no_data, service_routes
 from flight.wire import monitoring as wm
 from flight.wire.failure import FailureCode, PacketError
@@ -57,6 +74,7 @@ VIOLATION_EVENTS = {Status.BELOW_LOW_LIMIT: "BelowLowLimit", Status.ABOVE_HIGH_L
                     Status.ABOVE_HIGH_THRESHOLD: "DeltaAboveHighThreshold"}
 CHECKS = {"limit": CheckType.LIMIT, "expected": CheckType.EXPECTED_VALUE, "delta": CheckType.DELTA}
 TRANSITION_LIST = 32  # transitions a TM[12,12] holds: a full list is reported at once
+SAVED_PMON = 192  # octets of the saved state a PMON may take (a slot holds max_definitions of them)
 DEFINITION_SETTINGS = {
     "id": Setting(int, required=True, low=0, high=0xFFFF, description="the PMON id"),
     "channel": Setting(str, required=True, description="the monitored channel, component.Channel"),
@@ -74,7 +92,7 @@ DEFINITION_SETTINGS = {
 }
 
 
-class OnboardMonitor(Component, TelemetryMonitor, ServiceProvider):
+class OnboardMonitor(KeptDefinitions, TelemetryMonitor, ServiceProvider):
     CHANNELS = {
         "Enabled": Channel(DataType.BOOL, description="the parameter monitoring function"),
         "Definitions": Channel(DataType.U16, "PMONs"),
@@ -95,6 +113,7 @@ class OnboardMonitor(Component, TelemetryMonitor, ServiceProvider):
                               _ARGS[:2]),
         "CheckFailed": Event(Severity.WARNING_HI, "PMON {pmon} failed and was disabled: {detail}",
                              (_ARGS[0], Field("detail", DataType.STRING))),
+        **KEPT_EVENTS,
     }
     SETTINGS = {
         "definitions": Setting(list, [], item=Setting(dict, fields=DEFINITION_SETTINGS),
@@ -103,6 +122,7 @@ class OnboardMonitor(Component, TelemetryMonitor, ServiceProvider):
         "max_definitions": Setting(int, 64, 1, 0xFFFF, description="PMONs the list holds"),
         "max_reporting_delay": Setting(int, 0, 0, 0xFFFF,
                                        description="cycles a transition may wait for others before TM[12,12]"),
+        "file": file_setting("monitoring.state"),
     }
     tm = OutputPort(TmPacket, "TM[12,9], TM[12,11], TM[12,12], TM[12,14]", required=True)
 
@@ -114,6 +134,8 @@ class OnboardMonitor(Component, TelemetryMonitor, ServiceProvider):
         self.max_delay = int(self.config["max_reporting_delay"])
         self._pending: list[Transition] = []
         self._waited = 0
+        self.saved = SavedState(context.run_file(self.config["file"]),
+                                4096 + SAVED_PMON * self.config["max_definitions"], ids_digest(context.catalog))
 
     def serve(self, roster: Roster) -> None:
         self._roster = roster
@@ -151,8 +173,39 @@ class OnboardMonitor(Component, TelemetryMonitor, ServiceProvider):
         return None
 
     def start(self) -> None:
-        self.pmons = self._defaults()
+        self._start_kept()
         self._publish()
+
+    # --- kept across a restart (flight.services.saved_state) -------------------------------------
+    def _set_defaults(self) -> int:
+        self.pmons = self._defaults()
+        self.function_enabled = bool(self.config["enabled"])
+        self.max_delay = int(self.config["max_reporting_delay"])
+        return len(self.pmons)
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {"enabled": self.function_enabled, "delay": self.max_delay,
+                "pmons": [[*astuple(s.definition), s.enabled] for s in self.pmons.values()]}
+
+    def _restore(self, saved: Mapping[str, Any]) -> None:
+        """Use the state :meth:`_snapshot` saved, each PMON checked as TC[12,5] checks it (raises first)."""
+        pmons: dict[int, PmonState] = {}
+        for *fields, enabled in saved["pmons"]:
+            definition = self._checked(PmonDefinition(*fields[:4], CheckType(fields[4]), *fields[5:]))
+            if definition.pmon_id in pmons:
+                raise ValueError(f"PMON {definition.pmon_id} twice")
+            pmons[definition.pmon_id] = PmonState(definition, enabled=bool(enabled))
+        if len(pmons) > self.config["max_definitions"]:
+            raise ValueError(f"{len(pmons)} PMONs, the list holds {self.config['max_definitions']}")
+        delay = int(saved["delay"])
+        if not 0 <= delay <= 0xFFFF:
+            raise ValueError(f"a reporting delay of {delay}")
+        self.function_enabled, self.max_delay, self.pmons = bool(saved["enabled"]), delay, pmons
+
+    def _changed(self) -> None:
+        """After every ST[12] request: on disk before its completion is reported."""
+        self._publish()
+        self._keep()
 
     # --- each cycle ------------------------------------------------------------------------------
     def tick(self, tick: int, now: float) -> None:
@@ -181,6 +234,10 @@ class OnboardMonitor(Component, TelemetryMonitor, ServiceProvider):
             state.reset()
             self.tlm("ChecksFailed", (self.telemetry["ChecksFailed"] + 1) & 0xFFFFFFFF)
             self.event("CheckFailed", pmon=state.definition.pmon_id, detail=f"{type(error).__name__}: {error}")
+            try:
+                self._keep()   # disabled, so it stays disabled after a restart
+            except (OSError, DurableRecordError):
+                pass   # said by StateNotSaved; saved with the next change
             return
         if transition is not None:
             self._transition(transition, channel.name)
@@ -219,7 +276,7 @@ class OnboardMonitor(Component, TelemetryMonitor, ServiceProvider):
             wm.ENABLE_FUNCTION: ("enable parameter monitoring", lambda d: self._accept_function(d, True)),
             wm.DISABLE_FUNCTION: ("disable parameter monitoring", lambda d: self._accept_function(d, False)),
         }
-        return service_routes(wm.SERVICE, requests, self._publish)
+        return service_routes(wm.SERVICE, requests, self._changed)
 
     def _known(self, data: bytes, allow_all: bool = False) -> list[int]:
         ids = wm.unpack_ids(data)

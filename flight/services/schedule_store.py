@@ -37,6 +37,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from flight.core.durable import move_aside
 from flight.wire.scheduling import Activity, RequestId
 
 SCHEMA = """
@@ -62,7 +63,7 @@ class ScheduleStore:
             self._db = self._open()
         except (sqlite3.DatabaseError, ValueError) as error:   # ValueError: a message that is not UTF-8
             self.recovered = f"{self.path} could not be read ({error}): moved aside, an empty schedule started"
-            self._move_aside()
+            move_aside(self.path, ("", "-wal", "-shm"))
             self._db = self._open()
         self.in_doubt = self._activities("SELECT release, packet FROM in_flight ORDER BY id")
         (self.pending,) = self._db.execute("SELECT COUNT(*) FROM activities").fetchone()
@@ -80,13 +81,6 @@ class ScheduleStore:
             db.close()
             raise
         return db
-
-    def _move_aside(self) -> None:
-        number = 1 + sum(1 for _ in self.path.parent.glob(f"{self.path.name}.corrupt-*"))
-        for suffix in ("", "-wal", "-shm"):
-            part = self.path.with_name(self.path.name + suffix)
-            if part.exists():
-                part.rename(part.with_name(f"{part.name}.corrupt-{number}"))
 
     def close(self) -> None:
         self._db.close()

@@ -47,7 +47,8 @@ possible again is late. ``late = "skip"`` deletes it unreleased (``ActivitySkipp
 |   | tests/unit/services/test_time_schedule.py |
 | late activities follow the ``late`` rule, each with an event and a counter |   |
 |   | tests/unit/services/test_time_schedule.py |
-| 1,000 activities run once each, within one tick, across a SIGKILL and a restart | tests/system/test_scheduled_commands.py |
+| 1,000 activities run once each, within one tick, across a SIGKILL and a restart |   |
+|   | tests/system/test_scheduled_commands.py |
 """
 from __future__ import annotations
 

@@ -39,6 +39,11 @@ class FailureCode(enum.IntEnum):
     DUPLICATE_DEFINITION = 26   # ST[12]/ST[19]: a definition with this id or key exists already
     DEFINITION_ENABLED = 27     # ST[12]/ST[19]: deleting what is enabled: disable it first
     DEFINITIONS_FULL = 28       # ST[12]/ST[19]: the definitions would not fit the list
+    UNKNOWN_SEQUENCE = 29       # ST[21]: no request sequence is loaded under this id
+    DUPLICATE_SEQUENCE = 30     # ST[21]: a request sequence with this id is loaded already
+    SEQUENCES_FULL = 31         # ST[21]: too many sequences or steps, or more than the store holds
+    SEQUENCE_ACTIVE = 32        # ST[21]: unloading or activating a sequence that is running
+    BAD_STEP = 33               # ST[21]: a step's request is not a valid TC, or is an ST[21] request
 
 
 class PacketError(Exception):

@@ -5,6 +5,7 @@
   declared every_report first: the flight's mode);
 - ST[5] event reporting: TM[5,1..4] by severity = event id (U16) + the event's arguments;
 - ST[8] function management: TC[8,1] = function id (U16, the command opcode) + arguments;
+- ST[9] time management (TC[9,1], TM[9,2]): in flight.wire.time_management;
 - ST[11] time-based scheduling: its numbers and layouts are in flight.wire.scheduling;
 - ST[12] on-board monitoring and ST[19] event-action: in flight.wire.monitoring and
   flight.wire.event_action;

@@ -166,7 +166,9 @@ def test_a_card_switched_off_in_tmr_drops_the_cluster_to_dmr_with_an_event(fligh
     cluster.SET_MODE(int(Mode.TMR))
     f.cycle(12)
     cluster.card_faults(CardFault("card1", "crash"))
-    start = f.until(lambda: f.h.events_named("CardSwitchedOff"))
+    # the condition: how soon the cluster thread reads the crash is the host's (wall clock, slow on a
+    # loaded machine); the response is timed from the switch-off
+    start = f.until(lambda: f.h.events_named("CardSwitchedOff"), limit_s=600.0)
     changed = f.until(lambda: any(args[0] == "DMR" for _, args in f.events("cluster.ModeChanged")))
     dmr = f.until(lambda: any(v == int(Mode.DMR) for _, v in f.housekeeping("cluster.Mode")))
     assert [args for _, args in f.events("cluster.ModeChanged")][-1] == ["DMR", "was TMR (SET_MODE_IF)"]

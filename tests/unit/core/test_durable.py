@@ -17,7 +17,7 @@ import crcmod.predefined
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from flight.core.durable import DurableRecord, DurableRecordError
+from flight.core.durable import DurableRecord, DurableRecordError, move_aside
 
 SETTINGS = settings(max_examples=40, deadline=None)
 SLOT = 4096
@@ -190,3 +190,33 @@ def test_a_file_of_the_wrong_size_is_refused_untouched(tmp_path, size):
         DurableRecord(path)
     assert str(path) in str(refused.value) and str(2 * SLOT) in str(refused.value)
     assert path.read_bytes() == content
+
+
+# --- damage and setting aside ------------------------------------------------------------------
+def test_a_file_with_no_valid_slot_is_damaged_a_fresh_or_torn_once_one_is_not(tmp_path):
+    path = tmp_path / "state.bin"
+    fresh = DurableRecord(path)
+    assert not fresh.damaged and fresh.load() is None
+    fresh.save({"n": 1})
+    fresh.save({"n": 2})
+    fresh.close()
+    xor_at(path, HEADER.size, 0xFF)   # slot 0 (generation 2) torn: slot 1 holds the record
+    torn = DurableRecord(path)
+    assert not torn.damaged and torn.load() == {"n": 1}
+    torn.close()
+    xor_at(path, SLOT + HEADER.size, 0xFF)
+    broken = DurableRecord(path)
+    assert broken.damaged and broken.load() is None
+
+
+def test_move_aside_numbers_the_copies_and_takes_the_companions(tmp_path):
+    path = tmp_path / "db"
+    for content in (b"one", b"two"):
+        path.write_bytes(content)
+        (tmp_path / "db-wal").write_bytes(content + b"-wal")
+        kept = move_aside(path, ("", "-wal", "-shm"))
+    assert kept == tmp_path / "db.corrupt-2" and not path.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db-wal.corrupt-1", "db-wal.corrupt-2", "db.corrupt-1",
+                                                          "db.corrupt-2"]
+    assert (tmp_path / "db.corrupt-1").read_bytes() == b"one"
+    assert (tmp_path / "db-wal.corrupt-2").read_bytes() == b"two-wal"

@@ -217,6 +217,8 @@ SERVICE_CODES = {FailureCode.SCHEDULE_FULL, FailureCode.RELEASE_TIME_PASSED, Fai
                  FailureCode.DUPLICATE_REQUEST, FailureCode.BAD_ACTIVITY}   # tests/unit/services/test_time_schedule.py
 SERVICE_CODES |= {FailureCode.UNKNOWN_DEFINITION, FailureCode.DUPLICATE_DEFINITION, FailureCode.DEFINITION_ENABLED,
                   FailureCode.DEFINITIONS_FULL}  # tests/unit/services/test_monitoring.py, test_event_action.py
+SERVICE_CODES |= {FailureCode.UNKNOWN_SEQUENCE, FailureCode.DUPLICATE_SEQUENCE, FailureCode.SEQUENCES_FULL,
+                  FailureCode.SEQUENCE_ACTIVE, FailureCode.BAD_STEP}   # tests/unit/services/test_sequencer.py
 
 
 def test_every_failure_code_is_provoked(h):

@@ -8,9 +8,10 @@ import struct
 import pytest
 
 from flight.core.component import Channel, CommandRefused, Component
+from flight.core.durable import DurableRecord
 from flight.core.ports import input_port
 from flight.core.types import DataType
-from flight.messages import FlightMode, RawTelecommand
+from flight.messages import FlightMode, RawTelecommand, TmPacket
 from flight.testing import ComponentTester, kind_of
 from flight.wire.failure import FailureCode
 from flight.wire.pus import AckFlags, Telecommand
@@ -96,3 +97,50 @@ def test_a_flight_started_in_safe_tells_its_followers_at_start(tmp_path):
     h.start()
     assert h.components["payload"].told == [FlightMode(True, "started in SAFE")]
     assert h.components["modes"].telemetry["Mode"] == 1
+
+
+def restarted(run_dir, mode="NOMINAL"):
+    """A mode manager built and started in ``run_dir`` (a restart, when one ran there before)."""
+    h = ComponentTester.build(run_dir, [{"name": "dispatcher", "kind": "flight.services.dispatcher:CommandDispatcher"},
+                                        {"name": "payload", "kind": kind_of(Payload)},
+                                        {"name": "modes", "kind": "flight.services.modes:ModeManager", "mode": mode}],
+                              connections=["modes.flight_mode -> payload.flight_mode"], mission={"apid": 1})
+    h.start("modes")
+    return h
+
+
+def test_a_flight_killed_in_safe_resumes_safe_with_the_reason_saved_until_nominal(tmp_path):
+    h = restarted(tmp_path)
+    assert command(h, "modes.ENTER_SAFE", b"\x0bbattery low") is None   # the first is left as a SIGKILL leaves it
+    again = restarted(tmp_path)
+    assert again.components["modes"].telemetry["Mode"] == 1
+    assert again.components["payload"].told == [FlightMode(True, "battery low")]
+    assert again.events_named("SafeModeResumed") == [("modes", "SafeModeResumed", ["battery low"])]
+    assert command(again, "modes.ENTER_NOMINAL") is None
+    third = restarted(tmp_path, mode="SAFE")   # a saved NOMINAL wins over the setting
+    assert third.components["modes"].telemetry["Mode"] == 0 and third.components["payload"].told == []
+    assert third.events_named("SafeModeResumed") == []
+
+
+def test_the_mode_is_on_disk_before_the_command_completes(tmp_path):
+    h = restarted(tmp_path)
+    seen = []
+
+    class Watch(list):   # reads the file at the instant TM[1,7] goes out
+        def append(self, message) -> None:
+            if isinstance(message, TmPacket) and (message.service, message.subtype) == (1, 7):
+                seen.append(DurableRecord(tmp_path / "mode.state", 1024).load())
+            super().append(message)
+
+    h._sent_in_order = Watch()
+    assert command(h, "modes.ENTER_SAFE", b"\x03hot") is None
+    assert seen == [{"ids": 0, "state": {"mode": "SAFE", "reason": "hot"}}]
+
+
+def test_an_unreadable_mode_file_is_moved_aside_and_the_setting_used(tmp_path):
+    (tmp_path / "mode.state").write_bytes(b"\x01" * 2048)
+    h = restarted(tmp_path, mode="SAFE")
+    assert h.components["modes"].telemetry["Mode"] == 1
+    assert (tmp_path / "mode.state.corrupt-1").exists()
+    [(_, _, [detail])] = h.events_named("ModeStateLost")
+    assert "no valid copy" in detail

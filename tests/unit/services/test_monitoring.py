@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import struct
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -36,7 +37,9 @@ class Gauges(Component):
 
 
 def build(run_dir, definitions=(), **config) -> ComponentTester:
-    h = ComponentTester.build(run_dir, [
+    """A fresh monitor in a fresh directory under ``run_dir`` (hypothesis reuses a test's tmp_path,
+    and the PMONs are kept in the run directory)."""
+    h = ComponentTester.build(tempfile.mkdtemp(dir=run_dir), [
         {"name": "dispatcher", "kind": "flight.services.dispatcher:CommandDispatcher"},
         {"name": "monitor", "kind": "flight.services.monitoring:OnboardMonitor", "definitions": list(definitions),
          **config},
