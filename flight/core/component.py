@@ -183,6 +183,10 @@ class Component:
             raise KeyError(f"{self.name} declares no channel {channel!r}")
         self.telemetry[channel] = value
 
+    def increment(self, channel: str, n: int = 1) -> None:
+        """Add ``n`` to one of this component's counter channels (U32: it wraps at 2**32)."""
+        self.tlm(channel, (self.telemetry[channel] + n) & 0xFFFFFFFF)
+
     def event(self, name: str, /, **values: Any) -> bool:
         """Emit a declared event; return False if its throttle suppressed it. String arguments
         longer than the wire allows are clipped, so no text can make an event unencodable."""

@@ -118,13 +118,13 @@ class Camera(Component):
             self.tlm("CapturesDeferred", self.telemetry["CapturesDeferred"] + 1)
             return
         if self.orbit is not None and not over_land(*self.orbit.subpoint(now)):
-            self.tlm("SeaTicksSkipped", (self.telemetry["SeaTicksSkipped"] + 1) & 0xFFFFFFFF)
+            self.increment("SeaTicksSkipped")
             return
         tile = self.scene.tile(self._next_frame)
         self._next_frame += 1
         self._remaining -= 1
         self._session_frames += 1
-        self.tlm("FramesCaptured", (self.telemetry["FramesCaptured"] + 1) & 0xFFFFFFFF)
+        self.increment("FramesCaptured")
         self.tlm("FramesRemaining", self._remaining)
         self.tlm("RawBytesCaptured", self.telemetry["RawBytesCaptured"] + tile.pixels.nbytes)
         self.captures.send(Capture(tile.frame_id, tile.pixels, self._priority))

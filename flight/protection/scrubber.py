@@ -98,7 +98,7 @@ class Scrubber(Component):
         while remaining > 0:
             if self._region_index >= len(regions):
                 self._region_index, self._offset = 0, 0
-                self.tlm("Passes", (self.telemetry["Passes"] + 1) & 0xFFFFFFFF)
+                self.increment("Passes")
             region = regions[self._region_index]
             chunk = getattr(region, "chunk_size", 1)  # whole chunks: none is checked twice a pass
             length = min(-(-remaining // chunk) * chunk, region.size - self._offset)
@@ -112,10 +112,10 @@ class Scrubber(Component):
         self.tlm("BytesScrubbed", self.telemetry["BytesScrubbed"] + min(budget, total))
 
     def _count(self, region: str, counter: str) -> None:
-        self.tlm(counter, (self.telemetry[counter] + 1) & 0xFFFFFFFF)
+        self.increment(counter)
         channel = f"{region}_{counter}"
         if channel in self.channels:
-            self.tlm(channel, (self.telemetry[channel] + 1) & 0xFFFFFFFF)
+            self.increment(channel)
 
     def _report(self, region: Any, finding: Any) -> None:
         self._count(region.name, "Detected")
@@ -128,7 +128,7 @@ class Scrubber(Component):
                 self.event("RecoveryStarted", region=region.name, action=getattr(
                     region.recover, "__doc__", None) or "owner's recovery")
                 region.recover()
-                self.tlm("Recoveries", (self.telemetry["Recoveries"] + 1) & 0xFFFFFFFF)
+                self.increment("Recoveries")
         elif finding.repaired:
             self._count(region.name, "Repaired")
             self.event("UpsetRepaired", region=region.name, copy=finding.copy, offset=finding.offset,

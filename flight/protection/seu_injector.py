@@ -313,8 +313,8 @@ class SeuInjector(Component):
                 before, new = region.flip(offset, bit, target)
                 old = before if old is None else old
         flipped = bin(mask).count("1")
-        self.tlm("Injected", (self.telemetry["Injected"] + 1) & 0xFFFFFFFF)
-        self.tlm("BitsFlipped", (self.telemetry["BitsFlipped"] + flipped) & 0xFFFFFFFF)
+        self.increment("Injected")
+        self.increment("BitsFlipped", flipped)
         self._log({"tick": tick, "time": now, "region": region_name, "target": target,
                    "offset": offset, "mask": mask, "kind": kind, "old": old, "new": new})
         self.event("UpsetInjected", kind=kind, region=region_name, target=target, offset=offset,

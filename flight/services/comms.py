@@ -336,7 +336,7 @@ class Comms(Component):
                 frames = self.tc_socket.recv_multipart(zmq.NOBLOCK, copy=True)
             except zmq.Again:
                 break
-            self.tlm("TcFramesReceived", (self.telemetry["TcFramesReceived"] + 1) & 0xFFFFFFFF)
+            self.increment("TcFramesReceived")
             # frames[0] is the peer identity that ROUTER prepends; the rest is the message
             self._intake.offer(frames[0], RawTelecommand(tuple(frames[1:])))
             if self._tc_budget:
@@ -379,5 +379,5 @@ class Comms(Component):
             self._queue_refused += 1
             self.tlm("TmDroppedStoreFull", (self._queue_refused + self.downlink.refused) & 0xFFFFFFFF)
             return False
-        self.tlm("TmPacketsQueued", (self.telemetry["TmPacketsQueued"] + 1) & 0xFFFFFFFF)
+        self.increment("TmPacketsQueued")
         return True

@@ -190,7 +190,7 @@ class CommandDispatcher(Component, CommandRouter):
 
     def _count(self, channel: str) -> None:
         with self._counting:  # completions come from other threads too
-            self.tlm(channel, (self.telemetry[channel] + 1) & 0xFFFFFFFF)
+            self.increment(channel)
 
     # --- acceptance per service: parse and check, return (label, action) ------------------------
     def _accept_function(self, tc: Telecommand) -> tuple[str, Action]:

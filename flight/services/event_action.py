@@ -213,7 +213,7 @@ class EventAction(KeptDefinitions, ServiceProvider):
                 self._queue.append((key, request))
             waiting = len(self._queue)
         if full:
-            self.tlm("ActionsDropped", (self.telemetry["ActionsDropped"] + 1) & 0xFFFFFFFF)
+            self.increment("ActionsDropped")
             self.event("ActionDropped", event=self._event_name(key), argument=key.argument, waiting=waiting)
 
     def tick(self, tick: int, now: float) -> None:
@@ -229,10 +229,10 @@ class EventAction(KeptDefinitions, ServiceProvider):
         try:
             self.tc.send(RawTelecommand((request,)))
         except Exception as error:  # one action fails alone: said, counted, the others go on
-            self.tlm("ActionsFailed", (self.telemetry["ActionsFailed"] + 1) & 0xFFFFFFFF)
+            self.increment("ActionsFailed")
             self.event("ActionFailed", request=label, detail=f"{type(error).__name__}: {error}")
             return
-        self.tlm("ActionsTriggered", (self.telemetry["ActionsTriggered"] + 1) & 0xFFFFFFFF)
+        self.increment("ActionsTriggered")
 
     def _event_name(self, key: Key) -> str:
         event = self.context.catalog.event_by_id.get(key.event_id)

@@ -39,5 +39,5 @@ class EventLog(Component, EventSink):
         log_event(self.context.catalog, component, name, values)
         self.tm.send(TmPacket(st.EVENT, int(definition.severity),
                               definition.id.to_bytes(2, "big") + encode_fields(definition.args, values)))
-        self.tlm("EventsReported", (self.telemetry["EventsReported"] + 1) & 0xFFFFFFFF)
+        self.increment("EventsReported")
         self.reports.send(EventReport(component, name, definition.id, tuple(values)))

@@ -96,7 +96,7 @@ class Health(Component, HealthMonitor):
                     self._restart(name, component)
         self.tlm("UnresponsiveComponents", len(self._unresponsive))
         if not self._unresponsive:
-            self.tlm("WatchdogStrokes", (self.telemetry["WatchdogStrokes"] + 1) & 0xFFFFFFFF)
+            self.increment("WatchdogStrokes")
 
     @command(description="Restart every unresponsive component whose thread died (fails naming those "
                          "that could not be restarted)")
@@ -118,13 +118,13 @@ class Health(Component, HealthMonitor):
             self.event("RestartFailed", component=name, detail=f"{type(error).__name__}: {error}")
             return False
         if restarted:
-            self.tlm("Restarts", (self.telemetry["Restarts"] + 1) & 0xFFFFFFFF)
+            self.increment("Restarts")
             self.event("ComponentRestarted", component=name)
         return restarted
 
     def _ping(self, name: str, component: Any, key: int) -> None:
         if component.request_ping(key):
             self._undelivered.discard(name)
-            self.tlm("PingsSent", (self.telemetry["PingsSent"] + 1) & 0xFFFFFFFF)
+            self.increment("PingsSent")
         else:
             self._undelivered.add(name)

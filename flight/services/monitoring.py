@@ -232,7 +232,7 @@ class OnboardMonitor(KeptDefinitions, TelemetryMonitor, ServiceProvider):
         except Exception as error:  # one PMON fails alone: disabled, said, counted
             state.enabled = False
             state.reset()
-            self.tlm("ChecksFailed", (self.telemetry["ChecksFailed"] + 1) & 0xFFFFFFFF)
+            self.increment("ChecksFailed")
             self.event("CheckFailed", pmon=state.definition.pmon_id, detail=f"{type(error).__name__}: {error}")
             try:
                 self._keep()   # disabled, so it stays disabled after a restart
@@ -246,7 +246,7 @@ class OnboardMonitor(KeptDefinitions, TelemetryMonitor, ServiceProvider):
         if len(self._pending) >= TRANSITION_LIST:  # a full list goes down at once
             self._report_transitions()
         self._pending.append(t)
-        self.tlm("Transitions", (self.telemetry["Transitions"] + 1) & 0xFFFFFFFF)
+        self.increment("Transitions")
         if t.current.violation:
             self.event(VIOLATION_EVENTS[t.current], pmon=t.pmon_id, channel=channel, value=t.value, limit=t.limit)
         elif t.current is Status.INVALID:

@@ -135,15 +135,12 @@ class Sequencer(Component, ServiceProvider):
             self.event("SequencesLost", detail=store.recovered)
         for name in store.interrupted:
             self.event("SequenceInterrupted", sequence=name)
-            self._count("Interrupted")
+            self.increment("Interrupted")
         self._update()
 
     def stop(self) -> None:
         if self.store is not None:
             self.store.close()
-
-    def _count(self, channel: str, n: int = 1) -> None:
-        self.tlm(channel, (self.telemetry[channel] + n) & 0xFFFFFFFF)
 
     def _update(self) -> None:
         self.tlm("Loaded", len(self.store.sequences) if self.store else 0)
@@ -174,7 +171,7 @@ class Sequencer(Component, ServiceProvider):
             run.sent |= {step.request[:4]}
             self.event("StepReleased", sequence=name, step=index, request=int.from_bytes(step.request[:4], "big"),
                        late=now - run.due)
-            self._count("StepsReleased")
+            self.increment("StepsReleased")
             try:
                 self.tc.send(RawTelecommand((step.request,)))
             except Exception as error:   # the dispatcher contains its handlers' faults: this is the last guard
@@ -204,10 +201,10 @@ class Sequencer(Component, ServiceProvider):
         self.store.set_running(name, False)
         if how == "completed":
             self.event("SequenceCompleted", sequence=name)
-            self._count("Completed")
+            self.increment("Completed")
         else:
             self.event("SequenceAborted", sequence=name, step=max(run.index - 1, 0), reason=reason)
-            self._count("Aborted")
+            self.increment("Aborted")
         self._update()
 
     # --- requests: acceptance (changes nothing) returns the action --------------------------------
@@ -227,7 +224,7 @@ class Sequencer(Component, ServiceProvider):
             try:
                 return accept(data)
             except PacketError:
-                self._count("Refused")
+                self.increment("Refused")
                 raise
         return counted
 

@@ -182,11 +182,11 @@ class TcLink(Component):
     # --- the uplink ---------------------------------------------------------------------------
     @input_port(RawTelecommand, "one message from the ground: one TC transfer frame")
     def frames(self, message: RawTelecommand) -> None:
-        self._count("FramesReceived")
+        self.increment("FramesReceived")
         try:
             packets = self._accept(message)
         except Refused as refusal:
-            self._count(refusal.channel)
+            self.increment(refusal.channel)
             if refusal.alarm:
                 self.farm.status |= refusal.alarm
                 self.event("SecurityRefused", reason=refusal.reason, detail=refusal.detail)
@@ -218,7 +218,7 @@ class TcLink(Component):
         if not decision.accepted:
             self._discarded(frame.header.sequence, decision.reason)
             return []
-        self._count("FramesAccepted")
+        self.increment("FramesAccepted")
         return self._packets(frame.data)
 
     def _packets(self, data: bytes) -> list[bytes]:
@@ -259,7 +259,7 @@ class TcLink(Component):
         return []
 
     def _discarded(self, ns: int, reason: Reason) -> None:
-        self._count("FarmDiscarded")
+        self.increment("FarmDiscarded")
         if reason is Reason.OUTSIDE_WINDOW:
             self.event("FarmLockout", ns=ns, vr=self.farm.vr)
         else:
@@ -275,9 +275,6 @@ class TcLink(Component):
         except (OSError, DurableRecordError) as error:
             self.farm = snapshot
             raise Refused("RefusedState", "STATE_NOT_SAVED", f"the link state could not be saved: {error}") from None
-
-    def _count(self, channel: str) -> None:
-        self.tlm(channel, (self.telemetry[channel] + 1) & 0xFFFFFFFF)
 
     def _report(self) -> None:
         self.tlm("ReceiveVR", self.farm.vr)

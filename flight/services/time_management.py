@@ -155,7 +155,7 @@ class TimeManagement(Component, ServiceProvider):
         if now >= self._due:
             self.tm.send(TmPacket(tm9.TIME_MANAGEMENT, tm9.CUC_TIME_REPORT,
                                   tm9.TimeReport(self._exponent, now).pack()))
-            self.tlm("TimeReports", (self.telemetry["TimeReports"] + 1) & 0xFFFFFFFF)
+            self.increment("TimeReports")
             self._due = (math.floor(now / period) + 1) * period
 
     def service_routes(self, vet: Callable[[bytes], Telecommand]) -> Mapping[tuple[int, int], Route]:
@@ -187,6 +187,6 @@ class TimeManagement(Component, ServiceProvider):
         self._save(correction, self._exponent)
         clock.correction = correction
         self._due = None
-        self.tlm("TimeAdjustments", (self.telemetry["TimeAdjustments"] + 1) & 0xFFFFFFFF)
+        self.increment("TimeAdjustments")
         self.event("TimeAdjusted", offset=offset_s, rate_ppm=rate_ppm)
         self._publish()

@@ -145,7 +145,7 @@ class TimeSchedule(Component, ServiceProvider):
         for activity in store.in_doubt:
             self.event("ActivityInDoubt", request=st1_id(activity), due=activity.release_seconds)
         if store.in_doubt:
-            self._count("InDoubt", len(store.in_doubt))
+            self.increment("InDoubt", len(store.in_doubt))
             store.handed()
         self._enabled = store.enabled(self.config["enabled"])
         self._update()
@@ -153,9 +153,6 @@ class TimeSchedule(Component, ServiceProvider):
     def stop(self) -> None:
         if self.store is not None:
             self.store.close()
-
-    def _count(self, channel: str, n: int = 1) -> None:
-        self.tlm(channel, (self.telemetry[channel] + n) & 0xFFFFFFFF)
 
     def _update(self) -> None:
         assert self.store is not None
@@ -177,7 +174,7 @@ class TimeSchedule(Component, ServiceProvider):
         for activity in skipped:
             self.event("ActivitySkipped", request=st1_id(activity), due=activity.release_seconds,
                        late=now - activity.release_seconds)
-        self._count("SkippedLate", len(skipped))
+        self.increment("SkippedLate", len(skipped))
         for activity in released:
             self._release(activity, now, activity.release < late_before)
         if released:
@@ -188,9 +185,9 @@ class TimeSchedule(Component, ServiceProvider):
     def _release(self, activity: Activity, now: float, late: bool) -> None:
         self.event("ActivityReleased", request=st1_id(activity), due=activity.release_seconds,
                    late=now - activity.release_seconds)
-        self._count("Released")
+        self.increment("Released")
         if late:
-            self._count("ReleasedLate")
+            self.increment("ReleasedLate")
         try:
             self.tc.send(RawTelecommand((activity.packet,)))
         except Exception as error:   # the dispatcher contains its handlers' faults: this is the last guard
@@ -213,7 +210,7 @@ class TimeSchedule(Component, ServiceProvider):
             try:
                 return accept(tc)
             except PacketError:
-                self._count("Refused")
+                self.increment("Refused")
                 raise
         return route
 
