@@ -513,6 +513,10 @@ def test_a_latch_up_the_flight_does_not_cut_burns_the_board_for_good(harness, tm
     h.submit_all(TILES[:4])
     h.settle()
     assert len(h.products) == 4 and {c[0] for _, _, c in h.products} == {"card0"}
+    h.cluster.call(lambda: h.cluster.inject_fault("card1", "clear"))    # test equipment: a fresh board
+    h.cluster.call(lambda: h.cluster.reset_card("card1"))
+    h.wait(lambda: h.cluster.cards["card1"].state is CardState.READY)
+    assert not _board(tmp_path, "card1").burned
 
 
 def test_a_functional_interrupt_is_caught_by_the_deadline_not_the_heartbeat_and_tmr_loses_nothing(

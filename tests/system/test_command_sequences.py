@@ -67,8 +67,9 @@ def recover_and_image(flight, frames: int) -> None:
     undo = [("modes.ENTER_NOMINAL", [])] + [("cluster.UNPARK_CARD", [c]) for c in ("card0", "card1", "card2")]
     for name, args in undo:  # SAFE mode, cards held parked (refused where there is nothing to undo)
         flight.await_verification(flight.send_command(name, args), timeout=20)
-    for card in ("card0", "card1", "card2"):  # a power cycle also clears any fault injected
-        flight.send_and_assert_command("cluster.RESET_CARD", [card], timeout=20)
+    for card in ("card0", "card1", "card2"):  # a fresh board (no dose, not burned), then a power cycle,
+        flight.send_and_assert_command("cluster.CLEAR_CARD_FAULT", [card], timeout=20)   # which clears
+        flight.send_and_assert_command("cluster.RESET_CARD", [card], timeout=20)          # any other fault
     for card in ("card0", "card1", "card2"):
         flight.await_telemetry(f"cluster.{card}_State", lambda v: v == 3, timeout=30,
                                start=flight.telemetry_mark(f"cluster.{card}_State"))

@@ -84,7 +84,7 @@ class ClusterConfig:
     weights_chunk: int = 4096           # bytes per CRC chunk of the live weights
     degraded_factor: float = 3.0        # a card this many times slower than its peers: CardDegraded
     boards_dir: str = ""                # the simulated boards' radiation state (flight.payload.cluster.board)
-    latchup_burn_s: float = 1.0         # a simulated board left latched up this long burns out
+    latchup_burn_s: float = 5.0         # a simulated board left latched up this long burns out
     seed: int = 0
 
 

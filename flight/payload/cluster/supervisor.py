@@ -37,6 +37,7 @@ import numpy as np
 
 from flight.core.component import CommandRefused
 from flight.payload.cluster import card_protocol as msg
+from flight.payload.cluster.board import replace_board
 from flight.payload.cluster.card_process import Card, CardSpec, CardState
 from flight.payload.cluster.frames import PROBE
 from flight.payload.cluster.providers import choose_providers
@@ -305,7 +306,13 @@ class CardSupervisor:
 
     # --- commands (run in the cluster thread) ---------------------------------------------------
     def inject_fault(self, card_name: str, kind: str, factor: float = 4.0) -> None:
+        """Send a fault to the card's process. ``clear`` also fits a fresh simulated board (test
+        equipment), with or without a process: a burned board is replaced too."""
         card = self.cards[card_name]
+        if kind == "clear" and self.config.boards_dir:
+            replace_board(Path(self.config.boards_dir), card_name)
+            if card.process is None:
+                return
         if card.process is None:
             raise CommandRefused(f"{card_name} is {card.state.name}: it has no process to fault")
         self.send_to(card, msg.pack_json(msg.FAULT, {"kind": kind, "factor": factor}))
