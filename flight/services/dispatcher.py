@@ -63,6 +63,26 @@ class ServiceProvider(abc.ABC):
         routed, its arguments checked), runs nothing and returns it (PacketError if refused)."""
 
 
+# an embedded request refused for one of these is malformed (the carrier's own code); others are kept
+MALFORMED = {FailureCode.CRC_MISMATCH, FailureCode.TRUNCATED, FailureCode.LENGTH_MISMATCH, FailureCode.OVERSIZED,
+             FailureCode.BAD_HEADER, FailureCode.BAD_ARGUMENTS}
+
+
+def vet_embedded(vet: Callable[[bytes], Telecommand] | None, packet: bytes, carrier: int, malformed: FailureCode,
+                 what: str) -> None:
+    """The dispatcher's acceptance (``vet``) of a TC carried by a service's request (a scheduled
+    activity, a sequence step), refused as ``what``: a malformed one, or one of the carrier's own
+    service ``carrier``, with ``malformed``; any other refusal with its own code."""
+    try:
+        if Telecommand.decode(packet).service == carrier:
+            raise PacketError(malformed, f"a TC[{carrier},*] request cannot be carried so")
+        assert vet is not None   # service_routes gave it: no other way a carried request comes
+        vet(packet)
+    except PacketError as error:
+        code = malformed if error.code in MALFORMED else error.code
+        raise PacketError(code, f"{what}: {error}") from None
+
+
 class CommandDispatcher(Component, CommandRouter):
     CHANNELS = {
         "CommandsReceived": Channel(DataType.U32, "commands"),

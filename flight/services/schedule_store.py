@@ -38,6 +38,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from flight.core.durable import move_aside
+from flight.core.wal_database import open_checked
 from flight.wire.scheduling import Activity, RequestId
 
 SCHEMA = """
@@ -69,18 +70,7 @@ class ScheduleStore:
         (self.pending,) = self._db.execute("SELECT COUNT(*) FROM activities").fetchone()
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = FULL")
-            (verdict,) = db.execute("PRAGMA integrity_check(1)").fetchone()
-            if verdict != "ok":
-                raise sqlite3.DatabaseError(f"integrity check: {verdict}")
-            db.executescript(SCHEMA)
-        except (sqlite3.DatabaseError, ValueError):
-            db.close()
-            raise
-        return db
+        return open_checked(self.path, SCHEMA)
 
     def close(self) -> None:
         self._db.close()

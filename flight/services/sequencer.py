@@ -57,10 +57,9 @@ from flight.core.ports import OutputPort, input_port
 from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Limits, Severity
 from flight.messages import RawTelecommand, TmPacket
-from flight.services.dispatcher import Route, ServiceProvider
+from flight.services.dispatcher import Route, ServiceProvider, vet_embedded
 from flight.services.sequence_store import SequenceStore
 from flight.services.service_requests import Acceptance, Action, no_data, service_routes
-from flight.services.time_schedule import MALFORMED
 from flight.wire import sequencing as sq
 from flight.wire import services as st
 from flight.wire.failure import FailureCode, PacketError
@@ -263,14 +262,7 @@ class Sequencer(Component, ServiceProvider):
 
     def _vet_step(self, index: int, step: Step) -> None:
         """The dispatcher's acceptance of the step's request, its refusal named for the step."""
-        try:
-            if Telecommand.decode(step.request).service == sq.SERVICE:
-                raise PacketError(FailureCode.BAD_STEP, "an ST[21] request cannot be a step")
-            assert self._vet is not None   # service_routes gave it: no other way a load comes
-            self._vet(step.request)
-        except PacketError as error:
-            code = FailureCode.BAD_STEP if error.code in MALFORMED else error.code
-            raise PacketError(code, f"step {index}: {error}") from None
+        vet_embedded(self._vet, step.request, sq.SERVICE, FailureCode.BAD_STEP, f"step {index}")
 
     def _accept_unload(self, data: bytes) -> Action:
         name = self._loaded(data, "TC[21,3]")

@@ -60,16 +60,13 @@ from flight.core.ports import OutputPort
 from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Severity
 from flight.messages import RawTelecommand, TmPacket
-from flight.services.dispatcher import Action, Route, ServiceProvider
+from flight.services.dispatcher import Action, Route, ServiceProvider, vet_embedded
 from flight.services.schedule_store import ScheduleStore
 from flight.wire import scheduling as sched
 from flight.wire.failure import FailureCode, PacketError
 from flight.wire.pus import CUC_TICKS, Telecommand
 from flight.wire.scheduling import Activity, RequestId, ticks
 
-# an activity's request refused for one of these is malformed (BAD_ACTIVITY); other codes are kept
-MALFORMED = {FailureCode.CRC_MISMATCH, FailureCode.TRUNCATED, FailureCode.LENGTH_MISMATCH, FailureCode.OVERSIZED,
-             FailureCode.BAD_HEADER, FailureCode.BAD_ARGUMENTS}
 _REQUEST = Field("request", DataType.U32, description="the ST[1] request id of the activity's TC")
 _DUE = Field("due", DataType.F64, description="its release time, s since 1970-01-01")
 _LATE = Field("late", DataType.F32, description="s after its release time")
@@ -275,14 +272,8 @@ class TimeSchedule(Component, ServiceProvider):
 
     def _vet_activity(self, index: int, activity: Activity) -> None:
         """The dispatcher's acceptance of the activity's request, its refusal named for the activity."""
-        try:
-            if Telecommand.decode(activity.packet).service == sched.SCHEDULING:
-                raise PacketError(FailureCode.BAD_ACTIVITY, "an ST[11] request cannot be an activity")
-            assert self._vet is not None   # service_routes gave it: no other way an insert comes
-            self._vet(activity.packet)
-        except PacketError as error:
-            code = FailureCode.BAD_ACTIVITY if error.code in MALFORMED else error.code
-            raise PacketError(code, f"activity {index} ({activity.request_id}): {error}") from None
+        vet_embedded(self._vet, activity.packet, sched.SCHEDULING, FailureCode.BAD_ACTIVITY,
+                     f"activity {index} ({activity.request_id})")
 
     def _scheduled(self, ids: list[RequestId]) -> dict[RequestId, int]:
         releases = self._store.releases(ids)

@@ -55,6 +55,7 @@ from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flight.core.wal_database import open_checked
 from flight.services.tm_salvage import salvage
 from native import crc32c
 
@@ -158,14 +159,8 @@ class TmStore:
         """The database, checked whole before anything is read from it (every page, every index entry
         against its row: damage found here, not by a read that would raise later or miss records),
         with its schema, counters and live totals read."""
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db = open_checked(self.path, SCHEMA)
         try:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = FULL")
-            (verdict,) = db.execute("PRAGMA integrity_check(1)").fetchone()
-            if verdict != "ok":
-                raise sqlite3.DatabaseError(f"integrity check: {verdict}")
-            db.executescript(SCHEMA)
             db.execute("SELECT id, apid, n, time, class, vcid, stored, crc, state, packet FROM records LIMIT 0")
             self.counters: dict[str, int] = dict(db.execute("SELECT name, value FROM counters"))
             self.live_count, self.live_bytes = db.execute(self.LIVE).fetchone()
