@@ -49,8 +49,13 @@ possible again is late. ``late = "skip"`` deletes it unreleased (``ActivitySkipp
 |   | tests/unit/services/test_time_schedule.py |
 | 1,000 activities run once each, within one tick, across a SIGKILL and a restart |   |
 |   | tests/system/test_scheduled_commands.py |
+| on a full disk an insert fails (ST[1], INTERNAL_ERROR) keeping nothing of itself and every |   |
+|   activity stored before; a release that cannot be written is deferred with an event and a |   |
+|   counter, nothing released or lost, and goes on when there is room | tests/unit/services/test_time_schedule.py |
 """
 from __future__ import annotations
+
+import sqlite3
 
 from typing import Any, Callable, Mapping
 
@@ -86,6 +91,8 @@ class TimeSchedule(Component, ServiceProvider):
         "InDoubt": Channel(DataType.U32, "activities", description="released as the flight stopped: "
                                                                     "may not have run; never run again"),
         "Refused": Channel(DataType.U32, "requests", description="ST[11] requests refused at acceptance"),
+        "Deferred": Channel(DataType.U32, "ticks", description="ticks whose release the store could not write "
+                                                               "(a full disk): nothing released, nothing lost"),
         "Enabled": Channel(DataType.BOOL, description="the release function"),
         "NextRelease": Channel(DataType.F64, "s", description="the next release time; 0: none"),
     }
@@ -109,6 +116,9 @@ class TimeSchedule(Component, ServiceProvider):
         "ScheduleLost": Event(Severity.WARNING_HI, "{detail}", (Field("detail", DataType.STRING),)),
         "ReleaseFailed": Event(Severity.WARNING_HI, "Handing over {request:08x} raised: {detail}",
                                (_REQUEST, Field("detail", DataType.STRING)), throttle=10),
+        "ReleaseDeferred": Event(Severity.WARNING_HI, "The schedule could not be written ({detail}): what is due "
+                                                      "stays scheduled until it can",
+                                 (Field("detail", DataType.STRING),), throttle=10),
     }
     SETTINGS = {
         "file": Setting(str, "time_schedule.sqlite", description="the schedule on disk, in the run directory"),
@@ -166,8 +176,13 @@ class TimeSchedule(Component, ServiceProvider):
             self._resumed = now
         late_before = ticks(self._resumed - self.config["late_window_s"])
         skip = self.config["late"] == "skip"
-        released, skipped = self.store.take_due(ticks(now), self.config["releases_per_tick"],
-                                                late_before if skip else None)
+        try:
+            released, skipped = self.store.take_due(ticks(now), self.config["releases_per_tick"],
+                                                    late_before if skip else None)
+        except sqlite3.Error as error:    # a full disk: the transaction rolled back, the activities wait
+            self.increment("Deferred")
+            self.event("ReleaseDeferred", detail=str(error))
+            return
         for activity in skipped:
             self.event("ActivitySkipped", request=st1_id(activity), due=activity.release_seconds,
                        late=now - activity.release_seconds)

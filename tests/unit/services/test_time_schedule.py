@@ -9,6 +9,8 @@ list of (release time, insertion number, request id).
 """
 from __future__ import annotations
 
+import resource
+import signal
 import sqlite3
 import struct
 
@@ -503,3 +505,73 @@ def test_two_components_serving_one_request_are_refused_at_build(tmp_path):
             {"name": "dispatcher", "kind": "flight.services.dispatcher:CommandDispatcher"},
             {"name": "one", "kind": "flight.services.time_schedule:TimeSchedule"},
             {"name": "two", "kind": "flight.services.time_schedule:TimeSchedule"}])
+
+
+# --- a full disk ------------------------------------------------------------------------------------
+# RLIMIT_FSIZE lowered in this process with SIGXFSZ ignored (as the ground's archive tests do): a
+# write that would take a file past the limit fails with EFBIG, as on a full disk.
+@pytest.fixture
+def disk_limit():
+    """Call with the room (octets) each file may still grow by; the limit is restored after the test."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    def limit(run_dir, room: int | None) -> None:
+        """room None: no limit; room < 0: no write at all (the WAL is rewritten in place after a
+        checkpoint, so a delete may need no more room than the files have)."""
+        if room is None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            return
+        largest = max(path.stat().st_size for path in run_dir.rglob("*") if path.is_file())
+        resource.setrlimit(resource.RLIMIT_FSIZE, (largest + room if room >= 0 else 1, hard))
+
+    yield limit
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    signal.signal(signal.SIGXFSZ, handler)
+
+
+def numbers_of(h) -> list[int]:
+    return sorted(rid[2] for _, rid in schedule_of(h))
+
+
+def test_an_insert_a_full_disk_refuses_fails_keeping_nothing_of_itself_and_all_stored_before(tmp_path, disk_limit):
+    h = make(tmp_path, enabled=True)
+    insert(h, [(T0 + 100.0, record(h, 0))], seq=1)     # the files exist before the limit is set
+    disk_limit(tmp_path, 64 * 1024)
+    stored, failure, batch = [0], None, 0
+    while failure is None and batch < 200:
+        batch += 1
+        numbers = range(batch * 40, batch * 40 + 40)
+        result = insert(h, [(T0 + 100.0 + n / 1000, record(h, n)) for n in numbers], seq=batch + 1)
+        if completed(result):
+            stored.extend(numbers)
+        else:
+            failure = result
+    assert failure is not None, "the disk never filled"
+    assert len(stored) > 1, "no insert fitted before the disk filled: the test tests nothing"
+    assert [r[0] for r in failure] == [1, 3, 8] and FailureCode(failure[-1][2]) == FailureCode.INTERNAL_ERROR
+    assert numbers_of(h) == stored                              # nothing of the failed insert
+    disk_limit(tmp_path, None)
+    h = restart(h, tmp_path, enabled=True)
+    assert numbers_of(h) == stored                              # on disk: each stored activity, no more
+    step(h, 101.0)
+    assert sorted(n for n, _ in tgt(h).calls) == stored
+    h.stop()
+
+
+def test_a_release_a_full_disk_refuses_is_deferred_with_an_event_and_goes_on_when_there_is_room(tmp_path,
+                                                                                               disk_limit):
+    h = make(tmp_path, enabled=True)
+    for batch in range(5):
+        assert completed(insert(h, [(T0 + 0.5 + n / 1000, record(h, n)) for n in range(batch * 40, batch * 40 + 40)],
+                                seq=batch + 1))
+    disk_limit(tmp_path, -1)
+    step(h, 1.0)                                                # no exception leaves the component
+    assert tgt(h).calls == [] and len(schedule_of(h)) == 200
+    assert h.components["sched"].telemetry["Deferred"] >= 5 and h.events_named("ReleaseDeferred")
+    disk_limit(tmp_path, None)
+    step(h, 1.0)
+    assert sorted(n for n, _ in tgt(h).calls) == list(range(200))
+    h = restart(h, tmp_path, enabled=True)
+    assert schedule_of(h) == []
+    h.stop()
