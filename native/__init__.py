@@ -2,7 +2,8 @@
 
 Public API: :func:`crc16_ccitt_false`, :func:`crc32c`, :func:`crc32`, their
 ``*_chunks`` batch forms, :func:`vote3` with :class:`VoteResult`,
-:func:`implementation` and :data:`BACKEND`.  The contract of each function
+:func:`implementation`, :func:`calibration` with :class:`TierChoice`, and
+:data:`BACKEND`.  The contract of each function
 is in ``docs/native.md``; in short:
 
 - ``crc16_ccitt_false(data, crc=0xFFFF)``: poly 0x1021, init 0xFFFF, not
@@ -18,17 +19,22 @@ Buffers may be bytes, bytearray, memoryview or numpy arrays of any dtype,
 C-contiguous, of any alignment and length; they are never copied.
 
 ``BACKEND`` is ``"c"`` when the cffi extension is importable, else
-``"python"``: the numpy/zlib fallback gives identical results (much more
-slowly) and a one-time warning at import.  Every requirement here is
-verified by ``tests/unit/native/test_native.py`` against crcmod, zlib and numpy
-reference expressions, for both backends and every hardware tier.
+``"python"``: the fallback (standard library, numpy, a CRC-32C wheel if
+installed) gives identical results (more slowly) and a one-time warning at
+import.  With the extension, each function runs the implementation chosen
+by timing them on this CPU at import (cached per CPU and build):
+:func:`implementation` names it and :func:`calibration` says how it was
+chosen.  Every requirement here is verified by
+``tests/unit/native/test_native.py`` against crcmod, zlib and numpy
+reference expressions, for both backends and every hardware
+implementation; the choice by timing by ``tests/unit/native/test_tiers.py``.
 """
 
 from __future__ import annotations
 
 import warnings
 
-from native._common import BufferLike, VoteMode, VoteResult, WritableBuffer
+from native._common import BufferLike, TierChoice, VoteMode, VoteResult, WritableBuffer
 
 try:
     from native import _c as _backend
@@ -52,13 +58,16 @@ crc32c_chunks = _backend.crc32c_chunks
 crc32_chunks = _backend.crc32_chunks
 vote3 = _backend.vote3
 implementation = _backend.implementation
+calibration = _backend.calibration
 
 __all__ = [
     "BACKEND",
     "BufferLike",
+    "TierChoice",
     "VoteMode",
     "VoteResult",
     "WritableBuffer",
+    "calibration",
     "crc16_ccitt_false",
     "crc16_ccitt_false_chunks",
     "crc32",

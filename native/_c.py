@@ -1,23 +1,28 @@
 """C backend: thin typed wrappers over the cffi extension ``native._native``.
 
-Requirements (verified in ``tests/unit/native/test_native.py``):
+Requirements:
 - buffers are passed to C without copying (``ffi.from_buffer``), and the GIL
-  is released during each C call (cffi API mode does so by default);
-- ``ORBITFS_NATIVE_PORTABLE=1`` in the environment at import selects the
-  portable C path for every function; :func:`use_tier` switches paths at run
-  time so tests can compare every hardware path with the portable one.
+  is released during each C call (cffi API mode does so by default):
+  verified in ``tests/unit/native/test_native.py``;
+- at import each function gets the implementation chosen by
+  ``native/_calibrate.py`` (measured or cached; the portable path
+  everywhere under ``ORBITFS_NATIVE_PORTABLE=1``), reported by
+  :func:`calibration`: verified in ``tests/unit/native/test_tiers.py`` (a
+  fresh process reports the choice it uses) and
+  ``tests/system/test_native_process.py``.
 """
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Optional
 
 import numpy as np
 
+from native import _dispatch
+from native._calibrate import startup_choice
 from native._common import (
     BufferLike,
+    TierChoice,
     VoteMode,
     VoteResult,
     WritableBuffer,
@@ -29,12 +34,13 @@ from native._common import (
 )
 from native._native import ffi, lib
 
-FUNCTIONS = ("crc16_ccitt_false", "crc32c", "crc32", "vote3")
-PORTABLE_ENV = "ORBITFS_NATIVE_PORTABLE"
+_CHOICE = startup_choice()
+implementation = _dispatch.implementation
 
-lib.ofs_init()
-_tier = 0 if os.environ.get(PORTABLE_ENV, "") not in ("", "0") else lib.ofs_max_tier()
-lib.ofs_set_tier(_tier)
+
+def calibration() -> TierChoice:
+    """How each function's implementation was chosen at import (see ``docs/native.md``)."""
+    return _CHOICE
 
 
 def _cbuf(data: BufferLike, name: str = "data"):  # -> cffi "uint8_t[]"
@@ -108,35 +114,3 @@ def vote3(
         last_offset=None if st.last_offset < 0 else int(st.last_offset),
         uncorrectable=int(st.uncorrectable),
     )
-
-
-def implementation() -> dict[str, str]:
-    """Name of the implementation each public function currently uses."""
-    return {name: ffi.string(lib.ofs_impl_name(i)).decode() for i, name in enumerate(FUNCTIONS)}
-
-
-def max_tier() -> int:
-    """Best dispatch tier this CPU supports (0 = portable C only)."""
-    return int(lib.ofs_max_tier())
-
-
-def current_tier() -> int:
-    """Tier limit in force (0 when the portable path is forced)."""
-    return _tier
-
-
-@contextmanager
-def use_tier(tier: int) -> Iterator[None]:
-    """Run the body with every function limited to dispatch tier ``tier``.
-
-    For tests and benchmarks: not synchronised with calls in other threads.
-    """
-    global _tier
-    previous = _tier
-    _tier = min(tier, max_tier())
-    lib.ofs_set_tier(_tier)
-    try:
-        yield
-    finally:
-        _tier = previous
-        lib.ofs_set_tier(previous)

@@ -1,4 +1,4 @@
-"""Argument checking and result type shared by the C and the Python backends.
+"""Argument checking and result types shared by the C and the Python backends.
 
 Requirements (verified in ``tests/unit/native/test_native.py``):
 - any C-contiguous buffer (bytes, bytearray, memoryview, numpy array of any
@@ -41,6 +41,26 @@ class VoteResult:
     first_offset: Optional[int]
     last_offset: Optional[int]
     uncorrectable: int
+
+
+@dataclass(frozen=True)
+class TierChoice:
+    """How each function's implementation was chosen at import (:func:`native.calibration`).
+
+    ``choice`` maps each function to the implementation it was given.
+    ``source`` is ``"measured"`` (timed at this import), ``"cache"`` (timed
+    earlier on this CPU and build, read from ``cache_file``),
+    ``"portable-forced"`` (``ORBITFS_NATIVE_PORTABLE``) or ``"python"`` (no
+    extension: the fallback).  ``rates`` gives, per function, the
+    calibration speed in GB/s of input of every implementation timed (empty
+    unless measured or cached).  ``cache_file`` is the cache file read or
+    written, ``None`` if neither.
+    """
+
+    choice: dict[str, str]
+    source: str
+    rates: dict[str, dict[str, float]]
+    cache_file: Optional[str]
 
 
 def byte_view(obj: object, name: str, writable: bool = False) -> memoryview:

@@ -2,13 +2,19 @@
 
 Requirement: identical results to the C backend for every input (verified by
 running the whole property suite of ``tests/unit/native/test_native.py`` against both
-backends).  CRC-32 uses :func:`zlib.crc32`, the vote uses numpy, CRC-32C and
-CRC-16 use byte-wise table lookups in pure Python, so they are slow; the
-difference is visible in ``tools/bench_native.py``.
+backends, and each CRC-32C kernel against the C path in
+``tests/unit/native/test_fallback.py``).  The CRCs use the fastest code at
+hand without a compiler: CRC-16/CCITT-FALSE is the standard library's
+:func:`binascii.crc_hqx` (the same CRC: polynomial 0x1021, not reflected,
+here started from 0xFFFF), CRC-32 is :func:`zlib.crc32`, CRC-32C is an
+installed CRC-32C wheel's C code (the ``crc32c`` package, else
+``google-crc32c``; neither is a dependency) or else a byte-wise table in pure
+Python; the vote uses numpy.  Speeds are in ``docs/native.md``.
 """
 
 from __future__ import annotations
 
+import binascii
 import zlib
 from typing import Callable, Optional
 
@@ -16,6 +22,7 @@ import numpy as np
 
 from native._common import (
     BufferLike,
+    TierChoice,
     VoteMode,
     VoteResult,
     WritableBuffer,
@@ -25,6 +32,8 @@ from native._common import (
     check_vote_args,
     chunk_count,
 )
+
+Crc32cKernel = Callable[[memoryview, int], int]  # (bytes, user-visible CRC) -> CRC
 
 
 def _reflected_table(poly: int) -> tuple[int, ...]:
@@ -37,36 +46,48 @@ def _reflected_table(poly: int) -> tuple[int, ...]:
     return tuple(table)
 
 
-def _crc16_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        reg = byte << 8
-        for _ in range(8):
-            reg = ((reg << 1) ^ 0x1021 if reg & 0x8000 else reg << 1) & 0xFFFF
-        table.append(reg)
-    return tuple(table)
-
-
 _CRC32C_TABLE = _reflected_table(0x82F63B78)
-_CRC16_TABLE = _crc16_table()
+
+
+def _crc32c_table(view: memoryview, crc: int) -> int:
+    reg = crc ^ 0xFFFFFFFF
+    table = _CRC32C_TABLE
+    for byte in view:
+        reg = (reg >> 8) ^ table[(reg ^ byte) & 0xFF]
+    return reg ^ 0xFFFFFFFF
+
+
+def crc32c_kernels() -> dict[str, Crc32cKernel]:
+    """Every CRC-32C kernel importable here, the preferred first; the pure-Python table is always last."""
+    kernels: dict[str, Crc32cKernel] = {}
+    try:
+        import crc32c as crc32c_wheel
+    except ImportError:
+        pass
+    else:
+        kernels["crc32c-wheel"] = crc32c_wheel.crc32c
+    try:
+        import google_crc32c
+    except ImportError:
+        pass
+    else:
+        if google_crc32c.implementation == "c":  # its pure-Python mode is no faster than ours
+            kernels["google-crc32c"] = lambda view, crc: google_crc32c.extend(crc, bytes(view))
+    kernels["python-table"] = _crc32c_table
+    return kernels
+
+
+_CRC32C_NAME, _CRC32C_KERNEL = next(iter(crc32c_kernels().items()))
 
 
 def crc16_ccitt_false(data: BufferLike, crc: int = 0xFFFF) -> int:
     """CRC-16/CCITT-FALSE of ``data`` continuing from ``crc``."""
-    reg = check_seed(crc, 16)
-    table = _CRC16_TABLE
-    for byte in byte_view(data, "data"):
-        reg = ((reg << 8) & 0xFFFF) ^ table[(reg >> 8) ^ byte]
-    return reg
+    return binascii.crc_hqx(byte_view(data, "data"), check_seed(crc, 16))
 
 
 def crc32c(data: BufferLike, crc: int = 0) -> int:
     """CRC-32C (Castagnoli) of ``data`` continuing from ``crc``."""
-    reg = check_seed(crc, 32) ^ 0xFFFFFFFF
-    table = _CRC32C_TABLE
-    for byte in byte_view(data, "data"):
-        reg = (reg >> 8) ^ table[(reg ^ byte) & 0xFF]
-    return reg ^ 0xFFFFFFFF
+    return _CRC32C_KERNEL(byte_view(data, "data"), check_seed(crc, 32))
 
 
 def crc32(data: BufferLike, crc: int = 0) -> int:
@@ -144,8 +165,13 @@ def vote3(
 def implementation() -> dict[str, str]:
     """Name of the implementation each public function uses."""
     return {
-        "crc16_ccitt_false": "python-table",
-        "crc32c": "python-table",
+        "crc16_ccitt_false": "binascii.crc_hqx",
+        "crc32c": _CRC32C_NAME,
         "crc32": "zlib",
         "vote3": "numpy",
     }
+
+
+def calibration() -> TierChoice:
+    """How the implementations were chosen: fixed, since there is no extension to calibrate."""
+    return TierChoice(implementation(), "python", {}, None)

@@ -3,7 +3,7 @@
 Requirement: the extension is built with the compiler's default target
 flags (no ``-march``), so it loads on any CPU of its architecture; hardware
 paths are selected at run time (see ``native/src/dispatch.c``).  Verified by
-``tests/unit/native/test_native.py`` (every available tier against the portable one).
+``tests/unit/native/test_native.py`` (every available implementation against the portable one).
 
 The cffi declarations are the block between the ``CDEF`` markers of
 ``native/src/ofs_native.h``, so the C header stays the single source of the

@@ -3,9 +3,12 @@
  * from getauxval(AT_HWCAP) (cpu.c) and compiled with function-level target
  * attributes, so the extension needs no special compiler flags.
  *  - CRC-32C and CRC-32 (zlib): the CRC32C and CRC32 instructions on three
- *    interleaved streams, merged with one PMULL shift each.
- *  - CRC-16/CCITT-FALSE: PMULL folding, four 128-bit accumulators, on
- *    byte-reversed blocks (natural bit order); see crc_fold.c.
+ *    interleaved streams, merged with one PMULL shift each; or PMULL folding
+ *    (which is faster depends on the core, so the Python side times both,
+ *    native/_calibrate.py).
+ *  - All three CRCs: PMULL folding, four 128-bit accumulators, generic over
+ *    the polynomial (constants from crc_fold.c); CRC-16 on byte-reversed
+ *    blocks (natural bit order).
  */
 #include "ofs_kernels.h"
 
@@ -76,17 +79,30 @@ TA uint32_t ofs_crc32_armv8(uint32_t reg, const uint8_t *p, size_t n)
     return crc_armv8(0, reg, p, n);
 }
 
-/* ---- CRC-16 folding ---- */
+/* ---- PMULL folding (all three CRCs; see crc_fold.c) ---- */
 
-TA static inline uint64x2_t load_swapped(const uint8_t *p)
+typedef uint32_t (*tail_fn)(uint32_t reg, const uint8_t *p, size_t n);
+
+static uint32_t crc16_tail(uint32_t reg, const uint8_t *p, size_t n)
 {
-    uint8x16_t v = vrev64q_u8(vld1q_u8(p));
-    return vreinterpretq_u64_u8(vextq_u8(v, v, 8));
+    return ofs_crc16_sb8((uint16_t)reg, p, n);
 }
 
-TA static inline uint64x2_t kpair(int which)
+/* A 16-byte block as two qwords: as stored for the reflected CRCs,
+ * byte-reversed (natural bit order) for CRC-16. */
+TA static inline uint64x2_t load128(const uint8_t *p, int natural)
 {
-    return vld1q_u64(ofs_fold_crc16.k[which].k);
+    uint8x16_t v = vld1q_u8(p);
+    if (natural) {
+        v = vrev64q_u8(v);
+        v = vextq_u8(v, v, 8);
+    }
+    return vreinterpretq_u64_u8(v);
+}
+
+TA static inline uint64x2_t kpair(const ofs_fold_consts *fc, int which)
+{
+    return vld1q_u64(fc->k[which].k);
 }
 
 TA static inline uint64x2_t fold128(uint64x2_t x, uint64x2_t k)
@@ -96,29 +112,51 @@ TA static inline uint64x2_t fold128(uint64x2_t x, uint64x2_t k)
     return veorq_u64(vreinterpretq_u64_p128(lo), vreinterpretq_u64_p128(hi));
 }
 
-TA uint16_t ofs_crc16_pmull(uint16_t reg, const uint8_t *p, size_t n)
+TA static uint32_t fold_neon(const ofs_fold_consts *fc, int natural, uint32_t reg,
+                             const uint8_t *p, size_t n, tail_fn tail)
 {
     if (n < 64)
-        return ofs_crc16_sb8(reg, p, n);
-    uint64x2_t init = vcombine_u64(vcreate_u64(0), vcreate_u64((uint64_t)reg << 48));
-    uint64x2_t x0 = veorq_u64(load_swapped(p), init);
-    uint64x2_t x1 = load_swapped(p + 16);
-    uint64x2_t x2 = load_swapped(p + 32);
-    uint64x2_t x3 = load_swapped(p + 48);
-    uint64x2_t k512 = kpair(OFS_FOLD_512), k128 = kpair(OFS_FOLD_128);
+        return tail(reg, p, n);
+    uint64x2_t init = natural ? vcombine_u64(vcreate_u64(0), vcreate_u64((uint64_t)reg << 48))
+                              : vcombine_u64(vcreate_u64(reg), vcreate_u64(0));
+    uint64x2_t x0 = veorq_u64(load128(p, natural), init);
+    uint64x2_t x1 = load128(p + 16, natural);
+    uint64x2_t x2 = load128(p + 32, natural);
+    uint64x2_t x3 = load128(p + 48, natural);
+    uint64x2_t k512 = kpair(fc, OFS_FOLD_512), k128 = kpair(fc, OFS_FOLD_128);
     for (p += 64, n -= 64; n >= 64; p += 64, n -= 64) {
-        x0 = veorq_u64(fold128(x0, k512), load_swapped(p));
-        x1 = veorq_u64(fold128(x1, k512), load_swapped(p + 16));
-        x2 = veorq_u64(fold128(x2, k512), load_swapped(p + 32));
-        x3 = veorq_u64(fold128(x3, k512), load_swapped(p + 48));
+        x0 = veorq_u64(fold128(x0, k512), load128(p, natural));
+        x1 = veorq_u64(fold128(x1, k512), load128(p + 16, natural));
+        x2 = veorq_u64(fold128(x2, k512), load128(p + 32, natural));
+        x3 = veorq_u64(fold128(x3, k512), load128(p + 48, natural));
     }
-    uint64x2_t x = veorq_u64(veorq_u64(fold128(x0, kpair(OFS_FOLD_384)), fold128(x1, kpair(OFS_FOLD_256))),
+    uint64x2_t x = veorq_u64(veorq_u64(fold128(x0, kpair(fc, OFS_FOLD_384)),
+                                       fold128(x1, kpair(fc, OFS_FOLD_256))),
                              veorq_u64(fold128(x2, k128), x3));
     for (; n >= 16; p += 16, n -= 16)
-        x = veorq_u64(fold128(x, k128), load_swapped(p));
+        x = veorq_u64(fold128(x, k128), load128(p, natural));
     uint8_t block[16];
-    uint8x16_t bytes = vrev64q_u8(vreinterpretq_u8_u64(x));
-    vst1q_u8(block, vextq_u8(bytes, bytes, 8));
-    return ofs_crc16_sb8(ofs_crc16_sb8(0, block, 16), p, n);
+    uint8x16_t bytes = vreinterpretq_u8_u64(x);
+    if (natural) {
+        bytes = vrev64q_u8(bytes);
+        bytes = vextq_u8(bytes, bytes, 8);
+    }
+    vst1q_u8(block, bytes);
+    return tail(tail(0, block, 16), p, n);
+}
+
+TA uint16_t ofs_crc16_pmull(uint16_t reg, const uint8_t *p, size_t n)
+{
+    return (uint16_t)fold_neon(&ofs_fold_crc16, 1, reg, p, n, crc16_tail);
+}
+
+TA uint32_t ofs_crc32c_pmull(uint32_t reg, const uint8_t *p, size_t n)
+{
+    return fold_neon(&ofs_fold_crc32c, 0, reg, p, n, ofs_crc32c_armv8);
+}
+
+TA uint32_t ofs_crc32_pmull(uint32_t reg, const uint8_t *p, size_t n)
+{
+    return fold_neon(&ofs_fold_crc32, 0, reg, p, n, ofs_crc32_armv8);
 }
 #endif

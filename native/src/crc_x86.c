@@ -3,10 +3,13 @@
  * per-function target attributes so the rest of the extension keeps the
  * default flags.
  *  - CRC-32C: three interleaved streams of the SSE4.2 crc32 instruction,
- *    merged with one PCLMULQDQ shift each (tier 1); carry-less multiply
- *    folding over 512-bit registers (VPCLMULQDQ + AVX-512, tier 3).
- *  - CRC-32 (zlib) and CRC-16/CCITT-FALSE: carry-less multiply folding,
- *    four 128-bit accumulators (tier 1) or four 512-bit ones (tier 3).
+ *    merged with one PCLMULQDQ shift each (tier 1), or the folding below.
+ *    Which of the two is faster depends on the CPU (the crc32 instruction's
+ *    throughput differs between vendors), so both are offered and the
+ *    Python side times them (native/_calibrate.py).
+ *  - All three CRCs: carry-less multiply folding, four 128-bit accumulators
+ *    (PCLMULQDQ, tier 1) or four 512-bit ones (VPCLMULQDQ + AVX-512, tier 3);
+ *    the code is generic over the polynomial (constants from crc_fold.c).
  * Folding ends with one 16-byte block whose CRC from a zero register, then
  * the remaining tail, go through the portable slice-by-8 code.
  */
@@ -145,6 +148,11 @@ T1 uint32_t ofs_crc32c_sse42(uint32_t reg, const uint8_t *p, size_t n)
     for (; n; p++, n--)
         c32 = _mm_crc32_u8(c32, *p);
     return c32;
+}
+
+T1 uint32_t ofs_crc32c_pclmul(uint32_t reg, const uint8_t *p, size_t n)
+{
+    return fold_sse(&ofs_fold_crc32c, 0, reg, p, n, ofs_crc32c_sse42);
 }
 
 /* ---- 512-bit folding (tier 3) ---- */

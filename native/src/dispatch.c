@@ -1,11 +1,15 @@
 /*
  * Public entry points and runtime dispatch.
  *
- * Each function has a list of implementations ordered by tier; the active
- * one is the last whose tier is at most min(requested tier, CPU tier).  The
- * CPU tier comes from ofs_cpu_tier() (cpu.c), so no instruction the CPU
- * lacks is ever executed.  Switching tiers is meant for start-up and tests:
- * it is not synchronised with calls running in other threads.
+ * Each function has a list of implementations ordered by tier (index 0 is
+ * the portable path); one of them is active per function.  Any
+ * implementation whose tier is at most the CPU tier (ofs_cpu_tier(), cpu.c)
+ * may be selected, so no instruction the CPU lacks is ever executed.
+ * ofs_set_tier(t) selects, for every function, the last implementation whose
+ * tier is at most min(t, CPU tier); ofs_select_impl() selects one function's
+ * implementation by index (the Python side does so after timing them).
+ * Switching is meant for start-up and tests: it is not synchronised with
+ * calls running in other threads.
  */
 #include "ofs_internal.h"
 #include "ofs_kernels.h"
@@ -31,30 +35,64 @@ static const vote_impl vote_impls[] = {
     OFS_VOTE_HW_IMPLS
 };
 
-#define COUNT(list) (sizeof(list) / sizeof((list)[0]))
-#define PICK(list, limit, dst, slot)                                \
-    do {                                                            \
-        for (size_t i_ = 0; i_ < COUNT(list); i_++)                 \
-            if ((list)[i_].tier <= (limit)) {                       \
-                (dst) = (list)[i_].fn;                              \
-                active_names[(slot)] = (list)[i_].name;             \
-            }                                                       \
-    } while (0)
+#define COUNT(list) ((int)(sizeof(list) / sizeof((list)[0])))
+#define INFO(list) (*tier = (list)[idx].tier, (list)[idx].name)
 
 static int cpu_tier;
 static ofs_crc16_kernel active_crc16;
 static ofs_crc32_kernel active_crc32c;
 static ofs_crc32_kernel active_crc32;
 static ofs_vote_kernel active_vote;
-static const char *active_names[OFS_FN_COUNT];
+static int active_index[OFS_FN_COUNT];
+
+int ofs_impl_count(int func)
+{
+    switch (func) {
+    case OFS_FN_CRC16: return COUNT(crc16_impls);
+    case OFS_FN_CRC32C: return COUNT(crc32c_impls);
+    case OFS_FN_CRC32: return COUNT(crc32_impls);
+    case OFS_FN_VOTE: return COUNT(vote_impls);
+    default: return 0;
+    }
+}
+
+const char *ofs_impl_info(int func, int idx, int *tier)
+{
+    if (idx < 0 || idx >= ofs_impl_count(func))
+        return NULL;
+    switch (func) {
+    case OFS_FN_CRC16: return INFO(crc16_impls);
+    case OFS_FN_CRC32C: return INFO(crc32c_impls);
+    case OFS_FN_CRC32: return INFO(crc32_impls);
+    default: return INFO(vote_impls);
+    }
+}
+
+int ofs_select_impl(int func, int idx)
+{
+    int tier;
+    if (!ofs_impl_info(func, idx, &tier) || tier > cpu_tier)
+        return -1;
+    switch (func) {
+    case OFS_FN_CRC16: active_crc16 = crc16_impls[idx].fn; break;
+    case OFS_FN_CRC32C: active_crc32c = crc32c_impls[idx].fn; break;
+    case OFS_FN_CRC32: active_crc32 = crc32_impls[idx].fn; break;
+    default: active_vote = vote_impls[idx].fn; break;
+    }
+    active_index[func] = idx;
+    return 0;
+}
 
 void ofs_set_tier(int tier)
 {
     int limit = tier < cpu_tier ? tier : cpu_tier;
-    PICK(crc16_impls, limit, active_crc16, OFS_FN_CRC16);
-    PICK(crc32c_impls, limit, active_crc32c, OFS_FN_CRC32C);
-    PICK(crc32_impls, limit, active_crc32, OFS_FN_CRC32);
-    PICK(vote_impls, limit, active_vote, OFS_FN_VOTE);
+    for (int f = 0; f < OFS_FN_COUNT; f++) {
+        int best = 0, t;
+        for (int i = 0; ofs_impl_info(f, i, &t); i++)
+            if (t <= limit)
+                best = i;
+        ofs_select_impl(f, best);
+    }
 }
 
 void ofs_init(void)
@@ -73,7 +111,8 @@ int ofs_max_tier(void)
 
 const char *ofs_impl_name(int func)
 {
-    return (func >= 0 && func < OFS_FN_COUNT) ? active_names[func] : "";
+    int tier;
+    return (func >= 0 && func < OFS_FN_COUNT) ? ofs_impl_info(func, active_index[func], &tier) : "";
 }
 
 uint16_t ofs_crc16(const uint8_t *p, size_t n, uint16_t crc)

@@ -2,7 +2,8 @@
  * Hardware kernels and CPU probing.  Each architecture contributes its
  * implementation-list entries through the OFS_*_HW_IMPLS macros, so the
  * dispatcher compiles unchanged on every target; elsewhere the lists hold
- * only the portable entry.
+ * only the portable entry.  Within one tier, the entry listed last is the
+ * one ofs_set_tier() picks.
  */
 #ifndef OFS_KERNELS_H
 #define OFS_KERNELS_H
@@ -28,6 +29,7 @@ void ofs_hw_init(void);
 
 #if defined(__x86_64__) && defined(__GNUC__)
 uint32_t ofs_crc32c_sse42(uint32_t reg, const uint8_t *p, size_t n);
+uint32_t ofs_crc32c_pclmul(uint32_t reg, const uint8_t *p, size_t n);
 uint32_t ofs_crc32_pclmul(uint32_t reg, const uint8_t *p, size_t n);
 uint16_t ofs_crc16_pclmul(uint16_t reg, const uint8_t *p, size_t n);
 uint32_t ofs_crc32c_vpclmul(uint32_t reg, const uint8_t *p, size_t n);
@@ -37,7 +39,8 @@ void ofs_vote_avx2(const ofs_vote_job *job, ofs_vote_stats *st);
 void ofs_vote_avx512(const ofs_vote_job *job, ofs_vote_stats *st);
 #define OFS_CRC16_HW_IMPLS {1, "x86-pclmul-fold", ofs_crc16_pclmul}, \
                            {3, "x86-vpclmul-avx512-fold", ofs_crc16_vpclmul},
-#define OFS_CRC32C_HW_IMPLS {1, "x86-sse42-crc32-3way", ofs_crc32c_sse42}, \
+#define OFS_CRC32C_HW_IMPLS {1, "x86-pclmul-fold", ofs_crc32c_pclmul}, \
+                            {1, "x86-sse42-crc32-3way", ofs_crc32c_sse42}, \
                             {3, "x86-vpclmul-avx512-fold", ofs_crc32c_vpclmul},
 #define OFS_CRC32_HW_IMPLS {1, "x86-pclmul-fold", ofs_crc32_pclmul}, \
                            {3, "x86-vpclmul-avx512-fold", ofs_crc32_vpclmul},
@@ -47,10 +50,14 @@ void ofs_vote_avx512(const ofs_vote_job *job, ofs_vote_stats *st);
 uint32_t ofs_crc32c_armv8(uint32_t reg, const uint8_t *p, size_t n);
 uint32_t ofs_crc32_armv8(uint32_t reg, const uint8_t *p, size_t n);
 uint16_t ofs_crc16_pmull(uint16_t reg, const uint8_t *p, size_t n);
+uint32_t ofs_crc32c_pmull(uint32_t reg, const uint8_t *p, size_t n);
+uint32_t ofs_crc32_pmull(uint32_t reg, const uint8_t *p, size_t n);
 void ofs_vote_neon(const ofs_vote_job *job, ofs_vote_stats *st);
 #define OFS_CRC16_HW_IMPLS {1, "arm-pmull-fold", ofs_crc16_pmull},
-#define OFS_CRC32C_HW_IMPLS {1, "arm-crc32c-3way", ofs_crc32c_armv8},
-#define OFS_CRC32_HW_IMPLS {1, "arm-crc32-3way", ofs_crc32_armv8},
+#define OFS_CRC32C_HW_IMPLS {1, "arm-pmull-fold", ofs_crc32c_pmull}, \
+                            {1, "arm-crc32c-3way", ofs_crc32c_armv8},
+#define OFS_CRC32_HW_IMPLS {1, "arm-pmull-fold", ofs_crc32_pmull}, \
+                           {1, "arm-crc32-3way", ofs_crc32_armv8},
 #define OFS_VOTE_HW_IMPLS {1, "arm-neon", ofs_vote_neon},
 #else
 #define OFS_CRC16_HW_IMPLS

@@ -24,6 +24,9 @@ void ofs_init(void);
 int ofs_max_tier(void);
 void ofs_set_tier(int tier);
 const char *ofs_impl_name(int func);
+int ofs_impl_count(int func);
+const char *ofs_impl_info(int func, int idx, int *tier);
+int ofs_select_impl(int func, int idx);
 
 uint16_t ofs_crc16(const uint8_t *p, size_t n, uint16_t crc);
 uint32_t ofs_crc32c(const uint8_t *p, size_t n, uint32_t crc);
@@ -44,9 +47,16 @@ void ofs_vote3(uint8_t *a, uint8_t *b, uint8_t *c, uint8_t *out, size_t n,
  *    (x86-64: 1 = SSE4.2 + PCLMULQDQ, 2 = AVX2, 3 = AVX-512 + VPCLMULQDQ;
  *    aarch64: 1 = CRC32 + PMULL + NEON).  ofs_max_tier() is the best tier
  *    this CPU supports; ofs_set_tier(t) makes every function use the best
- *    implementation not above min(t, ofs_max_tier()).
- *  - ofs_impl_name(f) names the implementation in use for function f
- *    (OFS_FN_* below).
+ *    implementation not above min(t, ofs_max_tier()) (the last one listed
+ *    when a tier has several).
+ *  - Per function f (OFS_FN_* below): ofs_impl_name(f) names the
+ *    implementation in use; ofs_impl_count(f) is the number compiled in;
+ *    ofs_impl_info(f, i, &tier) returns the name of implementation i and
+ *    stores its tier (NULL when i or f is out of range); ofs_select_impl(f, i)
+ *    makes f use implementation i and returns 0, or returns -1 and changes
+ *    nothing when i is out of range or above the CPU tier.  Index 0 is
+ *    always the portable path.  The Python side picks, per function, the
+ *    fastest implementation by measurement (native/_calibrate.py).
  *  - CRCs take and return the user-visible CRC value, so they are
  *    resumable: f(b, f(a, init)) == f(a ++ b, init).  The *_chunks forms
  *    write the CRC (from the default init) of each chunk-sized piece of p

@@ -3,15 +3,19 @@
  * is not at hand (aarch64 under qemu-user, see docs/native.md), and for the
  * host.  Not part of the Python extension (native/build.py excludes it).
  *
- * Checks, at every dispatch tier this CPU has:
+ * Checks, at every dispatch tier this CPU has (ofs_set_tier) and in
+ * "rounds" that select, per function, each implementation this CPU has
+ * (ofs_select_impl; round r uses implementation r of every function that
+ * has it, so every implementation runs in some round):
  *  - the standard check values of the three CRCs;
  *  - the portable path against bit-at-a-time reference CRCs, and every
- *    hardware tier against the portable path, on random data of random
- *    lengths (up to 70,000 bytes) and misalignments, including resumption;
- *  - the vote (both modes, every word size, out and repair) of every tier
- *    against the portable path, on randomly corrupted copies.
- * Prints one line per tier and "selftest: N checks, 0 failures"; the exit
- * status is non-zero on any failure.
+ *    hardware implementation against the portable path, on random data of
+ *    random lengths (up to 70,000 bytes) and misalignments, with resumption;
+ *  - the vote (both modes, every word size, out and repair) of every
+ *    implementation against the portable path, on randomly corrupted copies.
+ * Prints one line per tier and per round, then
+ * "selftest: N checks, 0 failures"; the exit status is non-zero on any
+ * failure.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,14 +33,33 @@ static uint64_t rng(void)
     return rng_state;
 }
 
-static void check(int ok, const char *what, int tier, size_t n)
+static void check(int ok, const char *what, int round, size_t n)
 {
     checks++;
     if (!ok) {
         failures++;
         if (failures <= 20)
-            printf("FAIL %s tier=%d n=%zu\n", what, tier, n);
+            printf("FAIL %s round=%d n=%zu\n", what, round, n);
     }
+}
+
+/* Round r: each function uses its implementation r (its last one when it
+ * has fewer), or the portable one when this CPU lacks that implementation. */
+static void select_round(int r)
+{
+    for (int f = 0; f < OFS_FN_COUNT; f++) {
+        int last = ofs_impl_count(f) - 1;
+        if (ofs_select_impl(f, r < last ? r : last) != 0)
+            ofs_select_impl(f, 0);
+    }
+}
+
+static int round_count(void)
+{
+    int most = 0;
+    for (int f = 0; f < OFS_FN_COUNT; f++)
+        most = ofs_impl_count(f) > most ? ofs_impl_count(f) : most;
+    return most;
 }
 
 static uint32_t ref_reflected(uint32_t poly, uint32_t crc, const uint8_t *p, size_t n)
@@ -72,26 +95,26 @@ static crc_set crcs(const uint8_t *p, size_t n)
     return s;
 }
 
-static void test_crcs(int max_tier, uint8_t *buf)
+static void test_crcs(int rounds, uint8_t *buf)
 {
     for (int iter = 0; iter < 300; iter++) {
         size_t n = (size_t)(rng() % (iter % 10 == 0 ? 70000 : 3000));
         uint8_t *p = buf + rng() % 16;
         for (size_t i = 0; i < n; i++)
             p[i] = (uint8_t)rng();
-        ofs_set_tier(0);
+        select_round(0);
         crc_set base = crcs(p, n);
         if (n <= 3000) {
             check(base.c16 == ref_crc16(0xFFFF, p, n), "crc16 portable vs bitwise", 0, n);
             check(base.c32c == ref_reflected(0x82F63B78u, 0, p, n), "crc32c portable vs bitwise", 0, n);
             check(base.c32 == ref_reflected(0xEDB88320u, 0, p, n), "crc32 portable vs bitwise", 0, n);
         }
-        for (int tier = 0; tier <= max_tier; tier++) {
-            ofs_set_tier(tier);
+        for (int r = 0; r < rounds; r++) {
+            select_round(r);
             crc_set got = crcs(p, n);
-            check(got.c16 == base.c16 && got.r16 == base.c16, "crc16", tier, n);
-            check(got.c32c == base.c32c && got.r32c == base.c32c, "crc32c", tier, n);
-            check(got.c32 == base.c32 && got.r32 == base.c32, "crc32", tier, n);
+            check(got.c16 == base.c16 && got.r16 == base.c16, "crc16", r, n);
+            check(got.c32c == base.c32c && got.r32c == base.c32c, "crc32c", r, n);
+            check(got.c32 == base.c32 && got.r32 == base.c32, "crc32", r, n);
         }
     }
 }
@@ -103,7 +126,7 @@ static int same_stats(const ofs_vote_stats *x, const ofs_vote_stats *y)
            x->uncorrectable == y->uncorrectable;
 }
 
-static void test_votes(int max_tier)
+static void test_votes(int rounds)
 {
     enum { MAX = 20000 };
     static uint8_t copies[3][MAX + 16], work[3][MAX + 16], out0[MAX], out[MAX];
@@ -120,41 +143,50 @@ static void test_votes(int max_tier)
             for (unsigned w = 1; w <= 8; w *= 2) {
                 uint8_t *a = copies[0] + off, *b = copies[1] + off, *c = copies[2] + off;
                 ofs_vote_stats base, got;
-                ofs_set_tier(0);
+                select_round(0);
                 ofs_vote3(a, b, c, out0, n, mode, w, &base);
-                for (int tier = 0; tier <= max_tier; tier++) {
-                    ofs_set_tier(tier);
+                for (int r = 0; r < rounds; r++) {
+                    select_round(r);
                     ofs_vote3(a, b, c, out, n, mode, w, &got);
-                    check(!memcmp(out, out0, n) && same_stats(&got, &base), "vote out", tier, n);
+                    check(!memcmp(out, out0, n) && same_stats(&got, &base), "vote out", r, n);
                     for (int k = 0; k < 3; k++)
                         memcpy(work[k] + off, copies[k] + off, n);
                     ofs_vote3(work[0] + off, work[1] + off, work[2] + off, NULL, n, mode, w, &got);
                     int repaired = same_stats(&got, &base);
                     for (int k = 0; k < 3; k++)
                         repaired &= !memcmp(work[k] + off, out0, n);
-                    check(repaired, "vote repair", tier, n);
+                    check(repaired, "vote repair", r, n);
                 }
             }
     }
 }
 
+static void check_values(const char *label, int index)
+{
+    const uint8_t *check_str = (const uint8_t *)"123456789";
+    printf("%s %d: crc16=%s crc32c=%s crc32=%s vote=%s\n", label, index,
+           ofs_impl_name(OFS_FN_CRC16), ofs_impl_name(OFS_FN_CRC32C),
+           ofs_impl_name(OFS_FN_CRC32), ofs_impl_name(OFS_FN_VOTE));
+    check(ofs_crc16(check_str, 9, 0xFFFF) == 0x29B1, "crc16 check value", index, 9);
+    check(ofs_crc32c(check_str, 9, 0) == 0xE3069283u, "crc32c check value", index, 9);
+    check(ofs_crc32(check_str, 9, 0) == 0xCBF43926u, "crc32 check value", index, 9);
+}
+
 int main(void)
 {
     static uint8_t buf[70000 + 16];
-    const uint8_t *check_str = (const uint8_t *)"123456789";
     ofs_init();
-    int max_tier = ofs_max_tier();
-    for (int tier = 0; tier <= max_tier; tier++) {
+    int rounds = round_count();
+    for (int tier = 0; tier <= ofs_max_tier(); tier++) {
         ofs_set_tier(tier);
-        printf("tier %d: crc16=%s crc32c=%s crc32=%s vote=%s\n", tier,
-               ofs_impl_name(OFS_FN_CRC16), ofs_impl_name(OFS_FN_CRC32C),
-               ofs_impl_name(OFS_FN_CRC32), ofs_impl_name(OFS_FN_VOTE));
-        check(ofs_crc16(check_str, 9, 0xFFFF) == 0x29B1, "crc16 check value", tier, 9);
-        check(ofs_crc32c(check_str, 9, 0) == 0xE3069283u, "crc32c check value", tier, 9);
-        check(ofs_crc32(check_str, 9, 0) == 0xCBF43926u, "crc32 check value", tier, 9);
+        check_values("tier", tier);
     }
-    test_crcs(max_tier, buf);
-    test_votes(max_tier);
+    for (int r = 0; r < rounds; r++) {
+        select_round(r);
+        check_values("round", r);
+    }
+    test_crcs(rounds, buf);
+    test_votes(rounds);
     printf("selftest: %lu checks, %lu failures\n", checks, failures);
     return failures != 0;
 }

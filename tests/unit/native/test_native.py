@@ -1,4 +1,4 @@
-"""Tests of the ``native`` hot path (both backends, every dispatch tier).
+"""Tests of the ``native`` hot path (both backends, every implementation of every function).
 
 Requirements of ``native`` (docs/native.md) and how each is verified here:
 - CRC check values of "123456789": ``test_check_values``.
@@ -11,13 +11,18 @@ Requirements of ``native`` (docs/native.md) and how each is verified here:
   ``test_vote_bitwise_matches_numpy``; word-level voting equals a
   per-word reference: ``test_vote_word_mode_matches_reference``; ``out`` and
   ``repair`` write where promised: ``test_vote_out_and_repair``.
-- Each hardware tier equals the portable path: the ``impl`` fixture runs all
-  of the above on the Python fallback and on every tier this CPU has, and
-  ``test_tiers_agree_with_portable`` compares tiers directly.
+- Each hardware implementation equals the portable path: the ``impl``
+  fixture runs all of the above on the Python fallback and on rounds of C
+  implementations that together cover every implementation this CPU has
+  (round r gives each function its r-th supported one), and
+  ``test_implementations_agree_with_portable`` compares each implementation of
+  each function with the portable one directly.
 - Input checking: ``test_rejects_*``.  No copies: ``test_vote_writes_through_views``.
 - GIL released during C calls: ``test_c_calls_release_the_gil``.
 - Packaging fallbacks and the ORBITFS_NATIVE_PORTABLE switch, each in a fresh process:
-  tests/system/test_native_process.py.
+  tests/system/test_native_process.py.  The measured choice of implementation and its
+  cache: tests/unit/native/test_tiers.py; the fallback's kernels against the C path:
+  tests/unit/native/test_fallback.py.
 """
 
 from __future__ import annotations
@@ -49,21 +54,30 @@ REFERENCES: dict[str, Callable[..., int]] = {
 CHUNK_DTYPES = {"crc16_ccitt_false": np.uint16, "crc32c": np.uint32, "crc32": np.uint32}
 
 try:
-    from native import _c
+    from native import _c, _dispatch
 except ImportError:  # extension not built: only the fallback is testable
-    _c = None  # type: ignore[assignment]
+    _c = _dispatch = None  # type: ignore[assignment]
 
-IMPLS = ["python"] + ([f"c-tier{t}" for t in range(_c.max_tier() + 1)] if _c else [])
+
+def _rounds() -> list[dict[str, str]]:
+    """Implementation sets that together cover every supported implementation of every function."""
+    names = {f: [i.name for i in _dispatch.supported(f)] for f in _dispatch.FUNCTIONS}
+    count = max(len(v) for v in names.values())
+    return [{f: v[min(r, len(v) - 1)] for f, v in names.items()} for r in range(count)]
+
+
+ROUNDS = _rounds() if _c else []
+IMPLS = ["python"] + [f"c-round{r}" for r in range(len(ROUNDS))]
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(params=IMPLS)
 def impl(request: pytest.FixtureRequest) -> Iterator[ModuleType]:
-    """A backend module; C tiers are activated for the duration of the test."""
+    """A backend module; C implementations are selected for the duration of the test."""
     if request.param == "python":
         yield _fallback
         return
-    with _c.use_tier(int(request.param.removeprefix("c-tier"))):
+    with _dispatch.use_impls(ROUNDS[int(request.param.removeprefix("c-round"))]):
         yield _c
 
 
@@ -240,23 +254,27 @@ def test_vote_writes_through_views(impl: ModuleType) -> None:
     assert result.voted is a
 
 
+def _outputs(function: str, obj: object, copies, word_size: int) -> list:
+    """Everything ``function`` returns for these inputs (single and batched calls, both vote modes)."""
+    if function == "vote3":
+        votes = [_c.vote3(*copies, mode=m, word_size=word_size) for m in ("bitwise", "word")]
+        return [(bytes(v.voted), v.disagreements, v.first_offset, v.last_offset, v.uncorrectable) for v in votes]
+    func, chunks = getattr(_c, function), getattr(_c, f"{function}_chunks")
+    return [func(obj), func(obj, word_size * 0x1357), chunks(obj, 97).tolist()]
+
+
 @pytest.mark.skipif(_c is None, reason="C extension not built")
 @settings(max_examples=40, deadline=None)
 @given(buf=buffers(), copies=triples(max_size=3_000), word_size=st.sampled_from([1, 2, 4, 8]))
-def test_tiers_agree_with_portable(buf: tuple[bytes, object], copies, word_size: int) -> None:
+def test_implementations_agree_with_portable(buf: tuple[bytes, object], copies, word_size: int) -> None:
     _, obj = buf
-    results = []
-    for tier in range(_c.max_tier() + 1):
-        with _c.use_tier(tier):
-            votes = [_c.vote3(*copies, mode=m, word_size=word_size) for m in ("bitwise", "word")]
-            results.append(
-                (
-                    [getattr(_c, name)(obj) for name in CRC_NAMES],
-                    [getattr(_c, f"{name}_chunks")(obj, 97).tolist() for name in CRC_NAMES],
-                    [(bytes(v.voted), v.disagreements, v.first_offset, v.last_offset, v.uncorrectable) for v in votes],
-                )
-            )
-    assert all(r == results[0] for r in results)
+    for function in _dispatch.FUNCTIONS:
+        candidates = _dispatch.supported(function)
+        with _dispatch.use_impls({function: candidates[0].name}):
+            expected = _outputs(function, obj, copies, word_size)
+        for candidate in candidates[1:]:
+            with _dispatch.use_impls({function: candidate.name}):
+                assert _outputs(function, obj, copies, word_size) == expected, candidate
 
 
 @pytest.mark.parametrize("size", [3 * 4096 * 3 + 1_000 + 5, 100_003])
@@ -346,7 +364,7 @@ def test_c_calls_release_the_gil() -> None:
         _c.crc32c(data)
         window.append(time.perf_counter())
 
-    with _c.use_tier(0):
+    with _dispatch.use_tier(0):
         thread = threading.Thread(target=worker)
         thread.start()
         while thread.is_alive():
