@@ -16,6 +16,8 @@ after it is sent.
 | :class:`RegionChange` | owners of memory: parameters, cluster, comms | scrubber, SEU injector |
 | :class:`EventReport` | event log (every event) | event-action |
 | :class:`FlightMode` | mode manager | inference cluster, camera |
+| :class:`FileSave` | camera (a product's image on request) | file store |
+| :class:`FilePdu` | TC link (packets of the file APID); file transfer | file transfer; comms (downlink) |
 """
 from __future__ import annotations
 
@@ -30,6 +32,23 @@ class RawTelecommand:
     """One message from the ground as it arrived: its frames (a well-formed TC has exactly one)."""
 
     frames: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class FilePdu:
+    """One CFDP PDU (flight.services.file_transfer), without the space packet that carries it over
+    the link. Sent to comms, an empty one asks only how many more its queue takes."""
+
+    pdu: bytes
+
+
+@dataclass(frozen=True)
+class FileSave:
+    """A file a component asks the on-board file store to keep under ``name`` (a path relative to
+    the store). The store writes it whole or refuses it (raises), within its bounds."""
+
+    name: str
+    data: bytes
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,11 @@ Predicates may be a value (equality) or a callable. Searches start at index ``st
 history (default: its beginning); take ``mark = api.event_mark()`` before an action to see only
 what follows it. A timeout raises AssertionError naming what was awaited and what was seen.
 ``api.onboard`` (ground_sim.onboard) defines and reports the on-board monitoring and event-actions
-by names, and enters and leaves SAFE.
+by names, and enters and leaves SAFE; files and the model update are ground_sim.file_api's.
 """
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -22,6 +23,7 @@ from flight.wire import services as st
 from flight.wire.failure import FailureCode
 from flight.wire.pus import TC_OVERHEAD
 from ground_sim.decoder import EventRecord
+from ground_sim.file_api import OnboardFilesApi
 from ground_sim.flight_process import FlightProcess
 from ground_sim.onboard import OnboardAutonomy
 from ground_sim.sequences import read_sequence
@@ -39,7 +41,7 @@ def _matches(predicate: Predicate, value: Any) -> bool:
     return value == predicate
 
 
-class IntegrationApi:
+class IntegrationApi(OnboardFilesApi):
     def __init__(self, station: GroundStation, default_timeout: float = 10.0,
                  process: FlightProcess | None = None) -> None:
         self.station = station
@@ -47,6 +49,7 @@ class IntegrationApi:
         self.process = process  # the flight process, when this API started it
         self.time_correlator = TimeCorrelator(station)   # its samples accumulate over calls (passes)
         self.onboard = OnboardAutonomy(self)   # ST[12], ST[19] and modes by names
+        self._downloads = itertools.count(1)   # names the flight sends downloads as
 
     # --- waiting --------------------------------------------------------------------------------
     def _wait_for(self, find: Callable[[], Any], timeout: float | None, what: Callable[[], str]) -> Any:

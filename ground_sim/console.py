@@ -5,7 +5,8 @@
 
 Commands: ``cmd NAME [ARG ...]``, ``ping``, ``prm get NAME ...``, ``prm set NAME VALUE``,
 ``sched AT|+SECONDS NAME [ARG ...]``, ``sched enable|disable|reset|report``,
-``time correlate [N] [apply]``, ``time rate EXPONENT``, ``tlm [SUBSTRING]``,
+``time correlate [N] [apply]``, ``time rate EXPONENT``, ``file up LOCAL NAME``, ``file down PATH LOCAL``,
+``file ls [FOLDER]``, ``file rm NAME`` (CFDP and ST[23]), ``tlm [SUBSTRING]``,
 ``events [N]``, ``commands``, ``raw HEX``, ``list [SUBSTRING]``, ``stats``, ``status``, ``quit``.
 On-board autonomy (ground_sim.onboard_console): ``mon add ID CHANNEL LOW HIGH [REPETITIONS]``,
 ``mon enable|disable|delete ID ...``, ``mon on|off|report``, ``ea add EVENT[:ARGUMENT] COMMAND
@@ -150,6 +151,27 @@ class Console(OnboardCommands, cmd.Cmd):
             else:
                 print("usage: time correlate [N] [apply] | time rate EXPONENT")
         except (ValueError, AssertionError) as error:
+            print(f"refused: {error}")
+
+    def do_file(self, line: str) -> None:
+        """file up LOCAL NAME: to the flight's store; file down PATH LOCAL: any file under the flight's
+        run directory; file ls [FOLDER]: a folder of it (default the store); file rm NAME: from the store."""
+        try:
+            words = shlex.split(line)
+            if words[:1] == ["up"] and len(words) == 3:
+                self.api.upload_file(words[1], words[2])
+                print(f"{words[1]} is on board as files/{words[2]}")
+            elif words[:1] == ["down"] and len(words) == 3:
+                self.api.download_file(words[1], words[2])
+                print(f"{words[1]} is at {words[2]}")
+            elif words[:1] == ["ls"] and len(words) <= 2:
+                for entry in self.api.file_directory(*words[1:], timeout=10):
+                    print(f"  {entry.name}{'/' if entry.directory else ''}  {entry.size:,}")
+            elif words[:1] == ["rm"] and len(words) == 2:
+                print(self.api.delete_file(words[1], timeout=10))
+            else:
+                print("usage: file up LOCAL NAME | file down PATH LOCAL | file ls [FOLDER] | file rm NAME")
+        except (OSError, ValueError, AssertionError) as error:
             print(f"refused: {error}")
 
     def do_ping(self, line: str) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from flight.core.types import DataType, Severity, decode_fields
 from flight.messages import Product
+from flight.wire import file_management as fm
 from flight.wire import scheduling as sched
 from flight.wire import sequencing as sq
 from flight.wire import services as st
@@ -61,6 +62,9 @@ class Decoded:
             value = [{"release": a.release_seconds, "packet": a.packet.hex()} for a in value]
         elif self.kind == "schedule summary":
             value = [{"release": t / sched.CUC_TICKS, "request_id": str(rid)} for t, rid in value]
+        elif self.kind == "directory":
+            value = {"repository": value[0], "entries": [{"name": e.name, "size": e.size, "directory": e.directory}
+                                                         for e in value[1]]}
         elif isinstance(value, tm9.TimeReport):
             value = {"exponent": value.exponent, "time": value.time}
         elif isinstance(value, Product):
@@ -108,6 +112,8 @@ class TmDecoder:
                                                  for name, running in sq.unpack_status(data)])
         if service == tm9.TIME_MANAGEMENT and subtype == tm9.CUC_TIME_REPORT:
             return Decoded(packet, "time report", tm9.TimeReport.unpack(data))
+        if service == fm.SERVICE and subtype == fm.CONTENT_REPORT:
+            return Decoded(packet, "directory", fm.unpack_content_report(data))
         onboard = decode_onboard(service, subtype, data)  # ST[12] monitoring, ST[19] event-action
         if onboard is not None:
             return Decoded(packet, *onboard)

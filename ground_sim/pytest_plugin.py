@@ -42,14 +42,20 @@ def flight_factory(tmp_path: Path, demo_model: Path) -> Iterator[Callable[..., I
         process = FlightProcess(run_dir, topology, [f"cluster.model=\"{demo_model}\"",
                                                     "mission.fault_injection=true", *overrides])
         process.start()
-        api = IntegrationApi(process.connect(), process=process)
+        try:
+            api = IntegrationApi(process.connect(), process=process)
+        except BaseException:      # a flight the test never gets must not outlive it
+            process.kill()
+            raise
         started.append((process, api))
         return api
 
     yield start
     for process, api in started:
-        api.station.close()
-        process.kill()
+        try:
+            api.station.close()
+        finally:
+            process.kill()
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ State, all guarded by one condition variable that is notified on every received 
 - ``telemetry``: per channel, the history of (mission time, value), and limit violations;
 - ``events``, ``products``, ``parameter_reports``, ``pings``, ``schedule_reports`` (the activities
   of each TM[11,10]), ``time_reports`` (each TM[9,2] and its arrival, ground UTC),
-  ``onboard_reports`` (each ST[12] and ST[19] report as (kind, value), ground_sim.onboard_reports); a TC the
+  ``onboard_reports`` (each ST[12] and ST[19] report as (kind, value), ground_sim.onboard_reports),
+  ``directory_reports`` (each TM[23,13] as (repository, entries)); a TC the
   flight runs later (an activity of its time-based schedule) is
   tracked like one sent once :meth:`GroundStation.expect` names it;
 - link accounting: packets and bytes per service, decode errors, duplicates, and what it holds
@@ -24,6 +25,8 @@ State, all guarded by one condition variable that is notified on every received 
   flight's store lets packets go only once the ground has them;
 - limit checking of every channel with limits: its current state (ok, yellow, red) and how many
   times it went out of limits.
+File transfer (CFDP): ``files`` (ground_sim.files) takes the packets of the files VC and sends
+its PDUs through the uplink; it pauses while ``contact()`` is false.
 Every raw packet, both ways, goes to the SQLite archive, including those that cannot be decoded
 (with the reason): a bad packet is counted and kept, and never stops the receiving thread. So does
 every raw frame, both ways (``direction`` ``up_frame`` / ``down_frame``, its header fields or the
@@ -51,13 +54,17 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from flight.messages import Product
+from flight.services.cfdp_entity import DEFAULT_TIMERS, CfdpTimers
 from flight.services.link_security import CurveClient
 from flight.wire import services as st
 from flight.wire.dictionary import Dictionary
+from flight.wire import file_management as fm
 from flight.wire.failure import FailureCode
 from flight.wire.keyfile import KeyRing
+from flight.wire.link import TM_FILES
 from flight.wire.pus import CUC_TICKS, AckFlags, Telecommand
 from flight.wire.scheduling import Activity
+from flight.wire.spacepacket import PRIMARY_HEADER_SIZE
 from flight.wire.time_management import TimeReport
 from ground_sim.acknowledger import Acknowledger
 from ground_sim.archive import PacketArchive
@@ -65,6 +72,7 @@ from ground_sim.commanding import CommandEncoder
 from ground_sim.completeness import Completeness
 from ground_sim.decoder import Decoded, EventRecord, TmDecoder
 from ground_sim.downlink import Downlink
+from ground_sim.files import GroundFiles
 from ground_sim.link import FlightLink
 from ground_sim.onboard_reports import ONBOARD_KINDS
 from ground_sim.uplink import Ticket, Uplink
@@ -140,7 +148,7 @@ class GroundStation:
                  keys: str | Path | KeyRing | None = None, link_state: str | Path | None = None,
                  ack_interval: float = 1.0, contact: Callable[[], bool] = lambda: True,
                  retransmit_after: float = 5.0, mission_clock: Callable[[], float | None] | None = None,
-                 **uplink_options: Any) -> None:
+                 file_timers: CfdpTimers = DEFAULT_TIMERS, **uplink_options: Any) -> None:
         """``archive``: an open PacketArchive, or its path (ArchiveError if it cannot be opened);
         ``curve``: the keys for a flight whose link uses CURVE; ``keys``: the ground's key file (or
         ring), needed when the link is authenticated; ``link_state``: where the uplink keeps its
@@ -150,6 +158,7 @@ class GroundStation:
         ``retransmit_after``: seconds a gap stays open before it is asked for again;
         ``mission_clock``: the flight's mission time (its beacon, flight.core.clock), to stamp each
         product's arrival in ``product_arrivals`` (its time, the arrival, whether it is an alert);
+        ``file_timers``: the ground CFDP entity's retry timers (ground_sim.files);
         ``uplink_options``: FOP-1's ``fop_window``, ``t1``, ``transmission_limit``."""
         self.dictionary = dictionary
         self.encoder = CommandEncoder(dictionary)
@@ -162,6 +171,8 @@ class GroundStation:
         self.uplink = Uplink(parameters, ring, self.link.send, state_path=link_state,
                              on_frame=self._archive_frame, **uplink_options)
         self.downlink = Downlink(parameters, on_clcw=self.uplink.on_clcw, keys=ring)
+        self.files = GroundFiles(parameters, self.uplink.submit, self.uplink.queued, contact,
+                                 max_pdu=self.uplink.capacity - PRIMARY_HEADER_SIZE, timers=file_timers)
         self.changed = threading.Condition()
         self.commands: dict[bytes, CommandRecord] = {}
         self.command_log: list[CommandRecord] = []
@@ -173,6 +184,7 @@ class GroundStation:
         self.schedule_reports: list[list[Activity]] = []
         self.time_reports: list[tuple[TimeReport, float]] = []
         self.onboard_reports: list[tuple[str, Any]] = []
+        self.directory_reports: list[tuple[str, list[fm.Entry]]] = []
         self.stats = LinkStats()
         for apid, stamp, sequence in self.archive.down_keys():   # what an earlier ground process received
             self.stats.completeness.add(apid, stamp, sequence)
@@ -187,10 +199,12 @@ class GroundStation:
         self.link.start()
         self.uplink.start()
         self.acknowledger.start()
+        self.files.start()
         return self
 
     def close(self) -> str | None:
         """Stop sending and receiving, write what the archive holds; return the archive's error (None if none)."""
+        self.files.close()
         self.acknowledger.close()
         self.uplink.close()
         self.link.close()
@@ -292,7 +306,10 @@ class GroundStation:
             "vcid": frame.vcid, "mc_count": frame.mc_frame_count, "vc_count": frame.vc_frame_count,
             "first_header_pointer": frame.first_header_pointer})
         for packet in self.downlink.packets(frame):
-            self._receive(packet, wall_time)
+            if frame.vcid == TM_FILES:
+                self.files.packet(packet)
+            else:
+                self._receive(packet, wall_time)
 
     def _receive(self, raw: bytes, wall_time: float) -> None:
         try:
@@ -362,6 +379,8 @@ class GroundStation:
             self.schedule_reports.append(value)
         elif decoded.kind == "time report":
             self.time_reports.append((value, wall_time))
+        elif decoded.kind == "directory":
+            self.directory_reports.append(value)
         elif decoded.kind in ONBOARD_KINDS:
             self.onboard_reports.append((decoded.kind, value))
 

@@ -153,6 +153,11 @@ class Uplink:
                 self._cond.wait(left)
         return True
 
+    def queued(self) -> int:
+        """Packets waiting to be framed (not yet given to FOP-1)."""
+        with self._cond:
+            return len(self._queue)
+
     def idle(self) -> bool:
         """Nothing queued and nothing unacknowledged."""
         with self._cond:

@@ -76,7 +76,12 @@ class CommandSpec:
 
 
 class CommandError(Exception):
-    """Raised by a command handler to fail the command with a reason (ST[1] completion failure)."""
+    """Raised by a command handler to fail the command with a reason (ST[1] completion failure);
+    ``failure``: the name of the failure code to report (the dispatcher's choice when empty)."""
+
+    def __init__(self, *args: Any, failure: str = "") -> None:
+        super().__init__(*args)
+        self.failure = failure
 
 
 class CommandRefused(CommandError):

@@ -12,16 +12,29 @@ over the sea are skipped and counted (``SeaTicksSkipped``). While the flight is 
 ``flight_mode`` port) the camera does not image: entering SAFE ends the session, and
 START_IMAGING is refused (INVALID_STATE) until NOMINAL.
 
+The camera keeps its last ``images_kept`` tiles, as an imager's frame buffer would, so the ground
+can ask for the image behind a product: SAVE_IMAGE(frame) hands that tile to the on-board file
+store (``images`` port) as ``frame-N.npy`` (NumPy's .npy format: uint16, bands x rows x
+columns), from where the ground downlinks it like any file. A frame no longer kept is refused
+(INVALID_STATE); the command completes once the store has the file, or fails with the store's
+reason (a full store).
+
 | requirement | verified by |
 | START_IMAGING(n) gives n tiles, consecutive ids, then ImagingComplete | tests/unit/payload/test_camera.py |
 | STOP_IMAGING ends the session early | tests/unit/payload/test_camera.py |
 | no capture while the payload reports backpressure | tests/unit/payload/test_camera.py |
 | image_over "land": captures exactly on the ticks over land | tests/unit/payload/test_camera.py |
 | SAFE mode ends imaging and refuses START_IMAGING until NOMINAL | tests/unit/payload/test_camera.py |
+| SAVE_IMAGE stores a kept frame's tile exactly; a frame not kept, or refused by the store, fails |   |
+|   | tests/unit/payload/test_camera.py |
 """
 from __future__ import annotations
 
+import collections
+import io
 from typing import Any
+
+import numpy as np
 
 from flight.core.component import Channel, CommandRefused, Component, Event, command
 from flight.core.context import Context
@@ -30,7 +43,7 @@ from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Severity
 from flight.environment.land import over_land
 from flight.environment.orbit import mission_orbit
-from flight.messages import Backpressure, Capture, FlightMode
+from flight.messages import Backpressure, Capture, FileSave, FlightMode
 from flight.payload.scene import SceneGenerator
 
 
@@ -50,6 +63,7 @@ class Camera(Component):
     }
 
     captures = OutputPort(Capture, "one per tile taken", required=True)
+    images = OutputPort(FileSave, "a kept tile, on request (SAVE_IMAGE), into the file store", required=False)
     SETTINGS = {
         "seed": Setting(int, None, 0, 2**63 - 1, description="scene seed (default: the mission's)"),
         "size": Setting(int, 256, 8, 4096, description="pixels per tile side; 4 bands of uint16"),
@@ -57,6 +71,8 @@ class Camera(Component):
         "frame_divider": Setting(int, 1, 1, 1_000_000, description="one frame every N base ticks"),
         "image_over": Setting(str, "anywhere", choices=("anywhere", "land"),
                               description="land: capture only while the satellite is over land"),
+        "images_kept": Setting(int, 8, 0, 1024, description="last tiles kept for SAVE_IMAGE (each "
+                                                             "4 x size x size x 2 octets)"),
     }
 
     @classmethod
@@ -78,6 +94,7 @@ class Camera(Component):
         self._held = False
         self._safe = False
         self.orbit = mission_orbit(context.mission) if self.config["image_over"] == "land" else None
+        self._kept: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
 
     @input_port(Backpressure, "the payload asks the camera to wait", required=False)
     def backpressure(self, message: Backpressure) -> None:
@@ -106,6 +123,20 @@ class Camera(Component):
         if self._remaining:
             self._finish()
 
+    @command(Field("frame", DataType.U32), description="Store a kept frame's image in the file store as "
+                                                        "frame-N.npy, for downlink")
+    def SAVE_IMAGE(self, frame: int) -> Any:
+        pixels = self._kept.get(frame)
+        if pixels is None:
+            kept = f"{next(iter(self._kept))}..{next(reversed(self._kept))}" if self._kept else "none"
+            raise CommandRefused(f"frame {frame} is not kept (the last {self.config['images_kept']} are: {kept})")
+        encoded = io.BytesIO()
+        np.save(encoded, pixels, allow_pickle=False)
+        try:   # the store's Pending: the command completes once the file is kept, or fails with why not
+            return self.images.call(FileSave(f"frame-{frame}.npy", encoded.getvalue()))
+        except LookupError as error:      # no file store wired
+            raise CommandRefused(str(error)) from error
+
     def _finish(self) -> None:
         self._remaining = 0
         self.tlm("FramesRemaining", 0)
@@ -121,6 +152,7 @@ class Camera(Component):
             self.increment("SeaTicksSkipped")
             return
         tile = self.scene.tile(self._next_frame)
+        self._keep(tile.frame_id, tile.pixels)
         self._next_frame += 1
         self._remaining -= 1
         self._session_frames += 1
@@ -130,3 +162,9 @@ class Camera(Component):
         self.captures.send(Capture(tile.frame_id, tile.pixels, self._priority))
         if not self._remaining:
             self._finish()
+
+    def _keep(self, frame: int, pixels: np.ndarray) -> None:
+        if self.config["images_kept"]:
+            self._kept[frame] = pixels
+            while len(self._kept) > self.config["images_kept"]:
+                self._kept.popitem(last=False)

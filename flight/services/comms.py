@@ -31,6 +31,12 @@ downlink thread that dies is restarted by health (``restart``), the store untouc
 offered to the SEU injector on the ``buffers`` port (``tm_store``): an upset in a stored packet is
 found by its record's CRC, and the packet is skipped and counted (``TmDroppedCorrupt``).
 
+File PDUs (CFDP, the ``files`` port, from flight.services.file_transfer) bypass the store: each
+goes into a space packet of ``[mission.link] file_apid`` (no secondary header) and waits in a
+bounded queue of ``file_queue`` packets for the files VC, sent only while the transmitter is on.
+A PDU that finds the queue full is refused, counted (``FilePdusRefused``) and evented; CFDP asks
+for it again. An empty PDU asks only how much room the queue has (the port's answer).
+
 | requirement | verified by |
 |---|---|
 | TM packets carry per-APID sequence counts and per-service message counters, continued across |   |
@@ -48,6 +54,8 @@ found by its record's CRC, and the packet is skipped and counted (``TmDroppedCor
 | a downlink thread that died is restarted (by health) and sends what the store kept |   |
 |   | tests/unit/services/test_comms.py |
 | TM goes down in frames of the configured length, the CLCW given last in each | tests/unit/services/test_comms.py |
+| file PDUs go down on the files VC in packets of the file APID, not stored; a full queue |   |
+|   refuses one with a count and an event | tests/unit/services/test_file_component.py |
 """
 from __future__ import annotations
 
@@ -62,7 +70,7 @@ from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
 from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Limits, Severity
-from flight.messages import LinkStatus, Product, RawTelecommand, RegionChange, TmPacket, TransmitterState
+from flight.messages import FilePdu, LinkStatus, Product, RawTelecommand, RegionChange, TmPacket, TransmitterState
 from flight.services.link_security import CurveServer, curve_wanted, reachable
 from flight.services.tc_intake import TcIntake
 from flight.services.tm_downlink import StoreRegion, TmDownlink, store_class
@@ -72,6 +80,7 @@ from flight.services.tm_store import AckRefused, StoreClass, TmStore
 from flight.wire import services as st
 from flight.wire.keyfile import KeyRingError
 from flight.wire.link import LinkParameters
+from flight.wire.spacepacket import SEQUENCE_COUNT_MODULO, PacketType, PrimaryHeader
 
 
 ENDPOINT = re.compile(r"^(tcp://(\*|[\w.\-]+|\[[0-9a-fA-F:]+\]):(\*|\d{1,5})|ipc://.+|inproc://.+)$")
@@ -86,6 +95,47 @@ def endpoint_reason(endpoint: str) -> str | None:
     if port and port != "*" and not 1 <= int(port) <= 65535:
         return "the port must be from 1 to 65535 (or * for any)"
     return None
+
+
+COMMS_SETTINGS = {
+    "tc_endpoint": Setting(str, "tcp://127.0.0.1:5550", check=endpoint_reason,
+                           description="ZeroMQ ROUTER, bound; grounds connect a DEALER"),
+    "tm_endpoint": Setting(str, "tcp://127.0.0.1:5551", check=endpoint_reason,
+                           description="ZeroMQ PUSH, bound; grounds connect a PULL"),
+    "tm_hwm": Setting(int, 10_000, 1, 10_000_000, description="ZeroMQ send high-water mark, messages"),
+    "tm_store_file": Setting(str, "tm_store.sqlite", description="the durable TM store (SQLite), relative "
+                                                                 "to the run directory"),
+    "tm_store_octets": Setting(int, 256 << 20, 4096, 1 << 40,
+                               description="octets of packets the store holds; beyond: evictions, counted"),
+    "tm_pending_max": Setting(int, 100_000, 1, 10_000_000,
+                              description="reports waiting to be stored at most; beyond: refused, counted"),
+    "ack_timeout": Setting(float, 10.0, 0.1, 86_400.0,
+                           description="seconds after which a packet sent and not acknowledged goes again"),
+    "flush_timeout": Setting(float, 5.0, 0.0, 600.0,
+                             description="seconds spent at stop storing what waits and sending the store"),
+    "tcs_per_cycle": Setting(int, 50, 1, 100_000, description="TCs given to the dispatcher per cycle "
+                                                             "at most; the others wait"),
+    "tc_queue_per_peer": Setting(int, 100, 1, 100_000, description="TCs waiting per ground connection "
+                                                                   "at most; beyond: refused, counted"),
+    "tc_max_peers": Setting(int, 16, 1, 1024, description="ground connections with TCs waiting at most"),
+    "curve": Setting(str, "auto", choices=("auto", "on", "off"),
+                     description="ZeroMQ CURVE + ZAP on the ground link; auto: on when an endpoint is "
+                                 "reachable from another host (see flight/services/link_security.py)"),
+    "curve_certificate": Setting(str, "curve/flight.key_secret",
+                                 description="the flight's CURVE certificate (secret), relative to the run "
+                                             "directory"),
+    "curve_clients": Setting(str, "curve/grounds", description="folder of the authorized grounds' public "
+                                                               "certificates (NAME.key), relative to the "
+                                                               "run directory"),
+    "tm_sa_state_file": Setting(str, "tm_sa_state.bin",
+                                description="the TM SA's IV reservation (an IV is never used twice, "
+                                            "across a crash too), relative to the run directory"),
+    "file_queue": Setting(int, 64, 1, 100_000, description="CFDP PDUs waiting for the files VC at most; "
+                                                               "beyond: refused, counted"),
+    "max_message_size": Setting(int, 4096, 64, 1 << 20,
+                                description="bytes; ZeroMQ drops a larger incoming message and its "
+                                            "connection (ZMQ_MAXMSGSIZE)"),
+}
 
 
 class Comms(Component):
@@ -112,44 +162,11 @@ class Comms(Component):
         "TcQueued": Channel(DataType.U32, "packets", description="TCs waiting for the dispatcher"),
         "TcRefused": Channel(DataType.U32, "packets", Limits(yellow_high=0),
                              description="TCs refused: their connection's queue was full"),
+        "FilePdusSent": Channel(DataType.U32, "packets", description="CFDP PDUs framed on the files VC"),
+        "FilePdusRefused": Channel(DataType.U32, "packets", description="CFDP PDUs refused: the files queue "
+                                                                        "was full (CFDP sends them again)"),
     }
-    SETTINGS = {
-        "tc_endpoint": Setting(str, "tcp://127.0.0.1:5550", check=endpoint_reason,
-                               description="ZeroMQ ROUTER, bound; grounds connect a DEALER"),
-        "tm_endpoint": Setting(str, "tcp://127.0.0.1:5551", check=endpoint_reason,
-                               description="ZeroMQ PUSH, bound; grounds connect a PULL"),
-        "tm_hwm": Setting(int, 10_000, 1, 10_000_000, description="ZeroMQ send high-water mark, messages"),
-        "tm_store_file": Setting(str, "tm_store.sqlite", description="the durable TM store (SQLite), relative "
-                                                                     "to the run directory"),
-        "tm_store_octets": Setting(int, 256 << 20, 4096, 1 << 40,
-                                   description="octets of packets the store holds; beyond: evictions, counted"),
-        "tm_pending_max": Setting(int, 100_000, 1, 10_000_000,
-                                  description="reports waiting to be stored at most; beyond: refused, counted"),
-        "ack_timeout": Setting(float, 10.0, 0.1, 86_400.0,
-                               description="seconds after which a packet sent and not acknowledged goes again"),
-        "flush_timeout": Setting(float, 5.0, 0.0, 600.0,
-                                 description="seconds spent at stop storing what waits and sending the store"),
-        "tcs_per_cycle": Setting(int, 50, 1, 100_000, description="TCs given to the dispatcher per cycle "
-                                                                 "at most; the others wait"),
-        "tc_queue_per_peer": Setting(int, 100, 1, 100_000, description="TCs waiting per ground connection "
-                                                                       "at most; beyond: refused, counted"),
-        "tc_max_peers": Setting(int, 16, 1, 1024, description="ground connections with TCs waiting at most"),
-        "curve": Setting(str, "auto", choices=("auto", "on", "off"),
-                         description="ZeroMQ CURVE + ZAP on the ground link; auto: on when an endpoint is "
-                                     "reachable from another host (see flight/services/link_security.py)"),
-        "curve_certificate": Setting(str, "curve/flight.key_secret",
-                                     description="the flight's CURVE certificate (secret), relative to the run "
-                                                 "directory"),
-        "curve_clients": Setting(str, "curve/grounds", description="folder of the authorized grounds' public "
-                                                                   "certificates (NAME.key), relative to the "
-                                                                   "run directory"),
-        "tm_sa_state_file": Setting(str, "tm_sa_state.bin",
-                                    description="the TM SA's IV reservation (an IV is never used twice, "
-                                                "across a crash too), relative to the run directory"),
-        "max_message_size": Setting(int, 4096, 64, 1 << 20,
-                                    description="bytes; ZeroMQ drops a larger incoming message and its "
-                                                "connection (ZMQ_MAXMSGSIZE)"),
-    }
+    SETTINGS = COMMS_SETTINGS
     EVENTS = {
         "Unauthenticated": Event(Severity.WARNING_HI, "The ground link is NOT authenticated: {endpoint} is "
                                                       "reachable and comms.curve is off",
@@ -160,6 +177,9 @@ class Comms(Component):
         "StoreRecovered": Event(Severity.WARNING_HI, "{reason}", (Field("reason", DataType.STRING),)),
         "AckRefused": Event(Severity.WARNING_LO, "Acknowledgement refused: {reason}",
                             (Field("reason", DataType.STRING),), throttle=10),
+        "FilePduRefused": Event(Severity.WARNING_LO, "CFDP PDU refused, the files queue is full: {refused} "
+                                                     "refused so far", (Field("refused", DataType.U32),),
+                                throttle=10),
     }
     tc = OutputPort(RawTelecommand, "every message from the ground (a TC frame), as it arrived", required=True)
     buffers = OutputPort(RegionChange, "the TM store, for the SEU injector")
@@ -172,7 +192,10 @@ class Comms(Component):
         self.flush_timeout = self.config["flush_timeout"]
         self.link = LinkParameters.of(context.mission)
         self.downlink = TmDownlink(name, TmFramer(self.link), pending_max=self.config["tm_pending_max"],
-                                   ack_timeout=self.config["ack_timeout"], now=context.now, log=self.log)
+                                   ack_timeout=self.config["ack_timeout"], now=context.now, log=self.log,
+                                   files_max=self.config["file_queue"])
+        self._file_sequence = 0
+        self._files_refused = 0
         self._prepared = False  # preflight gives the downlink its TM SA and its store
         self._queue_refused = 0
         self._region: StoreRegion | None = None
@@ -307,6 +330,7 @@ class Comms(Component):
         self.tlm("TmFramesSent", downlink.frames_sent & u32)
         self.tlm("TmDroppedCorrupt", (downlink.corrupt + stats.corrupt) & u32)
         self.tlm("TmDroppedStoreFull", (self._queue_refused + downlink.refused) & u32)
+        self.tlm("FilePdusSent", downlink.files_sent & u32)
 
     # --- ST[15]: the ground's acknowledgements --------------------------------------------------
     @command(Field("apid", DataType.U16), Field("first_time", DataType.U64), Field("last_time", DataType.U64),
@@ -364,6 +388,22 @@ class Comms(Component):
     @input_port(TransmitterState, "whether the downlink may send (flight.services.transmitter)", required=False)
     def transmitter(self, state: TransmitterState) -> None:
         self.downlink.set_transmitting(state.on)
+
+    @input_port(FilePdu, "a CFDP PDU to send down on the files VC; answers the queue's room (-1: refused)",
+                required=False)
+    def files(self, message: FilePdu) -> int:
+        if not message.pdu:
+            return self.downlink.file_room()
+        header = PrimaryHeader(PacketType.TM, self.link.file_apid, self._file_sequence, len(message.pdu) - 1,
+                               secondary_header=False)
+        room = self.downlink.put_file(header.pack() + message.pdu)
+        if room < 0:
+            self._files_refused += 1
+            self.tlm("FilePdusRefused", self._files_refused & 0xFFFFFFFF)
+            self.event("FilePduRefused", refused=self._files_refused & 0xFFFFFFFF)
+        else:
+            self._file_sequence = (self._file_sequence + 1) % SEQUENCE_COUNT_MODULO
+        return room
 
     @input_port(Product, "an inference product to send down as TM[200,1]", required=False)
     def products(self, product: Product) -> None:

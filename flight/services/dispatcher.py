@@ -191,6 +191,8 @@ class CommandDispatcher(Component, CommandRouter):
                 self._report(st.Stage.COMPLETION, request_id)
             return
         code = next((c for kind, c in FAILURES if isinstance(error, kind)), FailureCode.INTERNAL_ERROR)
+        if isinstance(error, CommandError) and error.failure in FailureCode.__members__:
+            code = FailureCode[error.failure]  # the handler's own code
         detail = str(error) if isinstance(error, CommandError) else f"{type(error).__name__}: {error}"
         self._count("CommandsFailed")
         self.tlm("LastFailureCode", int(code))

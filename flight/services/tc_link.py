@@ -14,7 +14,9 @@ looked at (counted per reason, an event, and for security failures a flag in the
    (flight.core.durable) before the packets go on: a frame accepted before a restart is a
    replay after it.
 
-Then each packet goes out of the ``tc`` port to the dispatcher, which decodes and runs it. Octets
+Then each packet goes out of the ``tc`` port to the dispatcher, which decodes and runs it, except
+packets of the file APID (``[mission.link] file_apid``): their data field, a CFDP PDU, goes out of
+the ``files`` port to the file transfer (flight.services.file_transfer), when it is wired. Octets
 of an accepted frame that are not a whole packet go to the dispatcher too, as one more message
 (and an empty data field as an empty one), so a malformed TC from the authenticated ground gets
 its TM[1,2] like any other.
@@ -41,6 +43,7 @@ nothing changed if it cannot. A rekeyed SA keeps its counters (an IV is never re
 |   | tests/unit/services/test_tc_link.py |
 | a link state that cannot be saved refuses the frame (nothing runs) | tests/unit/services/test_tc_link.py |
 | sdls = "off" is said at start (WARNING_HI) | tests/unit/services/test_tc_link.py |
+| packets of the file APID go to the ``files`` port, not the dispatcher | tests/unit/services/test_file_component.py |
 """
 from __future__ import annotations
 
@@ -53,11 +56,13 @@ from flight.core.durable import DurableRecord, DurableRecordError
 from flight.core.ports import OutputPort, input_port
 from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Limits, Severity
-from flight.messages import LinkStatus, RawTelecommand
+from flight.messages import FilePdu, LinkStatus, RawTelecommand
 from flight.wire import sdls
 from flight.wire.cop1 import Farm1, Reason
+from flight.wire.failure import PacketError
 from flight.wire.keyfile import KeyRing, KeyRingError
 from flight.wire.link import LinkParameters
+from flight.wire.spacepacket import PRIMARY_HEADER_SIZE, PrimaryHeader
 from flight.wire.tc_frame import FrameError, TcFrame, cut_packets, parse_control_command
 
 BAD_MAC, BAD_SEQUENCE, BAD_SA = 0b001, 0b010, 0b100
@@ -128,6 +133,7 @@ class TcLink(Component):
     }
     tc = OutputPort(RawTelecommand, "each packet of each accepted frame", required=True)
     clcw = OutputPort(LinkStatus, "the CLCW, whenever it may have changed")
+    files = OutputPort(FilePdu, "the CFDP PDU of each packet of the file APID")
 
     def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
         super().__init__(name, context, config)
@@ -196,7 +202,18 @@ class TcLink(Component):
             return
         self._report()
         for packet in packets:
-            self.tc.send(RawTelecommand((packet,)))
+            if self.files.connections and self._file_packet(packet):
+                self.files.send(FilePdu(packet[PRIMARY_HEADER_SIZE:]))
+            else:
+                self.tc.send(RawTelecommand((packet,)))
+
+    def _file_packet(self, packet: bytes) -> bool:
+        """Whether ``packet`` is a whole space packet of the file APID."""
+        try:
+            header = PrimaryHeader.unpack(packet)
+        except PacketError:
+            return False
+        return header.apid == self.link.file_apid and header.packet_size == len(packet)
 
     def _accept(self, message: RawTelecommand) -> list[bytes]:
         """The packets of an accepted frame ([] for a control frame); :class:`Refused` otherwise."""

@@ -22,6 +22,11 @@ go in order and all of them, so the virtual channel counts have no gaps of the f
 Nothing is framed while the socket cannot send, so the order is chosen when packets can go.
 A thread that dies is started again by :meth:`restart` (comms' health hook), the store untouched.
 
+File PDUs (:meth:`put_file`: CFDP, flight.services.file_transfer) do not go into the store: CFDP
+class 2 recovers its own losses, and a durable, acknowledged copy would only halve the rate. They
+wait in a bounded queue of ``files_max`` packets (one that finds it full is refused, for comms to
+count) and go on the files VC each round, after the store's batch, while the transmitter is on.
+
 | requirement | verified by |
 |---|---|
 | a packet counts as stored once it is on disk; the counters continue across restarts |   |
@@ -30,6 +35,8 @@ A thread that dies is started again by :meth:`restart` (comms' health hook), the
 |   ``ack_timeout``; a range the ground asks for is sent again at once | tests/unit/services/test_comms.py |
 | alerts go first, then products, events, housekeeping | tests/unit/services/test_comms.py |
 | a dead thread is restarted and sends what the store kept | tests/unit/services/test_comms.py |
+| file packets go down on the files VC, never through the store; a full queue refuses them |   |
+|   | tests/unit/services/test_file_component.py |
 """
 from __future__ import annotations
 
@@ -47,7 +54,7 @@ from flight.core.types import Severity
 from flight.services.tm_framer import TmFramer
 from flight.services.tm_store import NewRecord, StoreClass, StoredRecord, TmStore
 from flight.wire import services as st
-from flight.wire.link import TM_PRODUCTS, TM_REALTIME
+from flight.wire.link import TM_FILES, TM_PRODUCTS, TM_REALTIME
 from flight.wire.pus import CUC_TICKS, TelemetryPacket
 from flight.wire.spacepacket import SEQUENCE_COUNT_MODULO
 
@@ -81,11 +88,13 @@ class TmDownlink:
     POLL_S = 0.05          # the longest the thread waits for the socket or new work
 
     def __init__(self, name: str, framer: TmFramer, *, pending_max: int, ack_timeout: float,
-                 now: Callable[[], float], log: logging.Logger) -> None:
+                 now: Callable[[], float], log: logging.Logger, files_max: int = 64) -> None:
         self.name, self.framer, self.log, self._now = name, framer, log, now
         self.store: TmStore | None = None            # opened by comms' preflight
         self.pending_max, self.ack_timeout = pending_max, ack_timeout
         self._pending: collections.deque[Report] = collections.deque()
+        self._files: collections.deque[bytes] = collections.deque()   # file packets: not stored
+        self.files_max = files_max
         self.lock = threading.Lock()                 # the pending queue and the CLCW
         self.store_lock = threading.Lock()           # the store (this thread, and commands)
         self._wake = threading.Condition(self.lock)
@@ -104,6 +113,7 @@ class TmDownlink:
         self.transmitting = True                     # off between passes (flight.services.transmitter)
         self.sent = self.sent_bytes = self.frames_sent = self.resent = self.refused = self.corrupt = 0
         self.send_failures = 0
+        self.files_sent = 0
 
     # --- producers (any thread) ------------------------------------------------------------------
     def put(self, apid: int, service: int, subtype: int, app_data: bytes, cls: StoreClass, now: float) -> bool:
@@ -115,6 +125,20 @@ class TmDownlink:
             self.idle = False
             self._wake.notify_all()
             return True
+
+    def put_file(self, packet: bytes) -> int:
+        """Queue a file packet (not stored); the room left after it, -1 if the queue was full."""
+        with self.lock:
+            if len(self._files) >= self.files_max:
+                return -1
+            self._files.append(packet)
+            self.idle = False
+            self._wake.notify_all()
+            return self.files_max - len(self._files)
+
+    def file_room(self) -> int:
+        with self.lock:
+            return self.files_max - len(self._files)
 
     def set_transmitting(self, on: bool) -> None:
         """The transmitter on (a pass) or off: nothing is framed while it is off."""
@@ -251,15 +275,18 @@ class TmDownlink:
             records: list[StoredRecord] = self.store.take(self.BATCH, self._in_flight, self._cursor)
         with self.lock:
             clcw, self._clcw_changed = self._clcw_changed, False
-        if records:
-            frames, now = [], self._now()
-            for _, group in itertools.groupby(records, key=lambda r: r.cls):  # a class's frames before the next's
-                framed, corrupt = self.framer.frames([(r.packet, r.vcid, r.stored) for r in group], now)
-                frames += framed
-                self.corrupt += corrupt
-        elif clcw:
-            frames, corrupt = [self.framer.clcw_frame()], 0
-        else:
+            files = [self._files.popleft() for _ in range(min(self.BATCH, len(self._files)))]
+        frames, now = [], self._now()
+        for _, group in itertools.groupby(records, key=lambda r: r.cls):  # a class's frames before the next's
+            framed, corrupt = self.framer.frames([(r.packet, r.vcid, r.stored) for r in group], now)
+            frames += framed
+            self.corrupt += corrupt
+        if files:
+            frames += self.framer.frames([(packet, TM_FILES, now) for packet in files], now)[0]
+            self.files_sent += len(files)
+        if not frames and clcw:
+            frames = [self.framer.clcw_frame()]
+        elif not frames:
             return False
         self._unsent.extend(frames)
         self._batch = [(r.id, r.cls) for r in records]

@@ -44,6 +44,13 @@ class FailureCode(enum.IntEnum):
     SEQUENCES_FULL = 31         # ST[21]: too many sequences or steps, or more than the store holds
     SEQUENCE_ACTIVE = 32        # ST[21]: unloading or activating a sequence that is running
     BAD_STEP = 33               # ST[21]: a step's request is not a valid TC, or is an ST[21] request
+    FILE_NOT_FOUND = 34         # ST[23]: no such file or repository
+    PATH_REFUSED = 35           # ST[23]: absolute, with '..', outside the run directory, or not a plain name
+    FILE_IN_USE = 36            # ST[23]: the file is being sent, or a file downlink is going already
+    MODEL_CRC_MISMATCH = 40     # model update: the file's CRC-32C is not the one the command gives
+    MODEL_UNLOADABLE = 41       # model update: ONNX Runtime cannot load the file
+    MODEL_SIGNATURE = 42        # model update: inputs or outputs (names, types, shapes) differ from the flying model's
+    MODEL_TEST_VECTOR = 43      # model update: no test vector beside the model, or a wrong answer to it
 
 
 class PacketError(Exception):

@@ -14,10 +14,12 @@ lengths and the MAC length given here, the anti-replay window ``sdls_window``. T
 Unlock and Set V(R)) travel unprotected, as CryptoLib and 232.0-B-3 have them.
 
 Downlink: TM transfer frames (flight.wire.tm_frame) of ``tm_frame_length`` octets, with the CLCW
-in the OCF and a FECF, on three virtual channels: :data:`TM_REALTIME` (housekeeping, events,
+in the OCF and a FECF, on four virtual channels: :data:`TM_REALTIME` (housekeeping, events,
 verification and other reports), :data:`TM_PRODUCTS` (ST[200] inference products) and
 :data:`TM_PLAYBACK` (packets that waited in the store longer than ``playback_after_s`` of mission
-time, e.g. while the ground was away). When the CLCW changes and no packet is waiting, a frame
+time, e.g. while the ground was away); CFDP PDUs (file transfer, flight.services.file_transfer) go
+on :data:`TM_FILES`, each in a space packet of APID ``file_apid``, which is also the APID of the
+PDUs going up in TC frames. When the CLCW changes and no packet is waiting, a frame
 of idle data on :data:`TM_IDLE` carries it at once, so COP-1 need not wait for telemetry. With
 ``tm_sdls`` other than "off" (authentication, the default) every TM frame is protected by its own
 security association ``tm_spi`` (flight.wire.sdls_tm), with the IV and MAC lengths of the TC SA,
@@ -43,9 +45,11 @@ from flight.wire.sdls import MAC_SIZES, SecurityAssociation, Service
 TM_REALTIME = 0
 TM_PRODUCTS = 1
 TM_PLAYBACK = 2
+TM_FILES = 3     # CFDP PDUs (flight.services.file_transfer): not stored, sent only while the transmitter is on
 TM_IDLE = 7  # frames of idle data only, sent to carry a changed CLCW when nothing else goes down
 TM_WINDOW = 1 << 32
-TM_VIRTUAL_CHANNELS = {TM_REALTIME: "realtime", TM_PRODUCTS: "products", TM_PLAYBACK: "playback"}
+TM_VIRTUAL_CHANNELS = {TM_REALTIME: "realtime", TM_PRODUCTS: "products", TM_PLAYBACK: "playback",
+                       TM_FILES: "files"}
 SERVICES = {"authenticated_encryption": Service.AUTHENTICATED_ENCRYPTION,
             "authentication": Service.AUTHENTICATION}
 
@@ -58,6 +62,8 @@ def check_link(link: Mapping[str, Any]) -> str | None:
     """The table as a whole: the TM SA is not the TC SA (each direction keys its own GCM nonces)."""
     if link["tm_sdls"] != "off" and link["sdls"] == "on" and link["tm_spi"] == link["spi"]:
         return f"tm_spi and spi are both {link['spi']}: the TM SA is an SA of its own"
+    if link["flight_entity_id"] == link["ground_entity_id"]:
+        return f"flight_entity_id and ground_entity_id are both {link['flight_entity_id']}: CFDP needs two entities"
     return None
 
 
@@ -89,6 +95,10 @@ LINK_SETTINGS = {
     "tm_spi": Setting(int, 2, 1, 65534, description="the security parameter index of the TM SA"),
     "key_file": Setting(str, "keys/flight.json",
                         description="the key file (flight.wire.keyfile), relative to the run directory"),
+    "file_apid": Setting(int, 1000, 0, 2046, description="the APID of the space packets carrying CFDP PDUs, both "
+                                                      "ways (no secondary header)"),
+    "flight_entity_id": Setting(int, 1, 0, 65535, description="the flight's CFDP entity id"),
+    "ground_entity_id": Setting(int, 2, 0, 65535, description="the ground's CFDP entity id"),
 }
 
 
@@ -113,6 +123,9 @@ class LinkParameters:
     tm_sdls: str = "authentication"
     tm_spi: int = 2
     key_file: str = "keys/flight.json"
+    file_apid: int = 1000
+    flight_entity_id: int = 1
+    ground_entity_id: int = 2
 
     @classmethod
     def of(cls, mission: Mapping[str, Any]) -> "LinkParameters":

@@ -2,7 +2,9 @@
 
 States: OFF -> STARTING (process spawned, waiting for HELLO with the right model CRC) -> PROBING
 (a known test vector sent; its output must match the reference) -> READY (takes frames) <->
-PARKED (powered down for power or temperature; takes no frames). READY -> QUARANTINED (late,
+PARKED (powered down for power or temperature; takes no frames); a card loading a new model in
+a model update comes back CANARY instead of READY (it computes copies of frames in shadow and
+delivers nothing, flight.payload.cluster.model_swap). READY -> QUARANTINED (late,
 crashed, silent, or outvoted too often): its process is killed, its frames in flight are given
 back to the cluster, and it is restarted (STARTING again) unless it failed ``max_failures``
 times within ``failure_window_s``, in which case it is switched OFF.
@@ -35,6 +37,7 @@ class CardState(enum.IntEnum):
     READY = 3
     PARKED = 4
     QUARANTINED = 5
+    CANARY = 6       # runs a new model in shadow (model update): computes copies, delivers nothing
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class Card:
         self.errors = 0
         self.resets = 0
         self.failures: list[float] = []
+        self.last_failure = ""  # why it was last quarantined
         self.busy_s = 0.0
         self.busy_at_power_step = 0.0
         self.utilization = 0.0

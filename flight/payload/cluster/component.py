@@ -15,7 +15,9 @@ and is commanded by name (``INJECT_CARD_FAULT``, ``RESET_CARD``, ...); card faul
 on the ``card_faults`` port (from the SEU injector). ``PARK_CARD`` holds a card parked until
 ``UNPARK_CARD`` (``CardsHeld``), the flight's SAFE mode (the ``flight_mode`` port) holds them all,
 and ``SET_MODE_IF`` changes the redundancy mode only from a given one (an event-action's TMR to
-DMR when a card is switched off: with auto-TMR on, the SAA still asks for TMR).
+DMR when a card is switched off: with auto-TMR on, the SAA still asks for TMR). The model that
+flies is replaced in orbit by ``STAGE_MODEL``, ``START_CANARY`` and ``ROLLBACK_MODEL``
+(flight.payload.cluster.model_update): the model is the one the slot record names.
 
 | requirement | verified by |
 | every tile: a product or a counted drop (by reason, in telemetry) | tests/system/test_cluster_component.py, |
@@ -23,12 +25,14 @@ DMR when a card is switched off: with auto-TMR on, the SAA still asks for TMR).
 | mode, policy and auto-TMR are commandable; card commands |   |
 |   reach the cards; card status is per-card telemetry | tests/system/test_cluster_component.py |
 | PARK_CARD, UNPARK_CARD, SET_MODE_IF and SAFE mode act on the cards | tests/system/test_onboard_response.py |
+| the model update's commands, events and channels |   |
+|   (flight.payload.cluster.model_update) | tests/system/test_model_update_cluster.py |
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -47,6 +51,7 @@ from flight.payload.cluster.card_process import CardSpec, CardState
 from flight.payload.cluster.engine import Cluster, ClusterConfig
 from flight.payload.cluster.events import ENGINE_EVENTS, EVENTS
 from flight.payload.cluster.frames import DropReason, Frame, Mode
+from flight.payload.cluster.model_update import UPDATE_CHANNELS, UPDATE_EVENTS, ModelUpdate
 from flight.payload.cluster.policies import POLICIES, make_policy
 from flight.payload.detection import decode_outputs
 from flight.protection.buffers import ByteBuffer
@@ -68,6 +73,7 @@ CARD_CHANNELS = {
     "Power": Channel(DataType.F32, "W"),
     "Temperature": Channel(DataType.F32, "degC", Limits(yellow_high=75.0, red_high=85.0)),
     "Pid": Channel(DataType.U32),
+    "ModelCrc": Channel(DataType.U32, description="CRC-32C of the model the card runs"),
 }
 ENGINE_KEYS = ("slots", "policy", "vote", "heartbeat_s", "heartbeat_timeout_s", "deadline_factor",
                "min_deadline_s", "max_failures", "failure_window_s", "disagreement_limit",
@@ -180,7 +186,7 @@ def card_spec(entry: dict[str, Any]) -> CardSpec:
                     card["idle_w"], card["active_w"], dict(card["thermal"]), card["overcurrent_w"])
 
 
-class InferenceCluster(Component):
+class InferenceCluster(ModelUpdate, Component):
     CHANNELS = {
         "Mode": Channel(DataType.U8, description="0 THROUGHPUT, 1 TMR, 2 DMR"),
         "Policy": Channel(DataType.U8, description=", ".join(f"{i} {n}" for i, n in enumerate(POLICIES))),
@@ -203,8 +209,9 @@ class InferenceCluster(Component):
         "Sunlit": Channel(DataType.BOOL),
         "InSaa": Channel(DataType.BOOL),
         "CardsHeld": Channel(DataType.U32, description="bit i: card i held parked (PARK_CARD, or SAFE mode)"),
+        **UPDATE_CHANNELS,
     }
-    EVENTS = EVENTS
+    EVENTS = {**EVENTS, **UPDATE_EVENTS}
     PARAMETERS = {
         "DetectionThreshold": Parameter(DataType.F32, 0.5, 0.05, 0.95,
                                         "fire score above which a cell is reported"),
@@ -235,7 +242,7 @@ class InferenceCluster(Component):
 
     def __init__(self, name: str, context: Context, config: dict[str, Any] | None = None) -> None:
         super().__init__(name, context, config)
-        self.model_path = context.run_file(self.config["model"])
+        self.model_path = self.flying_model()
         self.base_mode = Mode[self.config["mode"]]
         self.cards = [card_spec(entry) for entry in self.config["cards"]]
         self._last_tick: tuple[float, float, int] | None = None
@@ -250,6 +257,7 @@ class InferenceCluster(Component):
         config = self.config
         size = config["size"]
         self.grid = config["grid"]
+        self.model_path = self.open_slots()
         engine_config = ClusterConfig(self.model_path, (4, size, size), mode=self.base_mode,
                                       seed=self.context.seed, boards_dir=str(self.context.run_dir / "boards"),
                                       **{k: config[k] for k in ENGINE_KEYS})
@@ -257,25 +265,12 @@ class InferenceCluster(Component):
                             **config["power"])
         self.engine = Cluster(engine_config, self.cards, self._product, self._engine_event, power)
         self.engine.start()
-        if self.engine.weights is not None:  # each card's live weights, for the scrubber
-            for card, region in self.engine.weights.regions.items():
-                region.recover = self._weights_recovery(card)
-                self.regions.send(RegionChange(region))
+        self.offer_weights()  # each card's live weights, for the scrubber
         self._slots = ByteBuffer("frame_slots", self.engine.slots.array)
         self.buffers.send(RegionChange(self._slots))
 
-    def _weights_recovery(self, card: str) -> Callable[[], None]:
-        def recover() -> None:
-            """reload the weights from the model file and reset the card"""
-            self.engine.weights.reload(card)
-            self.engine.call(lambda: self.engine.reset_card(card, "weights reloaded"))
-
-        return recover
-
     def stop(self) -> None:
-        if self.engine.weights is not None:
-            for region in self.engine.weights.regions.values():
-                self.regions.send(RegionChange(region, added=False))
+        self.withdraw_weights()
         self.buffers.send(RegionChange(self._slots, added=False))
         self.engine.stop()
 
@@ -416,6 +411,7 @@ class InferenceCluster(Component):
         self._follow_the_orbit(now)
         self._publish_backpressure()
         self._report(engine)
+        self.follow_update()
 
     def _follow_the_orbit(self, now: float) -> None:
         engine = self.engine
@@ -457,5 +453,6 @@ class InferenceCluster(Component):
                     ("LatencyP50", p50 * 1e3), ("LatencyP99", p99 * 1e3),
                     ("Utilization", 100.0 * card.utilization), ("BusyTime", card.busy_s),
                     ("Outstanding", card.outstanding), ("Power", card.power_w),
-                    ("Temperature", card.thermal.temperature_c), ("Pid", card.pid)):
+                    ("Temperature", card.thermal.temperature_c), ("Pid", card.pid),
+                    ("ModelCrc", engine.supervisor.images[card.name].crc)):
                 self.tlm(f"{card.name}_{channel}", value)

@@ -9,7 +9,8 @@ Its parts, each owned by that thread (no locks between them):
   by the balancing policy, batching, request deadlines, frame expiry, the hold rule;
 - :class:`~flight.payload.cluster.voter.Voter`: concluding each frame from its results (TMR/DMR
   voting, disagreements) and decoding the output into the model's arrays;
-- :class:`~flight.payload.cluster.power_manager.PowerManager`: power, temperature and parking.
+- :class:`~flight.payload.cluster.power_manager.PowerManager`: power, temperature and parking;
+- :class:`~flight.payload.cluster.model_swap.ModelSwap`: a model update's canary, commit and rollback.
 
 Frames come in (from any thread) through :meth:`Cluster.submit`, which copies the tile into a free
 shared-memory slot, or without a copy through :meth:`Cluster.get_buffer` and
@@ -47,6 +48,7 @@ import numpy as np
 from flight.core.completion import Pending
 from flight.environment.power import PowerSystem
 from flight.payload.cluster.card_process import Card, CardSpec
+from flight.payload.cluster.model_swap import ModelSwap
 from flight.payload.cluster.frames import DropReason, Frame, FrameBuffer, Mode
 from flight.payload.cluster.policies import Policy
 from flight.payload.cluster.power_manager import PowerManager
@@ -88,9 +90,10 @@ class ClusterConfig:
     seed: int = 0
 
 
-def _part(part: str, name: str, doc: str = "") -> Any:
-    """A read-only attribute of the cluster that is ``name`` of one of its parts."""
-    return property(lambda cluster: getattr(getattr(cluster, part), name), doc=doc or None)
+def _part(part: str, name: str, doc: str = "", writable: bool = False) -> Any:
+    """An attribute of the cluster that is ``name`` of one of its parts (read-only unless ``writable``)."""
+    setter = (lambda cluster, value: setattr(getattr(cluster, part), name, value)) if writable else None
+    return property(lambda cluster: getattr(getattr(cluster, part), name), setter, doc=doc or None)
 
 
 class Cluster:
@@ -121,6 +124,8 @@ class Cluster:
         self.supervisor.connect(self.scheduler, self.voter)
         self.scheduler.connect(self.voter)
         self.power_manager = PowerManager(self.cards, power, on_event)
+        self.swap = ModelSwap(config, self.supervisor, self.scheduler, self.voter, self._lend_slot,
+                              self._return_slot, lambda: self._pending)
         self._inbox: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._seq = itertools.count()
@@ -137,6 +142,7 @@ class Cluster:
         self.slots = SlotPool(config.slots + 1, config.tile_shape, config.tile_dtype)  # + the probe's
         probe = self.supervisor.place_probe(self.slots)
         self.voter.learn_reference(self.supervisor.model_bytes, probe)
+        self.supervisor.image.probe_reference = self.voter.probe_reference
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
         self._poller = select.poll()  # the wake pipe and the cards' links
@@ -301,6 +307,7 @@ class Cluster:
             self._next_check = now + self.HEALTH_PERIOD_S
             self.supervisor.check_cards(now)
             self.scheduler.expire(now)
+            self.swap.check(now)
         self.scheduler.dispatch(now)
         supervisor, refresh_s = self.supervisor, self.config.refresh_s
         if refresh_s and now - supervisor.last_refresh > refresh_s:
@@ -313,44 +320,47 @@ class Cluster:
 
     def _admit(self, frame: Frame) -> None:
         self._pending.add(frame)
+        frame.model = self.supervisor.image.generation
         if self._stopping:
             self._drop(frame, DropReason.SHUTDOWN)
         else:
             self.scheduler.enqueue(frame)
+            self.swap.admitted(frame, time.monotonic())
 
     def _deliver(self, frame: Frame, outputs: list[np.ndarray]) -> None:
         self._finish(frame)
         self.delivered += 1
+        self.swap.concluded(frame, outputs)
         self.on_result(frame, outputs, sorted(frame.results))
 
     def _drop(self, frame: Frame, reason: DropReason) -> None:
         self._finish(frame)
+        self.swap.concluded(frame, None)
         self.dropped[reason] += 1
         self.on_event("frame_dropped", {"frame": frame.frame_id, "reason": reason.name})
+
+    def _lend_slot(self, source: int) -> int | None:
+        """A free slot holding a copy of slot ``source``'s tile (None: none free)."""
+        with self._lock:
+            slot = self.slots.acquire()
+            self.backpressure = slot is None or self.slots.free < self.config.backpressure_free_slots
+        if slot is not None:
+            self.slots.array[slot] = self.slots.array[source]
+        return slot
+
+    def _return_slot(self, slot: int) -> None:
+        with self._lock:
+            self.slots.release(slot)
+            self.backpressure = self.slots.free < self.config.backpressure_free_slots
 
     def _finish(self, frame: Frame) -> None:
         frame.finished = True
         self._pending.discard(frame)
-        with self._lock:
-            self.slots.release(frame.slot)
-            self.backpressure = self.slots.free < self.config.backpressure_free_slots
+        self._return_slot(frame.slot)
 
     # --- the parts' state and commands ----------------------------------------------------------
-    @property
-    def mode(self) -> Mode:
-        return self.scheduler.mode
-
-    @mode.setter
-    def mode(self, mode: Mode) -> None:
-        self.scheduler.mode = mode
-
-    @property
-    def policy(self) -> Policy:
-        return self.scheduler.policy
-
-    @policy.setter
-    def policy(self, policy: Policy) -> None:
-        self.scheduler.policy = policy
+    mode: Mode = _part("scheduler", "mode", writable=True)
+    policy: Policy = _part("scheduler", "policy", writable=True)
 
     # the parts' figures, read from any thread (plain attributes of the parts)
     power: PowerSystem | None = _part("power_manager", "power")

@@ -53,6 +53,7 @@ class Frame:
     dispatched: set[str] = field(default_factory=set)
     queued: bool = False
     finished: bool = False
+    model: int = 0  # the generation of the model that computes it (see ModelImage)
 
     @property
     def key(self) -> tuple[int, int]:
@@ -61,6 +62,17 @@ class Frame:
 
 
 PROBE = "probe"  # stands for the probe tile in a request's frames (see CardSupervisor)
+
+
+@dataclass(eq=False, slots=True)
+class CanaryShot:
+    """A copy of ``frame``'s tile in slot ``slot``, sent to the canary card (model update): its
+    result is compared with the flying model's, never delivered."""
+
+    frame: Frame
+    slot: int
+    dispatched: set[str] = field(default_factory=set)
+    released: bool = False
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ class Scheduler:
             if frame.finished:
                 heapq.heappop(self.queue)
                 continue
-            ready = supervisor.ready_cards()
+            ready = supervisor.ready_cards(model=frame.model)  # never two models in one vote
             if not ready:
                 if supervisor.may_come_back(()):
                     return  # wait for a card to come back
@@ -157,7 +157,7 @@ class Scheduler:
             frame.queued = False
             batch = [frame]
             if frame.copies == 1 and chosen[0].spec.max_batch > 1:
-                batch += self._take_batch_companions(chosen[0].spec.max_batch - 1)
+                batch += self._take_batch_companions(chosen[0].spec.max_batch - 1, frame.model)
             for card in chosen:
                 self.send(card, batch, now)
 
@@ -178,14 +178,14 @@ class Scheduler:
         return (best > 1 and frame.copies == 1 and len(self.queue) < best
                 and now - frame.admitted < self.config.max_queue_delay_s)
 
-    def _take_batch_companions(self, count: int) -> list[Frame]:
+    def _take_batch_companions(self, count: int, model: int) -> list[Frame]:
         companions = []
         while self.queue and len(companions) < count:
             frame = self.queue[0][1]
             if frame.finished:
                 heapq.heappop(self.queue)
                 continue
-            if frame.results or frame.dispatched or frame.copies > 1 or (
+            if frame.results or frame.dispatched or frame.copies > 1 or frame.model != model or (
                     not frame.copies and self.mode is not Mode.THROUGHPUT):
                 break
             heapq.heappop(self.queue)
@@ -201,7 +201,7 @@ class Scheduler:
         deadline = now + max(self.config.min_deadline_s,
                              self.config.deadline_factor * card.latency * ahead)
         card.requests[request_id] = Request(request_id, card.name, frames, now, deadline)
-        slots = [self._supervisor.probe_slot if f is PROBE else f.slot for f in frames]
+        slots = [self._supervisor.probe_slot if f is PROBE else f.slot for f in frames]  # (a CanaryShot's own)
         for frame in frames:
             if frame is not PROBE:
                 frame.dispatched.add(card.name)

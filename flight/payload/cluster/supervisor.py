@@ -30,6 +30,7 @@ import select
 import subprocess
 import time
 from collections.abc import Callable, Container
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,7 @@ from flight.core.component import CommandRefused
 from flight.payload.cluster import card_protocol as msg
 from flight.payload.cluster.board import replace_board
 from flight.payload.cluster.card_process import Card, CardSpec, CardState
-from flight.payload.cluster.frames import PROBE
+from flight.payload.cluster.frames import PROBE, CanaryShot
 from flight.payload.cluster.providers import choose_providers
 from flight.payload.cluster.slots import SlotPool
 from flight.payload.cluster.weights import WeightStore
@@ -50,6 +51,19 @@ if TYPE_CHECKING:
     from flight.payload.cluster.engine import ClusterConfig
     from flight.payload.cluster.scheduler import Scheduler
     from flight.payload.cluster.voter import Voter
+
+
+@dataclass
+class ModelImage:
+    """A model the cards may run: its file and CRC-32C, its generation (frames are tagged with the
+    generation that computes them: a model update never mixes two in a vote), the probe's
+    reference output under it, and its live weights (None: optimized weights)."""
+
+    path: Path
+    crc: int
+    generation: int = 0
+    probe_reference: bytes = b""
+    weights: WeightStore | None = None
 
 
 class CardSupervisor:
@@ -65,9 +79,12 @@ class CardSupervisor:
         self.cards = {spec.name: Card(spec, latency_prior=self.LATENCY_PRIOR_S) for spec in specs}
         self.by_fd: dict[int, Card] = {}  # the cards by their link's descriptor
         self.model_bytes = Path(config.model).read_bytes()
-        self.model_crc = crc32c(self.model_bytes)
-        self.weights: WeightStore | None = None
+        self.image = ModelImage(Path(config.model), crc32c(self.model_bytes))  # new frames run on it
+        self.images = {name: self.image for name in self.cards}  # the model each card runs (an update: not all alike)
+        self.canary_card: str | None = None  # the card that runs a new model in shadow (takes no frames)
+        self.on_shot: Callable[[Card, CanaryShot, bytes], None] = lambda card, shot, record: None
         self.probe_slot = 0
+        self.probe: np.ndarray | None = None
         self.redispatched = 0
         self.refreshes = 0
         self.last_refresh = 0.0
@@ -90,7 +107,18 @@ class CardSupervisor:
         self.probe_slot = slots.acquire()
         probe = SceneGenerator(seed=0x5EED, size=self.config.tile_shape[-1]).tile(0).pixels
         slots.write(self.probe_slot, probe)
+        self.probe = probe
         return probe
+
+    @property
+    def model_crc(self) -> int:
+        """The CRC-32C of the model new frames run on."""
+        return self.image.crc
+
+    @property
+    def weights(self) -> WeightStore | None:
+        """The live weights of the model new frames run on (None: optimized)."""
+        return self.image.weights
 
     def start(self, slots: SlotPool, poller: select.poll, record_bytes: int) -> None:
         """Spawn every card; ``record_bytes``: the size of one frame's output record."""
@@ -101,8 +129,8 @@ class CardSupervisor:
         self._poller = poller
         if config.weights not in ("live", "optimized"):
             raise ValueError(f"weights {config.weights!r} is neither live nor optimized")
-        self.weights = (WeightStore(Path(config.model), self.model_crc, list(self.cards),
-                                    config.weights_chunk) if config.weights == "live" else None)
+        self.image.weights = (WeightStore(Path(config.model), self.model_crc, list(self.cards),
+                                          config.weights_chunk) if config.weights == "live" else None)
         self.last_refresh = time.monotonic()
         self.worker_config = {"model": str(Path(config.model).resolve()),
                               "shm_name": slots.name, "slot_count": slots.count,
@@ -120,15 +148,18 @@ class CardSupervisor:
         """Kill every card's process (after the cluster thread has ended); free the weights."""
         for card in self.cards.values():
             self._kill(card)
-        if self.weights is not None:
-            self.weights.close()
+        stores = {id(i.weights): i.weights for i in (self.image, *self.images.values()) if i.weights is not None}
+        for store in stores.values():
+            store.close()
 
     def _spawn(self, card: Card, now: float) -> None:
         """Start the card's process; if the host lacks the resources (descriptors, memory,
         processes), the card waits in quarantine and is tried again later (check_cards)."""
-        weights = {"weights": self.weights.worker_config(card.name)} if self.weights else {}
+        image = self.images[card.name]
+        weights = {"weights": image.weights.worker_config(card.name)} if image.weights else {}
         try:
-            link = card.spawn({**self.worker_config, **weights}, self.max_message, now)
+            link = card.spawn({**self.worker_config, "model": str(image.path.resolve()), **weights},
+                              self.max_message, now)
         except OSError as error:
             delay = card.spawn_failed(now)
             self._on_event("card_spawn_failed", {"card": card.name, "reason": str(error), "retry_s": delay})
@@ -173,9 +204,10 @@ class CardSupervisor:
         if card.state is not CardState.STARTING:
             return
         card.last_heartbeat = now
-        if hello["model_crc32c"] != self.model_crc:
+        expected = self.images[card.name].crc
+        if hello["model_crc32c"] != expected:
             self._on_event("model_crc_mismatch", {"card": card.name, "crc": hello["model_crc32c"],
-                                                  "expected": self.model_crc})
+                                                  "expected": expected})
             self.fail(card, "model CRC mismatch", now)
             return
         card.set_state(CardState.PROBING, now)
@@ -187,6 +219,9 @@ class CardSupervisor:
             return
         if request.frames[0] is PROBE:
             self._probed(card, records, now)
+            return
+        if isinstance(request.frames[0], CanaryShot):
+            self.on_shot(card, request.frames[0], records)
             return
         size = len(records) // len(request.frames)
         card.record_latency(compute_ns / 1e9 / len(request.frames), len(request.frames))
@@ -200,18 +235,22 @@ class CardSupervisor:
             conclude(frame, now)
 
     def _probed(self, card: Card, record: bytes, now: float) -> None:
-        """The probe's result: readmit the card if it matches the reference."""
-        if not self._voter.matches_reference(record):
+        """The probe's result: readmit the card if it matches the reference (the canary card
+        comes back as CANARY: it takes no frames)."""
+        if not self._voter.matches_reference(record, self.images[card.name].probe_reference):
             self.fail(card, "probe output wrong", now)
             return
-        card.set_state(CardState.READY, now)
+        card.set_state(CardState.CANARY if card.name == self.canary_card else CardState.READY, now)
         self._voter.forget_disagreements(card.name)
         self._on_event("card_ready", {"card": card.name, "resets": card.resets})
 
     # --- health ---------------------------------------------------------------------------------
-    def ready_cards(self, exclude: Container[str] = ()) -> list[Card]:
-        """The READY cards, but those named in ``exclude``."""
-        return [c for c in self.cards.values() if c.state is CardState.READY and c.name not in exclude]
+    def ready_cards(self, exclude: Container[str] = (), model: int | None = None) -> list[Card]:
+        """The READY cards, but those named in ``exclude`` (and, given ``model``, those that run
+        another generation of the model)."""
+        images = self.images
+        return [c for c in self.cards.values() if c.state is CardState.READY and c.name not in exclude
+                and (model is None or images[c.name].generation == model)]
 
     def may_come_back(self, exclude: Container[str]) -> bool:
         """Whether a card not in ``exclude`` is, or may become, READY (is not switched off)."""
@@ -262,7 +301,7 @@ class CardSupervisor:
         restarted, or switched off after too many failures."""
         for request in card.requests.values():
             for frame in request.frames:
-                if frame is PROBE or frame.finished:
+                if frame is PROBE or isinstance(frame, CanaryShot) or frame.finished:
                     continue
                 frame.dispatched.discard(card.name)
                 self.redispatched += 1
@@ -270,6 +309,7 @@ class CardSupervisor:
         card.requests.clear()
         self._kill(card)
         card.set_state(CardState.QUARANTINED, now)
+        card.last_failure = reason
         card.failures = [t for t in card.failures if now - t < self.config.failure_window_s] + [now]
         self._on_event("card_quarantined", {"card": card.name, "reason": reason})
         if len(card.failures) >= self.config.max_failures:

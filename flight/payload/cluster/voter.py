@@ -114,12 +114,11 @@ class Voter:
     def learn_reference(self, model: bytes, probe: np.ndarray) -> None:
         """Run the model on the probe tile in this process: the output sizes, and the reference
         output a card's probe result must match."""
-        session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-        outputs = session.run(None, {session.get_inputs()[0].name: probe[None]})
+        outputs = run_once(model, probe)
         self.output_sizes = [int(np.prod(o.shape[1:])) for o in outputs]
         ends = np.cumsum(self.output_sizes).tolist()
         self._bounds = list(zip([0, *ends[:-1]], ends))
-        self.probe_reference = b"".join(np.ascontiguousarray(o[0], np.float32).tobytes() for o in outputs)
+        self.probe_reference = record_of(outputs)
 
     def conclude(self, frame: Frame, now: float) -> None:
         """Deliver, drop or re-queue ``frame`` once every card it went to has answered."""
@@ -137,7 +136,7 @@ class Voter:
             for name in set(frame.results) - outcome.disagreeing:  # agreed: the run is broken
                 self._counts[name] = 0
             self._deliver(frame, self.split(outcome.output))
-        elif len(frame.results) == 2 and self._supervisor.ready_cards(exclude=frame.results):
+        elif len(frame.results) == 2 and self._supervisor.ready_cards(exclude=frame.results, model=frame.model):
             frame.copies = 3  # two that disagree: ask a third
             self._scheduler.enqueue(frame)
         else:
@@ -152,9 +151,11 @@ class Voter:
         if count >= self.config.disagreement_limit and card.state is CardState.READY:
             self._supervisor.fail(card, f"outvoted {count} times", now)
 
-    def matches_reference(self, record: bytes) -> bool:
-        """Whether a probe result agrees with the reference output (tolerance: any provider)."""
-        return vote_tolerance({"reference": self.probe_reference, "card": record},
+    def matches_reference(self, record: bytes, reference: bytes | None = None) -> bool:
+        """Whether a probe result agrees with ``reference`` (by default the reference output
+        learned at start; tolerance: any provider)."""
+        reference = self.probe_reference if reference is None else reference
+        return vote_tolerance({"reference": reference, "card": record},
                               self.decisions).output is not None
 
     def forget_disagreements(self, card_name: str) -> None:
@@ -169,6 +170,17 @@ class Voter:
     def decisions(self, record: bytes) -> bytes:
         """What a record decides (:func:`decisions`)."""
         return decisions(self.split(record))
+
+
+def run_once(model: bytes, tile: np.ndarray) -> list[np.ndarray]:
+    """The model's outputs for one tile, computed in this process (CPU)."""
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: tile[None]})
+
+
+def record_of(outputs: list[np.ndarray]) -> bytes:
+    """The output record of the first frame of a batch of outputs (as a card sends it)."""
+    return b"".join(np.ascontiguousarray(o[0], np.float32).tobytes() for o in outputs)
 
 
 def decisions(outputs: list[np.ndarray]) -> bytes:

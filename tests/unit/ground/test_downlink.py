@@ -24,7 +24,8 @@ from flight.services.tm_framer import TmFramer
 from flight.services.tm_security import TmSecurity
 from flight.wire.clcw import Clcw
 from flight.wire.keyfile import KeyRing
-from flight.wire.link import TM_IDLE, TM_PLAYBACK, TM_PRODUCTS, TM_REALTIME, TM_VIRTUAL_CHANNELS, LinkParameters
+from flight.wire.link import (TM_FILES, TM_IDLE, TM_PLAYBACK, TM_PRODUCTS, TM_REALTIME, TM_VIRTUAL_CHANNELS,
+                              LinkParameters)
 from flight.wire.pus import TelemetryPacket
 from flight.wire.tm_frame import MasterChannel, Packetizer
 from ground_sim.console import link_security
@@ -33,7 +34,7 @@ from ground_sim.downlink import Downlink
 SETTINGS = settings(max_examples=40, deadline=None)
 crc16 = crcmod.predefined.mkCrcFun("crc-ccitt-false")
 SCID = 0x2A
-CHANNELS = (TM_REALTIME, TM_PRODUCTS, TM_PLAYBACK)
+CHANNELS = (TM_REALTIME, TM_PRODUCTS, TM_PLAYBACK, TM_FILES)
 
 
 def link(frame_length: int = 1024) -> LinkParameters:
@@ -193,7 +194,7 @@ def foreign(kind: str, frame_length: int = 100) -> bytes:
     if kind == "WRONG_SPACECRAFT":
         return TmFramer(LinkParameters(spacecraft_id=SCID + 1, tm_frame_length=frame_length)).frames(
             [(report(0, 3, 10), TM_REALTIME, 0.0)], 0.0)[0][0]
-    vcid, ocf = (3, lambda: b"\x01\x00\x00\x00") if kind == "UNKNOWN_VIRTUAL_CHANNEL" else (TM_REALTIME, None)
+    vcid, ocf = (4, lambda: b"\x01\x00\x00\x00") if kind == "UNKNOWN_VIRTUAL_CHANNEL" else (TM_REALTIME, None)
     packetizer = Packetizer(SCID, vcid, frame_length, ocf)
     packetizer.add(report(0, 3, 10))
     return MasterChannel(SCID).stamp(packetizer.flush()).encode()

@@ -2,19 +2,24 @@
 
 Verifies the requirements table of flight/payload/camera.py: imaging sessions produce exactly
 the commanded frames with consecutive ids and the commanded priority; STOP_IMAGING ends a session;
-no capture is made while the payload reports backpressure; SAFE mode stops imaging.
+no capture is made while the payload reports backpressure; SAFE mode stops imaging; SAVE_IMAGE
+hands a kept tile to the file store and completes with the store's outcome; a frame not kept or
+no store wired is refused.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from flight.core.completion import Pending
 from flight.core.component import CommandRefused
 from flight.messages import Backpressure, FlightMode
 from flight.payload.camera import Camera
 from flight.payload.scene import SceneGenerator
+from flight.services.file_store import FileStore
 from flight.testing import ComponentTester
 
 
@@ -106,3 +111,53 @@ def test_safe_mode_ends_imaging_and_refuses_start_imaging_until_nominal(tmp_path
     camera.START_IMAGING(1, 0)
     camera.tick(5, 0.0)
     assert len(captures) == 2
+
+
+def _saved(camera: Camera, frame: int, store) -> None:
+    camera.outputs["images"]._receivers = (store,)     # the file store's synchronous input, stubbed
+    camera.SAVE_IMAGE(frame)
+
+
+def test_save_image_hands_a_kept_frames_exact_tile_to_the_file_store(tmp_path):
+    camera, _, captures = _camera(tmp_path, images_kept=3)
+    camera.START_IMAGING(5, 0)
+    for tick in range(5):
+        camera.tick(tick, 0.0)
+    saved = []
+    for frame in (2, 3, 4):
+        _saved(camera, frame, saved.append)
+    assert [s.name for s in saved] == ["frame-2.npy", "frame-3.npy", "frame-4.npy"]
+    for message, capture in zip(saved, captures[2:], strict=True):
+        assert np.array_equal(np.load(io.BytesIO(message.data), allow_pickle=False), capture.pixels)
+    with pytest.raises(CommandRefused, match="frame 1 is not kept .*2..4"):
+        _saved(camera, 1, saved.append)
+    assert len(saved) == 3
+
+
+def test_save_image_completes_with_the_stores_outcome_and_is_refused_with_no_store(tmp_path):
+    camera, _, _ = _camera(tmp_path)
+    camera.START_IMAGING(1, 0)
+    camera.tick(0, 0.0)
+    store = FileStore(tmp_path / "files", max_bytes=600_000, max_files=1)
+    store.open()
+
+    def keep(message):            # the file store's input, as FileTransfer.save runs it on its thread
+        pending = Pending()
+        try:
+            store.save(message.name, message.data)
+        except OSError as error:
+            pending.finish(error)
+        else:
+            pending.finish()
+        return pending
+
+    outcomes = []
+    camera.outputs["images"]._receivers = (keep,)
+    camera.SAVE_IMAGE(0).when_done(outcomes.append)
+    assert outcomes == [None] and (tmp_path / "files" / "frame-0.npy").stat().st_size > 500_000
+    (tmp_path / "files" / "frame-0.npy").rename(tmp_path / "files" / "other.npy")    # the store is full now
+    camera.SAVE_IMAGE(0).when_done(outcomes.append)
+    assert "at most 1" in str(outcomes[1]) and not (tmp_path / "files" / "frame-0.npy").exists()
+    camera.outputs["images"]._receivers = ()
+    with pytest.raises(CommandRefused, match="0 connections"):
+        camera.SAVE_IMAGE(0)

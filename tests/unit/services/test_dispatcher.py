@@ -67,6 +67,10 @@ class Target(Component):
     def DISABLED(self):
         raise CommandDisabled("fault injection is not enabled")
 
+    @command()
+    def CODED(self):
+        raise CommandError("inputs/outputs differ", failure="MODEL_SIGNATURE")
+
     @command(test_equipment=True)
     def BREAK_THINGS(self):
         self.calls.append(("BREAK_THINGS",))
@@ -209,7 +213,8 @@ HANDLER_FAILURES = [("tgt.FAIL", "refused by the handler", FailureCode.EXECUTION
                     ("tgt.CRASH", "RuntimeError: handler crashed", FailureCode.INTERNAL_ERROR),
                     ("tgt.REFUSE", "already off", FailureCode.INVALID_STATE),
                     ("tgt.BUSY", "queue is full", FailureCode.BUSY),
-                    ("tgt.DISABLED", "not enabled", FailureCode.NOT_ENABLED)]
+                    ("tgt.DISABLED", "not enabled", FailureCode.NOT_ENABLED),
+                    ("tgt.CODED", "inputs/outputs differ", FailureCode.MODEL_SIGNATURE)]  # the handler's own code
 
 
 # codes a service of its own gives, each provoked in that service's tests
@@ -219,6 +224,10 @@ SERVICE_CODES |= {FailureCode.UNKNOWN_DEFINITION, FailureCode.DUPLICATE_DEFINITI
                   FailureCode.DEFINITIONS_FULL}  # tests/unit/services/test_monitoring.py, test_event_action.py
 SERVICE_CODES |= {FailureCode.UNKNOWN_SEQUENCE, FailureCode.DUPLICATE_SEQUENCE, FailureCode.SEQUENCES_FULL,
                   FailureCode.SEQUENCE_ACTIVE, FailureCode.BAD_STEP}   # tests/unit/services/test_sequencer.py
+SERVICE_CODES |= {FailureCode.MODEL_CRC_MISMATCH, FailureCode.MODEL_UNLOADABLE,
+                  FailureCode.MODEL_TEST_VECTOR}   # tests/unit/payload/test_model_validation.py
+SERVICE_CODES |= {FailureCode.FILE_NOT_FOUND, FailureCode.PATH_REFUSED,
+                  FailureCode.FILE_IN_USE}   # tests/unit/services/test_file_component.py
 
 
 def test_every_failure_code_is_provoked(h):

@@ -15,7 +15,7 @@ from flight.app import load_flight_topology
 from flight.core.settings import SettingError, check_settings
 from flight.core.topology import TopologyError
 from flight.wire import sdls
-from flight.wire.link import LINK_SETTINGS, TM_PLAYBACK, TM_PRODUCTS, TM_REALTIME, LinkParameters
+from flight.wire.link import LINK_SETTINGS, TM_FILES, TM_PLAYBACK, TM_PRODUCTS, TM_REALTIME, LinkParameters
 from flight.wire.tc_frame import SegmentHeader, TcFrame, TcHeader
 
 SETTINGS = settings(max_examples=60, deadline=None)
@@ -152,6 +152,7 @@ links = st.builds(LinkParameters, spacecraft_id=st.integers(0, 1023), tc_vcid=st
 def test_public_carries_everything_but_the_key_file_and_gives_the_parameters_back(link):
     doc = link.public()
     assert "key_file" not in doc and link.key_file not in doc.values()
-    assert doc["tm_virtual_channels"] == {"realtime": TM_REALTIME, "products": TM_PRODUCTS, "playback": TM_PLAYBACK}
+    assert doc["tm_virtual_channels"] == {"realtime": TM_REALTIME, "products": TM_PRODUCTS, "playback": TM_PLAYBACK,
+                                          "files": TM_FILES}
     assert LinkParameters.from_public(doc) == dataclasses.replace(link, key_file=LinkParameters().key_file)
     assert doc["spacecraft_id"] == link.spacecraft_id and doc["farm_window"] == link.farm_window
