@@ -4,13 +4,14 @@ the ground (ground_sim.api.update_model) while the camera images.
 Models: the demo model flies; ``good`` is the demo model with its class layer scaled by 0.5 (the same
 decisions on every frame, other confidences: each product shows which model computed it), ``wrong``
 has a FIRE bias of +1000 (its own test vector passes; the canary disagrees), ``coarse`` has a 4 x 4
-fire grid (a bad output shape). Each goes into the flight's file store (``RUN_DIR/files``) directly,
-as an upload would, with its test vector (ground_sim.model_package).
+fire grid (a bad output shape). In (a) the model and its test vector (ground_sim.model_package) go
+up by CFDP (api.upload_file); in (b) and (c) they are put in the flight's file store
+(``RUN_DIR/files``) directly, as an upload would.
 
 - (a) A good model during imaging: every frame comes down as a product (frame numbers contiguous,
   none missing), each computed by one model, the old one before the commit point and the new one
   after it (checked against both models computed on the ground); every card reports the new model's
-  CRC-32C, and still does after a restart.
+  CRC-32C, and still does after a SIGKILL and a restart.
 - (b) The bad shape is refused at STAGE_MODEL (MODEL_SIGNATURE, ModelRejected); the wrong answers
   are rolled back on the canary (ModelRolledBack); every product is the old model's.
 - (c) A SIGKILL after STAGE_MODEL, in the canary (after some frames were compared) and in the commit
@@ -69,7 +70,7 @@ class Flight:
 
     def __init__(self, run_dir: Path, demo_model: Path) -> None:
         self.run_dir = run_dir
-        self.overrides = [f'cluster.model="{demo_model}"', "cluster.canary_frames=20"]
+        self.overrides = [f'cluster.model="{demo_model}"', "cluster.canary_frames=20", "clock.speedup=4.0"]
         self.process: FlightProcess | None = None
         self.api: IntegrationApi | None = None
 
@@ -146,9 +147,11 @@ def all_products(api: IntegrationApi, frames: int) -> list:
 
 def test_a_good_model_during_imaging_loses_no_frame_and_flies_after_a_restart(tmp_path, demo_model):
     flight, frames = Flight(tmp_path / "flight", demo_model), 300
-    new, crc = upload(flight.run_dir, "good.onnx", class_layer(scale=0.5))
+    new, crc = upload(tmp_path / "ground", "good.onnx", class_layer(scale=0.5))    # on the ground, then up
     try:
         api = flight.start()
+        api.upload_file(new, "good.onnx", timeout=60)                                 # by CFDP, over the link
+        api.upload_file(new.with_suffix(".npz"), "good.npz", timeout=60)
         old_crc = model_crc(demo_model)
         assert card_crcs(api) == {old_crc}
         image(api, frames)
@@ -164,11 +167,9 @@ def test_a_good_model_during_imaging_loses_no_frame_and_flies_after_a_restart(tm
         assert card_crcs(api) == {crc}
         assert fresh(api, "cluster.ModelSlot") == 1
         compared = fresh(api, "cluster.CanaryCompared")
-        api.send_and_assert_command("executive.SHUTDOWN")
-        flight.process.wait(30)
-        flight.close()
+        flight.sigkill()
         api = flight.start()
-        assert card_crcs(api) == {crc}                                                # the slot survives
+        assert card_crcs(api) == {crc}                                   # the slot survives a SIGKILL
         print(f"\ngood update: {frames} frames, commit point at frame {boundary}, canary compared {compared}, "
               f"0 lost, 0 wrong")
     finally:
