@@ -4,14 +4,19 @@ The flight validates an uploaded model against the test vector beside it before 
 (flight.payload.cluster.model_validation): ``NAME.npz`` for ``NAME.onnx``, holding ``input`` (a
 batch of tiles, [N, 4, size, size] uint16) and ``output_0``, ``output_1``, ... (the model's
 outputs on them, in order), which this module computes with ONNX Runtime on the ground.
+:func:`demo_variant` makes the models the tests update to (the demo model with another class layer).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
+from onnx import numpy_helper
 
+from flight.payload.demo_model import build_demo_model
+from flight.payload.scene import SceneGenerator
 from native import crc32c
 
 
@@ -28,3 +33,26 @@ def write_test_vector(model: Path, tiles: np.ndarray) -> Path:
 def model_crc(model: Path) -> int:
     """The CRC-32C that STAGE_MODEL must be given for ``model``."""
     return crc32c(model.read_bytes())
+
+
+def demo_variant(scale: float = 1.0, fire_bias: float = 0.0) -> onnx.ModelProto:
+    """The demo model with its class layer scaled by ``scale`` and ``fire_bias`` added to the FIRE
+    logit: scaled, it decides as the demo model does with other confidences; biased, it answers wrong."""
+    model = build_demo_model()
+    for tensor in model.graph.initializer:
+        if tensor.name in ("class_weight", "class_bias"):
+            values = numpy_helper.to_array(tensor) * scale
+            if tensor.name == "class_bias":
+                values = values + np.array([0.0, 0.0, fire_bias], np.float32)
+            tensor.CopyFrom(numpy_helper.from_array(values.astype(np.float32), tensor.name))
+    return model
+
+
+def write_package(folder: Path, name: str, model: onnx.ModelProto) -> tuple[Path, int]:
+    """``model`` as ``folder/files/NAME`` with its test vector (three tiles of scene 9) beside it:
+    its path and CRC-32C. With a flight's run directory as ``folder``, it is where an upload lands."""
+    path = folder / "files" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(model.SerializeToString(deterministic=True))
+    write_test_vector(path, np.stack([SceneGenerator(9).tile(k).pixels for k in range(3)]))
+    return path, model_crc(path)

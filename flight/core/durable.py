@@ -105,3 +105,20 @@ def move_aside(path: Path, suffixes: tuple[str, ...] = ("",)) -> Path:
         if part.exists():
             part.rename(part.with_name(f"{part.name}.corrupt-{number}"))
     return path.with_name(f"{path.name}.corrupt-{number}")
+
+
+def write_whole(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``path`` whole or not at all: a temporary file (created with ``mode``), synced, renamed
+    over it, the directory synced (a crash leaves the old file or the new one, never a part)."""
+    temporary = path.with_name(path.name + ".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import enum
 import json
-import os
 import secrets
 import sys
 from dataclasses import dataclass, field
@@ -40,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+
+from flight.core.durable import write_whole
 
 KEY_SIZE = 32
 WRAPPED_SIZE = 40
@@ -177,18 +178,7 @@ class KeyRing:
         """Write the ring to ``path`` atomically (a crash leaves the old file or the new), mode 0600."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            json.dump(self.to_json(), out, indent=1)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_whole(path, json.dumps(self.to_json(), indent=1).encode(), mode=0o600)
 
     @classmethod
     def load(cls, path: str | Path) -> "KeyRing":

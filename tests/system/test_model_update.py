@@ -28,9 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
-from onnx import numpy_helper
 
 from flight.core.durable import DurableRecord
 from flight.payload.demo_model import build_demo_model
@@ -40,29 +38,10 @@ from flight.wire import services as st
 from flight.wire.failure import FailureCode
 from ground_sim.api import IntegrationApi
 from ground_sim.flight_process import FlightProcess
-from ground_sim.model_package import model_crc, write_test_vector
+from ground_sim.model_package import demo_variant, model_crc, write_package
 
 CARDS = ("card0", "card1", "card2")
 SEED = 1  # the default topology's scene seed
-
-
-def class_layer(scale: float = 1.0, fire_bias: float = 0.0) -> onnx.ModelProto:
-    model = build_demo_model()
-    for tensor in model.graph.initializer:
-        if tensor.name in ("class_weight", "class_bias"):
-            values = numpy_helper.to_array(tensor) * scale
-            if tensor.name == "class_bias":
-                values = values + np.array([0.0, 0.0, fire_bias], np.float32)
-            tensor.CopyFrom(numpy_helper.from_array(values.astype(np.float32), tensor.name))
-    return model
-
-
-def upload(run_dir: Path, name: str, model: onnx.ModelProto) -> tuple[Path, int]:
-    path = run_dir / "files" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(model.SerializeToString(deterministic=True))
-    write_test_vector(path, np.stack([SceneGenerator(9).tile(k).pixels for k in range(3)]))
-    return path, model_crc(path)
 
 
 class Flight:
@@ -147,7 +126,7 @@ def all_products(api: IntegrationApi, frames: int) -> list:
 
 def test_a_good_model_during_imaging_loses_no_frame_and_flies_after_a_restart(tmp_path, demo_model):
     flight, frames = Flight(tmp_path / "flight", demo_model), 300
-    new, crc = upload(tmp_path / "ground", "good.onnx", class_layer(scale=0.5))    # on the ground, then up
+    new, crc = write_package(tmp_path / "ground", "good.onnx", demo_variant(scale=0.5))    # on the ground, then up
     try:
         api = flight.start()
         api.upload_file(new, "good.onnx", timeout=60)                                 # by CFDP, over the link
@@ -178,8 +157,8 @@ def test_a_good_model_during_imaging_loses_no_frame_and_flies_after_a_restart(tm
 
 def test_a_bad_shape_is_refused_and_wrong_answers_are_rolled_back_on_the_canary(tmp_path, demo_model):
     flight, frames = Flight(tmp_path / "flight", demo_model), 200
-    _, coarse_crc = upload(flight.run_dir, "coarse.onnx", build_demo_model(grid=4))
-    _, wrong_crc = upload(flight.run_dir, "wrong.onnx", class_layer(fire_bias=1e3))
+    _, coarse_crc = write_package(flight.run_dir, "coarse.onnx", build_demo_model(grid=4))
+    _, wrong_crc = write_package(flight.run_dir, "wrong.onnx", demo_variant(fire_bias=1e3))
     try:
         api = flight.start()
         api.send_and_assert_failure("cluster.STAGE_MODEL", ["coarse.onnx", coarse_crc], FailureCode.MODEL_SIGNATURE,
@@ -201,7 +180,7 @@ def test_a_bad_shape_is_refused_and_wrong_answers_are_rolled_back_on_the_canary(
 
 def test_a_sigkill_at_each_step_leaves_one_model_on_every_card(tmp_path, demo_model):
     flight = Flight(tmp_path / "flight", demo_model)
-    _, crc = upload(flight.run_dir, "good.onnx", class_layer(scale=0.5))
+    _, crc = write_package(flight.run_dir, "good.onnx", demo_variant(scale=0.5))
     old_crc = model_crc(demo_model)
     try:
         api = flight.start()                                       # killed after STAGE_MODEL

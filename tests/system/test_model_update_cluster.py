@@ -13,10 +13,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
-from onnx import numpy_helper
 
 from flight.core.component import CommandError, CommandRefused
 from flight.messages import Capture
@@ -28,30 +26,10 @@ from flight.payload.demo_model import build_demo_model
 from flight.payload.detection import decode_outputs
 from flight.payload.scene import SceneGenerator
 from flight.testing import ComponentTester
-from ground_sim.model_package import model_crc, write_test_vector
+from ground_sim.model_package import demo_variant, model_crc, write_package
 
 CARDS = ["card0", "card1", "card2"]
 SEED = 5
-
-
-def class_layer(scale: float = 1.0, fire_bias: float = 0.0) -> onnx.ModelProto:
-    model = build_demo_model()
-    for tensor in model.graph.initializer:
-        if tensor.name in ("class_weight", "class_bias"):
-            values = numpy_helper.to_array(tensor) * scale
-            if tensor.name == "class_bias":
-                values = values + np.array([0.0, 0.0, fire_bias], np.float32)
-            tensor.CopyFrom(numpy_helper.from_array(values.astype(np.float32), tensor.name))
-    return model
-
-
-def upload(run_dir: Path, name: str, model: onnx.ModelProto) -> tuple[Path, int]:
-    """Put ``model`` and its test vector in the file store, as an upload would; its path and CRC-32C."""
-    path = run_dir / "files" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(model.SerializeToString(deterministic=True))
-    write_test_vector(path, np.stack([SceneGenerator(9).tile(k).pixels for k in range(3)]))
-    return path, model_crc(path)
 
 
 def _wait(condition, timeout=30.0):
@@ -137,7 +115,7 @@ def payload(tmp_path, demo_model):
 
 def test_a_clean_canary_commits_on_every_card_with_no_frame_lost_or_wrong(payload, demo_model):
     cluster, run_dir = payload.cluster, payload.run_dir
-    new, crc = upload(run_dir, "good.onnx", class_layer(scale=0.5))
+    new, crc = write_package(run_dir, "good.onnx", demo_variant(scale=0.5))
     payload.feed(10)
     assert cluster.STAGE_MODEL("good.onnx", crc) is None
     assert payload.tlm("UpdateState") == UpdateState.STAGED and (run_dir / "models" / "B.onnx").is_file()
@@ -171,7 +149,7 @@ def test_a_clean_canary_commits_on_every_card_with_no_frame_lost_or_wrong(payloa
 
 def test_a_model_with_wrong_answers_is_rolled_back_on_the_canary(payload, demo_model):
     cluster, run_dir = payload.cluster, payload.run_dir
-    _, crc = upload(run_dir, "wrong.onnx", class_layer(fire_bias=1e3))
+    _, crc = write_package(run_dir, "wrong.onnx", demo_variant(fire_bias=1e3))
     assert cluster.STAGE_MODEL("wrong.onnx", crc) is None   # its own test vector: it says what it computes
     assert _outcome(cluster.START_CANARY(0, "card1")) is None
     payload.feed(until=lambda: payload.h.events_named("ModelRolledBack"))
@@ -190,7 +168,7 @@ def test_a_model_with_wrong_answers_is_rolled_back_on_the_canary(payload, demo_m
 
 def test_a_canary_card_that_fails_is_rolled_back_and_so_is_one_by_command(payload):
     cluster, run_dir = payload.cluster, payload.run_dir
-    _, crc = upload(run_dir, "good.onnx", class_layer(scale=0.5))
+    _, crc = write_package(run_dir, "good.onnx", demo_variant(scale=0.5))
     cluster.STAGE_MODEL("good.onnx", crc)
     _outcome(cluster.START_CANARY(1000, ""))
     _wait(lambda: cluster.engine.cards["card2"].state is CardState.CANARY)
@@ -215,7 +193,7 @@ def test_refusals_change_nothing(payload):
         cluster.START_CANARY(0, "")                  # nothing staged
     with pytest.raises(CommandRefused):
         cluster.ROLLBACK_MODEL()                     # nothing to roll back
-    _, crc = upload(run_dir, "coarse.onnx", build_demo_model(grid=4))
+    _, crc = write_package(run_dir, "coarse.onnx", build_demo_model(grid=4))
     with pytest.raises(CommandError) as refused:
         cluster.STAGE_MODEL("coarse.onnx", crc)
     assert refused.value.failure == "MODEL_SIGNATURE"
@@ -228,7 +206,7 @@ def test_refusals_change_nothing(payload):
     assert [e[2][0] for e in payload.h.events_named("ModelRejected")] == ["coarse.onnx", "missing.onnx",
                                                                            "../models/A.onnx"]
     assert payload.tlm("UpdateState") == UpdateState.IDLE and not (run_dir / "models" / "B.onnx").exists()
-    _, crc = upload(run_dir, "good.onnx", class_layer(scale=0.5))
+    _, crc = write_package(run_dir, "good.onnx", demo_variant(scale=0.5))
     cluster.STAGE_MODEL("good.onnx", crc)
     assert cluster.ROLLBACK_MODEL() is None          # a staged model is discarded
     assert payload.tlm("UpdateState") == UpdateState.IDLE and not (run_dir / "models" / "B.onnx").exists()

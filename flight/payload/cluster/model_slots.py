@@ -26,11 +26,10 @@ STAGED model is kept if its file still has its CRC-32C, else discarded likewise.
 from __future__ import annotations
 
 import enum
-import os
 from pathlib import Path
 from typing import Any
 
-from flight.core.durable import DurableRecord
+from flight.core.durable import DurableRecord, write_whole
 from native import crc32c
 
 SLOTS = ("A", "B")
@@ -42,21 +41,6 @@ class UpdateState(enum.IntEnum):
     STAGED = 1
     CANARY = 2
     COMMITTING = 3
-
-
-def write_synced(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all: a temporary file, synced, renamed over it, the directory synced."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def flying_model(folder: Path, configured: Path) -> Path:
@@ -80,7 +64,7 @@ class ModelSlots:
         state = self._record.load()
         if state is None:  # the first start: the configured model flies, from slot A
             model = configured.read_bytes()
-            write_synced(folder / "A.onnx", model)
+            write_whole(folder / "A.onnx", model)
             state = {"active": "A", "crc": crc32c(model), "state": "IDLE", "staged_crc": 0}
             self._record.save(state)
         self._state: dict[str, Any] = dict(state)
@@ -132,7 +116,7 @@ class ModelSlots:
 
     def stage(self, model: bytes, crc: int) -> None:
         """Put ``model`` (CRC-32C ``crc``, validated) into the slot that does not fly."""
-        write_synced(self.staged_path, model)
+        write_whole(self.staged_path, model)
         self._save(state="STAGED", staged_crc=crc)
 
     def set_state(self, state: UpdateState) -> None:
