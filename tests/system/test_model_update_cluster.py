@@ -17,7 +17,7 @@ import onnxruntime as ort
 import pytest
 
 from flight.core.component import CommandError, CommandRefused
-from flight.messages import Capture
+from flight.messages import Capture, FlightMode
 from flight.payload.cluster.card_process import CardState
 from flight.payload.cluster.model_slots import UpdateState
 from flight.payload.cluster.model_swap import Phase
@@ -213,3 +213,19 @@ def test_refusals_change_nothing(payload):
     cluster.STAGE_MODEL("good.onnx", crc)
     assert isinstance(_outcome(cluster.START_CANARY(0, "card9")), CommandRefused)
     assert payload.tlm("UpdateState") == UpdateState.STAGED
+
+
+def test_safe_mode_rolls_a_canary_back_and_no_canary_starts_in_safe(payload):
+    cluster, run_dir = payload.cluster, payload.run_dir
+    _, crc = write_package(run_dir, "good.onnx", demo_variant(scale=0.5))
+    cluster.STAGE_MODEL("good.onnx", crc)
+    _outcome(cluster.START_CANARY(1000, ""))
+    payload.feed(5)
+    assert _outcome(payload.h.send("cluster.flight_mode", FlightMode(True, "by test"))) is None
+    payload.tick()
+    [(_, _, [reason])] = payload.h.events_named("ModelRolledBack")
+    assert reason == "the flight entered SAFE mode" and payload.tlm("UpdateState") == UpdateState.IDLE
+    cluster.STAGE_MODEL("good.onnx", crc)
+    assert isinstance(_outcome(cluster.START_CANARY(0, "")), CommandRefused)    # every card held parked
+    assert payload.tlm("UpdateState") == UpdateState.STAGED
+    assert {payload.tlm(f"{c}_ModelCrc") for c in CARDS} == {model_crc(payload.cluster.slots.active_path)}

@@ -51,6 +51,7 @@ from flight.payload.cluster.card_process import CardSpec, CardState
 from flight.payload.cluster.engine import Cluster, ClusterConfig
 from flight.payload.cluster.events import ENGINE_EVENTS, EVENTS
 from flight.payload.cluster.frames import DropReason, Frame, Mode
+from flight.payload.cluster.model_swap import Phase
 from flight.payload.cluster.model_update import UPDATE_CHANNELS, UPDATE_EVENTS, ModelUpdate
 from flight.payload.cluster.policies import POLICIES, make_policy
 from flight.payload.detection import decode_outputs
@@ -383,7 +384,11 @@ class InferenceCluster(ModelUpdate, Component):
 
     @input_port(FlightMode, "the flight's mode: SAFE holds every card parked", required=False)
     def flight_mode(self, mode: FlightMode) -> Pending:
-        return self.engine.call(lambda: self.engine.set_safe(mode.safe))
+        def apply() -> None:
+            if mode.safe and self.engine.swap.phase is Phase.CANARY:   # SAFE parks every card: no canary
+                self.engine.swap.rollback("the flight entered SAFE mode")
+            self.engine.set_safe(mode.safe)
+        return self.engine.call(apply)
 
     @input_port(CardFault, "card faults to inject (from the SEU injector)", required=False)
     def card_faults(self, fault: CardFault) -> Pending:

@@ -16,6 +16,8 @@ thread's :class:`~flight.payload.cluster.model_swap.ModelSwap` (canary, commit, 
    offered again to the scrubber and the SEU injector as the card switches. A disagreement too many,
    or a failure of the canary card, rolls back automatically (``ModelRolledBack`` with the reason).
 3. ``ROLLBACK_MODEL``: a staged model is discarded, a canary rolled back (refused while committing).
+   Entering SAFE mode rolls a canary back too (SAFE parks every card), and a canary cannot start
+   in SAFE (no card is in service).
 
 At start the slot the record names flies on every card; an update a restart interrupted in its
 canary or commit is discarded (``ModelUpdateInterrupted`` with the step); a staged one stays staged.
@@ -28,7 +30,8 @@ event, an automatic rollback with its event; rejections and rollbacks count in `
 | STAGED -> CANARY -> committed (IDLE, the other slot flies); ROLLBACK_MODEL discards a staged |   |
 |   model and rolls a canary back; with nothing staged both are refused, and |   |
 |   ROLLBACK_MODEL while committing | tests/system/test_model_update_cluster.py |
-| a crashed canary card rolls the update back | tests/system/test_model_update_cluster.py |
+| a crashed canary card rolls the update back; so does SAFE mode, and no canary starts in SAFE |   |
+|   | tests/system/test_model_update_cluster.py |
 | after a commit every card's weights region (live and golden) holds the new |   |
 |   weights and is offered to the scrubber | tests/system/test_model_update_cluster.py |
 | an update during imaging: no frame lost, no wrong product; the new model flies on every card, |   |
