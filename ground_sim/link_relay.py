@@ -16,7 +16,9 @@ ways) and handed to ``on_pass``; the station archives them.
 Endpoints: the station connects its DEALER to :attr:`tc_endpoint` and its PULL to
 :attr:`tm_endpoint` (bound by the relay); the relay connects to the flight's TC ROUTER and TM PUSH.
 Frames the relay holds are bounded: it stops reading the flight's TM while a second of downlink is
-queued, so the flight's socket fills and the flight frames nothing more (its store keeps it).
+queued, so the flight's socket fills and the flight frames nothing more (its store keeps it). It
+never blocks on a send: a frame the receiving socket cannot take (its peer gone or behind) waits
+in the relay, with the frames after it, so closing the relay is prompt whichever end left first.
 
 | requirement | verified by |
 |---|---|
@@ -133,8 +135,12 @@ class LinkRelay:
             while self._flight_tm.poll(0) and self.down.bucket.backlog(now) < BACKLOG_S:
                 self._offer("down", self._flight_tm.recv(), now, station)
         while self._queue and self._queue[0][0] <= now:
-            _, _, direction, frame = heapq.heappop(self._queue)
-            (self._flight_tc if direction == "up" else self._station_tm).send(frame)
+            arrival, order, direction, frame = self._queue[0]
+            try:   # never block: a receiver gone or behind holds its frames here, and close() stays prompt
+                (self._flight_tc if direction == "up" else self._station_tm).send(frame, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            heapq.heappop(self._queue)
 
     def _track_pass(self, now: float) -> Station | None:
         station = self.orbit.visible_station(now)

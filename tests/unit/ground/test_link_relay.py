@@ -133,3 +133,29 @@ def test_loss_and_bit_errors_as_configured_and_every_corrupted_frame_refused_by_
     assert len(corrupted) == stats.corrupted and len(received) == stats.delivered
     assert len(accepted) == len(received) - len(corrupted)       # every corrupted one refused
     assert all(raw in frames for raw in accepted)
+
+
+def test_a_station_gone_first_holds_its_frames_in_the_relay_which_still_closes_at_once(ends, first_pass):
+    e = ends()
+    e.time = first_pass.rise + 30
+    time.sleep(0.1)
+    e.station_tm.close(linger=0)                  # the station leaves before the relay
+    for k in range(50):
+        e.flight_tm.send(b"tm%d" % k)
+    time.sleep(0.3)
+    e.time += 5.0                                 # every frame is due at the station
+    time.sleep(0.3)
+    assert e.relay.error is None and len(e.relay._queue) > 0         # held, the relay's thread going on
+    e.station_tm = zmq.Context.instance().socket(zmq.PULL)           # a station back: it gets them, in order
+    e.station_tm.connect(e.relay.tm_endpoint)
+    got = []
+    while len(got) < 50 and e.station_tm.poll(int(WAIT_S * 1000)):
+        got.append(e.station_tm.recv())
+    assert got == [b"tm%d" % k for k in range(50)]
+    e.station_tm.close(linger=0)
+    e.flight_tm.send(b"late")
+    time.sleep(0.2)
+    e.time += 5.0
+    began = time.monotonic()
+    e.relay.close()
+    assert time.monotonic() - began < 1.0 and e.relay.error is None
