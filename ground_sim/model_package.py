@@ -4,7 +4,8 @@ The flight validates an uploaded model against the test vector beside it before 
 (flight.payload.cluster.model_validation): ``NAME.npz`` for ``NAME.onnx``, holding ``input`` (a
 batch of tiles, [N, 4, size, size] uint16) and ``output_0``, ``output_1``, ... (the model's
 outputs on them, in order), which this module computes with ONNX Runtime on the ground.
-:func:`demo_variant` makes the models the tests update to (the demo model with another class layer).
+:func:`demo_variant` makes the models the tests update to (the demo model with another class layer)
+and :func:`model_of` says which model computed each product.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import onnxruntime as ort
 from onnx import numpy_helper
 
 from flight.payload.demo_model import build_demo_model
+from flight.payload.detection import decode_outputs
 from flight.payload.scene import SceneGenerator
 from native import crc32c
 
@@ -56,3 +58,20 @@ def write_package(folder: Path, name: str, model: onnx.ModelProto) -> tuple[Path
     path.write_bytes(model.SerializeToString(deterministic=True))
     write_test_vector(path, np.stack([SceneGenerator(9).tile(k).pixels for k in range(3)]))
     return path, model_crc(path)
+
+
+def model_of(products: list, models: dict[str, bytes], seed: int) -> list[str]:
+    """Which of ``models`` gave each product of scene ``seed``: the one whose decisions and
+    confidence it carries ("old+new" if several, "none" if no model gives it)."""
+    sessions = {name: ort.InferenceSession(model) for name, model in models.items()}
+    scene, found = SceneGenerator(seed), []
+    for product in products:
+        tile = scene.tile(product.frame_id).pixels[None]
+        which = []
+        for name, session in sessions.items():
+            decided = decode_outputs(*session.run(None, {session.get_inputs()[0].name: tile}), 0.5)[0]
+            if (decided.tile_class == product.tile_class and np.array_equal(decided.fire_cells, product.fire_cells)
+                    and abs(decided.confidence - product.confidence) < 1e-5):
+                which.append(name)
+        found.append("+".join(which) or "none")
+    return found

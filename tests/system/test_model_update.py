@@ -27,18 +27,14 @@ import signal
 import time
 from pathlib import Path
 
-import numpy as np
-import onnxruntime as ort
 
 from flight.core.durable import DurableRecord
 from flight.payload.demo_model import build_demo_model
-from flight.payload.detection import decode_outputs
-from flight.payload.scene import SceneGenerator
 from flight.wire import services as st
 from flight.wire.failure import FailureCode
 from ground_sim.api import IntegrationApi
 from ground_sim.flight_process import FlightProcess
-from ground_sim.model_package import demo_variant, model_crc, write_package
+from ground_sim.model_package import demo_variant, model_crc, model_of, write_package
 
 CARDS = ("card0", "card1", "card2")
 SEED = 1  # the default topology's scene seed
@@ -99,22 +95,6 @@ def fresh(api: IntegrationApi, channel: str):
     return api.await_telemetry(channel, start=api.telemetry_mark(channel))
 
 
-def model_of(products: list, models: dict[str, bytes]) -> list[str]:
-    """Which model gave each product (the one whose decisions and confidence it carries)."""
-    sessions = {name: ort.InferenceSession(model) for name, model in models.items()}
-    scene, found = SceneGenerator(SEED), []
-    for product in products:
-        tile = scene.tile(product.frame_id).pixels[None]
-        which = []
-        for name, session in sessions.items():
-            d = decode_outputs(*session.run(None, {"tiles": tile}), 0.5)[0]
-            if (d.tile_class == product.tile_class and np.array_equal(d.fire_cells, product.fire_cells)
-                    and abs(d.confidence - product.confidence) < 1e-5):
-                which.append(name)
-        found.append("+".join(which) or "none")
-    return found
-
-
 def image(api: IntegrationApi, frames: int) -> None:
     api.send_and_assert_command("camera.START_IMAGING", [frames, 0])
 
@@ -140,7 +120,7 @@ def test_a_good_model_during_imaging_loses_no_frame_and_flies_after_a_restart(tm
         api.await_event("camera.ImagingComplete", timeout=120)
         products = all_products(api, frames)
         assert [p.frame_id for p in products] == list(range(frames))                 # none lost
-        which = model_of(products, {"old": demo_model.read_bytes(), "new": new.read_bytes()})
+        which = model_of(products, {"old": demo_model.read_bytes(), "new": new.read_bytes()}, SEED)
         boundary = which.index("new")
         assert which == ["old"] * boundary + ["new"] * (frames - boundary), which     # none wrong
         assert card_crcs(api) == {crc}
@@ -171,7 +151,7 @@ def test_a_bad_shape_is_refused_and_wrong_answers_are_rolled_back_on_the_canary(
         api.await_event("camera.ImagingComplete", timeout=120)
         products = all_products(api, frames)
         assert [p.frame_id for p in products] == list(range(frames))
-        assert set(model_of(products, {"old": demo_model.read_bytes()})) == {"old"}    # 0 wrong products
+        assert set(model_of(products, {"old": demo_model.read_bytes()}, SEED)) == {"old"}    # 0 wrong products
         assert card_crcs(api) == {model_crc(demo_model)}
         assert fresh(api, "cluster.UpdateFailures") == 2
     finally:

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 from flight.core.component import CommandError, CommandRefused
@@ -23,10 +22,9 @@ from flight.payload.cluster.model_slots import UpdateState
 from flight.payload.cluster.model_swap import Phase
 from flight.payload.cluster.weights import weight_layout
 from flight.payload.demo_model import build_demo_model
-from flight.payload.detection import decode_outputs
 from flight.payload.scene import SceneGenerator
 from flight.testing import ComponentTester
-from ground_sim.model_package import demo_variant, model_crc, write_package
+from ground_sim.model_package import demo_variant, model_crc, model_of, write_package
 
 CARDS = ["card0", "card1", "card2"]
 SEED = 5
@@ -89,23 +87,6 @@ class Payload:
         return self.cluster.telemetry[channel]
 
 
-def model_of(products: list, models: dict[str, bytes]) -> list[str]:
-    """Which model gave each product (the one whose decisions and confidence it carries)."""
-    sessions = {name: ort.InferenceSession(model) for name, model in models.items()}
-    scene, found = SceneGenerator(SEED), []
-    for product in products:
-        tile = scene.tile(product.frame_id).pixels[None]
-        which = []
-        for name, session in sessions.items():
-            logits, fire, cloud = session.run(None, {"tiles": tile})
-            d = decode_outputs(logits, fire, cloud, 0.5)[0]
-            if (d.tile_class == product.tile_class and np.array_equal(d.fire_cells, product.fire_cells)
-                    and abs(d.confidence - product.confidence) < 1e-5):
-                which.append(name)
-        found.append("+".join(which) or "none")
-    return found
-
-
 @pytest.fixture
 def payload(tmp_path, demo_model):
     p = Payload(tmp_path / "run", demo_model)
@@ -130,7 +111,7 @@ def test_a_clean_canary_commits_on_every_card_with_no_frame_lost_or_wrong(payloa
     payload.feed(30)
     products = payload.drain()
     assert [p.frame_id for p in products] == list(range(payload.next_frame))      # none lost
-    which = model_of(products, {"old": demo_model.read_bytes(), "new": new.read_bytes()})
+    which = model_of(products, {"old": demo_model.read_bytes(), "new": new.read_bytes()}, SEED)
     boundary = which.index("new")
     assert which == ["old"] * boundary + ["new"] * (len(which) - boundary), which   # none wrong, one switch
     assert payload.tlm("CanaryCompared") == 8 and payload.tlm("CanaryDisagreed") == 0
@@ -156,7 +137,7 @@ def test_a_model_with_wrong_answers_is_rolled_back_on_the_canary(payload, demo_m
     payload.feed(10)
     products = payload.drain()
     assert [p.frame_id for p in products] == list(range(payload.next_frame))
-    assert set(model_of(products, {"old": demo_model.read_bytes()})) == {"old"}
+    assert set(model_of(products, {"old": demo_model.read_bytes()}, SEED)) == {"old"}
     [(_, _, [reason])] = payload.h.events_named("ModelRolledBack")
     assert "disagreed" in reason
     old_crc = model_crc(demo_model)
