@@ -4,6 +4,11 @@ Requirement: installing orbitfs must succeed without a working C compiler;
 the extension is then skipped with a warning and ``native`` falls back to
 its numpy/zlib backend (``native.BACKEND == "python"``).  Verified by
 ``tests/unit/native/test_native.py::test_setup_survives_missing_compiler``.
+
+The extension uses only the stable ABI (cffi sets ``py_limited_api`` on it),
+so the wheel is tagged ``cp310-abi3`` (requires-python >= 3.10) and one wheel
+serves every later CPython; the sdist carries the C sources and headers
+(``MANIFEST.in``).  Verified by ``tests/system/test_packaging.py``.
 """
 
 from __future__ import annotations
@@ -41,4 +46,5 @@ class OptionalBuildExt(build_ext):
 setup(
     cffi_modules=["native/build.py:ffibuilder"],
     cmdclass={"build_ext": OptionalBuildExt},
+    options={"bdist_wheel": {"py_limited_api": "cp310"}},
 )

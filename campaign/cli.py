@@ -47,6 +47,7 @@ from campaign.store_trial import bench_for as store_bench
 from campaign.store_trial import run_store_trial
 from campaign.summary import breakdown, junit_xml, recommend, summarize
 from campaign.weights_trial import CARDS, COPIES, run_weight_trial
+from flight.cli_common import add_common_options, configure_logging
 from flight.payload.cluster.weights import weight_layout
 
 
@@ -196,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     parser.add_argument("--scheduler", help="dask.distributed scheduler ADDRESS, or local:N")
     parser.add_argument("--replay", metavar="CONFIGURATION:INDEX", help="run one trial alone and compare")
+    add_common_options(parser)
     args = parser.parse_args(argv)
+    configure_logging(args)
     try:
         if args.workers < 1:
             raise CampaignError(f"--workers {args.workers}: must be 1 or more")

@@ -14,6 +14,6 @@
   the event log, housekeeping, health, parameters, executive control, on-board monitoring,
   event-actions and the flight's mode.
 - the application: ``app`` (the composition root: the default topology, the dictionary, the
-  executive), ``__main__`` (``orbitfs-flight``), ``dictionary_cli`` (``orbitfs-dict``) and
-  ``testing`` (the component tester).
+  executive), ``__main__`` (``orbitfs-flight``), ``dictionary_cli`` (``orbitfs-dict``),
+  ``cli_common`` (the options every entry point shares) and ``testing`` (the component tester).
 """

@@ -6,11 +6,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 from flight.app import build_flight, load_flight_topology
+from flight.cli_common import add_common_options, configure_logging
 from flight.core.component import StartError
 from flight.core.topology import TopologyError
 
@@ -23,14 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE", help="override a topology setting")
     parser.add_argument("--max-ticks", type=int, help="stop after this many base ticks")
-    parser.add_argument("--log-level", default="INFO")
+    add_common_options(parser, default_level="INFO")
     args = parser.parse_args(argv)
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        handlers=[logging.StreamHandler(sys.stderr),
-                                  logging.FileHandler(run_dir / "flight.log")])
+    configure_logging(args, run_dir / "flight.log")
     try:
         topology = load_flight_topology(args.topology, args.overrides)
     except TopologyError as error:

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from flight.app import SHARED_SETTINGS, load_flight_topology
+from flight.cli_common import add_common_options, configure_logging
 from flight.core.settings import reference
 from flight.core.topology import CLOCK_SETTINGS, MISSION_SETTINGS, Topology, TopologyError
 from flight.core.wiring import describe, mermaid
@@ -42,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the wiring (text, or a Mermaid flowchart) instead")
     parser.add_argument("--settings", action="store_true",
                         help="print the settings reference (Markdown) of the topology's components instead")
+    add_common_options(parser)
     args = parser.parse_args(argv)
+    configure_logging(args)
     try:
         topology = load_flight_topology(args.topology, args.overrides)
     except TopologyError as error:

@@ -34,6 +34,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from flight.cli_common import add_common_options, configure_logging
 from flight.core.types import DataType
 from flight.services.link_security import CurveClient
 from flight.wire.dictionary import Dictionary
@@ -260,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=Path, help="this ground's copy of the link's key file (SDLS; default "
                                                   "with --run-dir: RUN_DIR/keys/ground.json); without it the "
                                                   "console of an authenticated link only listens")
+    add_common_options(parser)
     args = parser.parse_args(argv)
+    configure_logging(args)
     if args.run_dir:
         ready = json.loads((args.run_dir / "flight-ready.json").read_text())
         args.tc, args.tm = args.tc or ready["tc_endpoint"], args.tm or ready["tm_endpoint"]

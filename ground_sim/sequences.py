@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from flight.app import load_flight_topology
+from flight.cli_common import add_common_options, configure_logging
 from flight.wire import sequencing as sq
 from flight.wire.dictionary import Dictionary, build_dictionary
 from flight.wire.pus import AckFlags
@@ -107,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path)
     parser.add_argument("--dictionary", type=Path, help="dictionary JSON (default: the default topology's)")
     parser.add_argument("--max-steps", type=int, default=MAX_STEPS)
+    add_common_options(parser)
     args = parser.parse_args(argv)
+    configure_logging(args)
     if args.dictionary:
         dictionary = Dictionary.load(args.dictionary)
     else:

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flight.cli_common import add_common_options, configure_logging
 from flight.payload.detection import Detection, DetectionScore, score
 from flight.payload.scene import SceneGenerator, TileClass
 from flight.wire import services as st
@@ -382,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seu-acceleration", type=float,
                         help="multiplies the SEU rate model (0: no upsets; default 3e7, with --day 1e4)")
     add_day_arguments(parser)
+    add_common_options(parser)
     args = parser.parse_args(argv)
+    configure_logging(args)
     args.run_dir = args.run_dir or fresh_run_dir(Path("runs"), "sil-day" if args.day else "sil")
     try:
         options = day_options(args) if args.day else None

@@ -9,7 +9,7 @@ Rules:
   environment; the payload the core, the messages, the environment and protection (never the
   services: products go out of its ports); the services the core, the messages, the wire, the
   environment and protection; only the application modules (flight/__init__, __main__, app, testing,
-  dictionary_cli) import everything;
+  dictionary_cli, cli_common) import everything;
 - flight imports nothing from ground_sim, campaign or tools; ground_sim and campaign nothing from
   each other or from tools (campaigns run the flight's own classes, not the ground's);
 - native imports no project module.
@@ -35,7 +35,7 @@ FLIGHT_LAYERS = {
     "services": {"services", "core", "messages", "wire", "environment", "protection"},
     "app": {"app", "core", "messages", "environment", "wire", "protection", "payload", "services"},
 }
-APP_MODULES = {"__init__", "__main__", "app", "testing", "dictionary_cli"}
+APP_MODULES = {"__init__", "__main__", "app", "testing", "dictionary_cli", "cli_common"}
 
 
 def flight_layer(module: str) -> str:
