@@ -156,17 +156,6 @@ class EventAction(KeptDefinitions, ServiceProvider):
                            st.PERFORM_FUNCTION, data, DEFAULT_ACK, self.context.catalog.components.get(self.name, 0)
                            ).encode()
 
-    def preflight(self) -> str | None:
-        try:
-            self._defaults()
-        except StartError as error:
-            return str(error)
-        return None
-
-    def start(self) -> None:
-        self._start_kept()
-        self._publish()
-
     # --- kept across a restart (flight.services.saved_state) -------------------------------------
     def _set_defaults(self) -> int:
         self.definitions = {}   # _defaults checks each against those defined, as TC[19,1] does

@@ -165,17 +165,6 @@ class OnboardMonitor(KeptDefinitions, TelemetryMonitor, ServiceProvider):
                               CHECKS[entry["check"]], -math.inf if low is None else low,
                               math.inf if high is None else high, entry["mask"], entry["expected"])
 
-    def preflight(self) -> str | None:
-        try:
-            self._defaults()
-        except StartError as error:
-            return str(error)
-        return None
-
-    def start(self) -> None:
-        self._start_kept()
-        self._publish()
-
     # --- kept across a restart (flight.services.saved_state) -------------------------------------
     def _set_defaults(self) -> int:
         self.pmons = self._defaults()

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from flight.core.catalog import Catalog
-from flight.core.component import Component, Event, command
+from flight.core.component import Component, Event, StartError, command
 from flight.core.durable import DurableRecord, DurableRecordError, move_aside
 from flight.core.settings import Setting
 from flight.core.types import DataType, Field, Severity
@@ -123,7 +123,8 @@ class KeptDefinitions(Component):
     """A service whose definitions, changed by command, are kept in a :class:`SavedState` (``saved``,
     made by the subclass). The subclass says what its state is (:meth:`_snapshot`, JSON values),
     uses a saved one (:meth:`_restore`, which checks it whole and raises before any effect) and
-    puts its topology's defaults in place (:meth:`_set_defaults`); it declares ``KEPT_EVENTS``."""
+    puts its topology's defaults in place (:meth:`_set_defaults`, from :meth:`_defaults`, which
+preflight checks); it declares ``KEPT_EVENTS``."""
 
     SETTINGS: dict[str, Setting] = {}   # each service declares its ``file`` (:func:`file_setting`)
     saved: SavedState
@@ -137,6 +138,25 @@ class KeptDefinitions(Component):
     def _set_defaults(self) -> int:
         """Put the topology's definitions in place; how many there are."""
         raise NotImplementedError
+
+    def _defaults(self) -> Any:
+        """The topology's definitions, checked (StartError naming the one that cannot be used)."""
+        raise NotImplementedError
+
+    def _publish(self) -> None:
+        """Report the definitions in telemetry."""
+        raise NotImplementedError
+
+    def preflight(self) -> str | None:
+        try:
+            self._defaults()
+        except StartError as error:
+            return str(error)
+        return None
+
+    def start(self) -> None:
+        self._start_kept()
+        self._publish()
 
     def _start_kept(self) -> None:
         """At start: the saved state if there is a usable one, else the defaults (SavedStateLost if
