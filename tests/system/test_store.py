@@ -54,18 +54,25 @@ def stored_and_archived(run_dir: Path, archive: Path) -> tuple[dict, list]:
     return records, keys
 
 
-def live(run_dir: Path) -> int:
+def live_up_to(run_dir: Path, last_id: int) -> int:
+    """How many of the store's records up to ``last_id`` are still unacknowledged."""
     with sqlite3.connect(run_dir / "tm_store.sqlite") as store:
-        return store.execute("SELECT COUNT(*) FROM records WHERE state = 0").fetchone()[0]
+        return store.execute("SELECT COUNT(*) FROM records WHERE state = 0 AND id <= ?", (last_id,)).fetchone()[0]
 
 
 def finish(flight: FlightProcess, archive: Path) -> None:
-    """A ground on ``archive`` until the imaging is over and the store has been sent, then a clean stop."""
+    """A ground on ``archive`` until the imaging is over and the store has been sent, then a clean stop.
+
+    "Sent" is judged by the store itself: every record it held when the imaging ended must be
+    acknowledged (housekeeping stored since then is still coming down, and is checked after the stop).
+    """
     api = IntegrationApi(flight.connect(archive), process=flight)
     api.await_telemetry("camera.FramesRemaining", lambda v: v == 0, timeout=60)
-    deadline = time.monotonic() + 60                      # the store itself says what is acknowledged
-    while live(flight.run_dir) >= 20:                     # (telemetry may be old housekeeping sent again)
-        assert time.monotonic() < deadline, f"{live(flight.run_dir)} packets still unacknowledged"
+    with sqlite3.connect(flight.run_dir / "tm_store.sqlite") as store:
+        last_id = store.execute("SELECT MAX(id) FROM records").fetchone()[0]
+    deadline = time.monotonic() + 90
+    while (left := live_up_to(flight.run_dir, last_id)) > 0:
+        assert time.monotonic() < deadline, f"{left} packets stored before the imaging ended still unacknowledged"
         time.sleep(0.2)
     api.send_and_assert_command("executive.SHUTDOWN")
     assert flight.wait(30) == 0
