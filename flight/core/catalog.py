@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flight.core.types import DataType, Field, Limits, Severity
+from flight.core.types import DataType, Enumeration, Field, Limits, Severity, enum_label
 
 if TYPE_CHECKING:
     from flight.core.topology import Topology
@@ -39,6 +39,11 @@ class ChannelDef:
     units: str = ""
     limits: Limits | None = None
     description: str = ""
+    enumeration: Enumeration = ()
+
+    def label(self, value: Any) -> str:
+        """The value as an operator reads it: its enumeration name, else the value."""
+        return enum_label(self.enumeration, value)
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,7 @@ def build_catalog(topology: "Topology", catalog: Catalog | None = None) -> Catal
         own = []
         for i, (name, ch) in enumerate(channels.items(), start=1):
             catalog.channels.append(ChannelDef(base | i, prefix + name, ch.type, ch.units,
-                                               ch.limits, ch.description))
+                                               ch.limits, ch.description, ch.enumeration))
             if not ch.every_report:
                 own.append(base | i)
         for i, (name, ev) in enumerate(cls.EVENTS.items(), start=1):

@@ -36,7 +36,7 @@ from flight.core.completion import Pending
 from flight.core.context import Context
 from flight.core.ports import Output, PortSpec, port_specs
 from flight.core.settings import Setting
-from flight.core.types import DataType, Field, Limits, Severity, clip_utf8
+from flight.core.types import DataType, Enumeration, Field, Limits, Severity, clip_utf8
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class Channel:
     limits: Limits | None = None
     description: str = ""
     every_report: bool = False  # reported in every housekeeping structure (e.g. the flight's mode)
+    enumeration: Enumeration = ()  # the names of an integer channel's values
 
 
 @dataclass(frozen=True)

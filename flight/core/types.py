@@ -158,18 +158,38 @@ def clip_utf8(text: str, max_bytes: int = 255) -> str:
     return text if len(raw) <= max_bytes else raw[:max_bytes].decode("utf-8", "ignore")
 
 
+Enumeration = tuple[tuple[int, str], ...]
+"""The named values of an integer channel or field, as (value, name) pairs; empty: not an enumeration."""
+
+
+def enumeration_of(enum_class: type[enum.IntEnum]) -> Enumeration:
+    """The enumeration of an IntEnum's members, in value order."""
+    return tuple(sorted((int(member), member.name) for member in enum_class))
+
+
+def enum_label(enumeration: Enumeration, value: Any) -> str:
+    """The name of ``value`` in ``enumeration``, else the value as text."""
+    return next((name for number, name in enumeration if number == value), str(value))
+
+
 @dataclass(frozen=True)
 class Field:
-    """A named, typed value with an optional inclusive range: a command argument or event arg."""
+    """A named, typed value with an optional inclusive range: a command argument or event arg.
+
+    A field with an ``enumeration`` takes only the enumeration's values (out of range otherwise)."""
 
     name: str
     type: DataType
     low: float | None = None
     high: float | None = None
     description: str = ""
+    enumeration: Enumeration = ()
 
     def check(self, value: Any) -> Any:
         value = self.type.check(value)
+        if self.enumeration and value not in {number for number, _ in self.enumeration}:
+            allowed = ", ".join(f"{number} {name}" for number, name in self.enumeration)
+            raise ValueRejected(f"{self.name}={value} is not one of {allowed}", out_of_range=True)
         if self.low is not None or self.high is not None:
             if self.type.is_float and not math.isfinite(value):
                 raise ValueRejected(f"{self.name}={value} is not finite", out_of_range=True)
@@ -187,12 +207,19 @@ class Field:
             entry["high"] = self.high
         if self.description:
             entry["description"] = self.description
+        if self.enumeration:
+            entry["enumeration"] = [list(pair) for pair in self.enumeration]
         return entry
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> "Field":
         return cls(entry["name"], DataType[entry["type"]], entry.get("low"), entry.get("high"),
-                   entry.get("description", ""))
+                   entry.get("description", ""), enumeration_from_json(entry.get("enumeration")))
+
+
+def enumeration_from_json(pairs: list[list[Any]] | None) -> Enumeration:
+    """An enumeration from its JSON form, ``[[value, name], ...]`` (None or absent: none)."""
+    return tuple((int(number), str(name)) for number, name in pairs or ())
 
 
 def encode_fields(fields: Sequence[Field], values: Sequence[Any]) -> bytes:

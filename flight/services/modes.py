@@ -44,7 +44,8 @@ MODES = ("NOMINAL", "SAFE")
 
 
 class ModeManager(Component):
-    CHANNELS = {"Mode": Channel(DataType.U8, description="0 NOMINAL, 1 SAFE", every_report=True)}
+    CHANNELS = {"Mode": Channel(DataType.U8, description="the flight's mode", every_report=True,
+                                enumeration=tuple(enumerate(MODES)))}
     EVENTS = {
         "SafeModeEntered": Event(Severity.WARNING_HI, "SAFE mode: {reason}", (Field("reason", DataType.STRING),)),
         "NominalModeEntered": Event(Severity.ACTIVITY, "NOMINAL mode: {reason}", (Field("reason", DataType.STRING),)),

@@ -22,7 +22,7 @@ from native import crc32c
 from flight.core.catalog import (Catalog, ChannelDef, CommandDef, EventDef, HousekeepingDef,
                                  ParameterDef, build_catalog)
 from flight.core.topology import Topology
-from flight.core.types import DataType, Field, Limits, Severity
+from flight.core.types import DataType, Field, Limits, Severity, enumeration_from_json
 from flight.wire.failure import FailureCode
 from flight.wire.link import LinkParameters
 
@@ -65,7 +65,8 @@ class Dictionary(Catalog):
                           "description": c.description, "test_equipment": c.test_equipment}
                          for c in self.commands],
             "channels": [{"id": c.id, "name": c.name, "type": c.type.name, "units": c.units,
-                          "limits": limits(c.limits), "description": c.description}
+                          "limits": limits(c.limits), "description": c.description,
+                          **({"enumeration": [list(pair) for pair in c.enumeration]} if c.enumeration else {})}
                          for c in self.channels],
             "events": [{"id": e.id, "name": e.name, "severity": e.severity.name,
                         "format": e.format, "args": [a.to_json() for a in e.args]}
@@ -89,7 +90,8 @@ class Dictionary(Catalog):
                       for c in doc["commands"]],
             channels=[ChannelDef(c["id"], c["name"], DataType[c["type"]], c["units"],
                                  None if c["limits"] is None else Limits(**c["limits"]),
-                                 c["description"]) for c in doc["channels"]],
+                                 c["description"], enumeration_from_json(c.get("enumeration")))
+                      for c in doc["channels"]],
             events=[EventDef(e["id"], e["name"], Severity[e["severity"]], e["format"],
                              tuple(Field.from_json(a) for a in e["args"])) for e in doc["events"]],
             parameters=[ParameterDef(p["id"], p["name"],

@@ -41,7 +41,7 @@ from flight.core.component import Channel, CommandError, Component, Parameter, c
 from flight.core.completion import Pending
 from flight.core.context import Context
 from flight.core.ports import OutputPort, input_port
-from flight.core.types import DataType, Field, Limits
+from flight.core.types import DataType, Field, Limits, enumeration_of
 from flight.core.settings import Setting
 from flight.environment.orbit import mission_orbit
 from flight.environment.power import BATTERY_SETTINGS, POWER_SETTINGS, Battery, PowerSystem
@@ -58,11 +58,12 @@ from flight.payload.detection import decode_outputs
 from flight.protection.buffers import ByteBuffer
 
 POLICY_NAMES = list(POLICIES)
+POLICY_ENUMERATION = tuple(enumerate(POLICIES))
 FAULTS = {1: "slow", 2: "hang", 3: "crash", 4: "wrong", 5: "latchup", 6: "sefi", 7: "tid"}
 CARD_FAULT_KINDS = (*FAULTS.values(), "clear")
 CARD = Field("card", DataType.STRING, description="the card's name, e.g. card0")
 CARD_CHANNELS = {
-    "State": Channel(DataType.U8, description=", ".join(f"{s.value}={s.name}" for s in CardState)),
+    "State": Channel(DataType.U8, description="the card's state", enumeration=enumeration_of(CardState)),
     "Inferences": Channel(DataType.U32, "frames"),
     "Errors": Channel(DataType.U32, "errors", description="failed or outvoted inferences"),
     "Resets": Channel(DataType.U32, "resets"),
@@ -189,8 +190,8 @@ def card_spec(entry: dict[str, Any]) -> CardSpec:
 
 class InferenceCluster(ModelUpdate, Component):
     CHANNELS = {
-        "Mode": Channel(DataType.U8, description="0 THROUGHPUT, 1 TMR, 2 DMR"),
-        "Policy": Channel(DataType.U8, description=", ".join(f"{i} {n}" for i, n in enumerate(POLICIES))),
+        "Mode": Channel(DataType.U8, description="the redundancy mode", enumeration=enumeration_of(Mode)),
+        "Policy": Channel(DataType.U8, description="the balancing policy", enumeration=POLICY_ENUMERATION),
         "FramesSubmitted": Channel(DataType.U32, "frames"),
         "FramesDelivered": Channel(DataType.U32, "frames"),
         **{drop_channel(r): Channel(DataType.U32, "frames") for r in DropReason},
@@ -320,14 +321,13 @@ class InferenceCluster(ModelUpdate, Component):
         self.event(ENGINE_EVENTS[kind], **args)
 
     # --- commands: run in the cluster thread; each completes when its work has run ---------
-    @command(Field("mode", DataType.U8, 0, 2, "0 THROUGHPUT, 1 TMR, 2 DMR"),
+    @command(Field("mode", DataType.U8, description="the redundancy mode", enumeration=enumeration_of(Mode)),
              description="Set the redundancy mode (the base mode when auto-TMR is on)")
     def SET_MODE(self, mode: int) -> Pending:
         self.base_mode = Mode(mode)
         return self.engine.call(lambda: self.engine.set_mode(Mode(mode), "commanded"))
 
-    @command(Field("policy", DataType.U8, 0, len(POLICIES) - 1,
-                   ", ".join(f"{i} {n}" for i, n in enumerate(POLICIES))),
+    @command(Field("policy", DataType.U8, description="the balancing policy", enumeration=POLICY_ENUMERATION),
              description="Set the balancing policy")
     def SET_POLICY(self, policy: int) -> Pending:
         chosen = make_policy(POLICY_NAMES[policy], self.context.seed)
@@ -370,8 +370,9 @@ class InferenceCluster(ModelUpdate, Component):
         self._card(card)
         return self.engine.call(lambda: self.engine.release_card(card))
 
-    @command(Field("if_mode", DataType.U8, 0, 2, "0 THROUGHPUT, 1 TMR, 2 DMR"),
-             Field("mode", DataType.U8, 0, 2, "0 THROUGHPUT, 1 TMR, 2 DMR"),
+    @command(Field("if_mode", DataType.U8, description="the mode the cluster must be in",
+                   enumeration=enumeration_of(Mode)),
+             Field("mode", DataType.U8, description="the redundancy mode", enumeration=enumeration_of(Mode)),
              description="Set the redundancy mode to mode if the cluster runs in if_mode, else change "
                          "nothing (e.g. TMR to DMR when a card is lost)")
     def SET_MODE_IF(self, if_mode: int, mode: int) -> Pending:

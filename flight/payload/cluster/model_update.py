@@ -50,7 +50,7 @@ from typing import Any, Callable
 from flight.core.component import Channel, CommandError, CommandRefused, Event, StartError, command
 from flight.core.completion import Pending
 from flight.core.settings import Setting
-from flight.core.types import DataType, Field, Limits, Severity
+from flight.core.types import DataType, Field, Limits, Severity, enumeration_of
 from flight.messages import RegionChange
 from flight.payload.cluster.model_slots import ModelSlots, UpdateState, flying_model
 from flight.payload.cluster.model_swap import CanaryPlan, Phase
@@ -67,9 +67,10 @@ UPDATE_SETTINGS = {
                                     description="disagreements a canary may have; one more rolls it back"),
 }
 UPDATE_CHANNELS = {
-    "ModelSlot": Channel(DataType.U8, description="the slot that flies: 0 A, 1 B"),
+    "ModelSlot": Channel(DataType.U8, description="the slot that flies", enumeration=((0, "A"), (1, "B"))),
     "ModelCrc": Channel(DataType.U32, description="CRC-32C of the model new frames run on"),
-    "UpdateState": Channel(DataType.U8, description=", ".join(f"{s.value} {s.name}" for s in UpdateState)),
+    "UpdateState": Channel(DataType.U8, description="the model update's state",
+                           enumeration=enumeration_of(UpdateState)),
     "CanaryCompared": Channel(DataType.U32, "frames", description="the last canary's frames compared"),
     "CanaryDisagreed": Channel(DataType.U32, "frames", description="the last canary's disagreements"),
     "UpdateFailures": Channel(DataType.U32, "updates", Limits(yellow_high=0),

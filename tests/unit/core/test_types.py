@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from flight.core.types import DataType, Field, Limits, ValueRejected, decode_fields, encode_fields
+from flight.core.types import (DataType, Field, Limits, ValueRejected, decode_fields, encode_fields, enum_label,
+                               enumeration_of)
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
@@ -251,6 +252,37 @@ def test_field_json_round_trip(data_type, low, high, description):
     assert Field.from_json(f.to_json()) == f
     bare = Field("bare", data_type)
     assert Field.from_json(bare.to_json()) == bare
+
+
+ENUMERATIONS = st.dictionaries(st.integers(0, 255), st.from_regex(r"[A-Z][A-Z_]{0,11}", fullmatch=True),
+                               min_size=1, max_size=8).map(lambda names: tuple(sorted(names.items())))
+
+
+@SETTINGS
+@given(ENUMERATIONS, st.integers(0, 255))
+def test_an_enumerated_field_takes_only_its_values(enumeration, value):
+    f = Field("mode", DataType.U8, enumeration=enumeration)
+    named = dict(enumeration)
+    if value in named:
+        assert f.check(value) == value
+        assert enum_label(enumeration, value) == named[value]
+    else:
+        with pytest.raises(ValueRejected, match="is not one of") as refused:
+            f.check(value)
+        assert refused.value.out_of_range
+        assert enum_label(enumeration, value) == str(value)
+    assert Field.from_json(f.to_json()) == f
+
+
+def test_enumeration_of_an_int_enum_is_its_members_in_value_order():
+    import enum
+
+    class Light(enum.IntEnum):
+        RED = 2
+        GREEN = 0
+        AMBER = 1
+
+    assert enumeration_of(Light) == ((0, "GREEN"), (1, "AMBER"), (2, "RED"))
 
 
 # --- telemetry limits -----------------------------------------------------------------------

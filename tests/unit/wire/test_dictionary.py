@@ -48,6 +48,17 @@ def test_json_round_trip_is_lossless(dictionary, tmp_path):
         dictionary.mission, dictionary.apid, dictionary.components)
 
 
+def test_enumerations_reach_the_ground(dictionary):
+    loaded = Dictionary.from_json(json.loads(dictionary.dumps()))
+    mode = loaded.channel_by_name["cluster.Mode"]
+    assert mode.enumeration == ((0, "THROUGHPUT"), (1, "TMR"), (2, "DMR"))
+    assert mode.label(1) == "TMR" and mode.label(7) == "7"
+    set_mode = loaded.command_by_name["cluster.SET_MODE"]
+    assert set_mode.args[0].enumeration == mode.enumeration
+    card_states = [c for c in loaded.channels if c.name.endswith("_State") and c.name.startswith("cluster.")]
+    assert card_states and all(c.enumeration and c.label(0) == "OFF" for c in card_states)
+
+
 def test_parameter_definitions_survive_the_round_trip(dictionary):
     loaded = Dictionary.from_json(json.loads(dictionary.dumps()))
     assert loaded.parameters == dictionary.parameters
