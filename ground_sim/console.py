@@ -1,17 +1,33 @@
-"""``orbitfs-ground``: an interactive operator console on a running flight.
+"""``orbitfs-ground``: the operator console on a running flight, interactive or one-shot for CI.
 
     orbitfs-ground --tc tcp://HOST:5550 --tm tcp://HOST:5551 --dictionary dictionary.json
     orbitfs-ground --run-dir runs/flight        # endpoints and dictionary from flight-ready.json
+    orbitfs-ground --run-dir runs/flight -c 'cmd dispatcher.NO_OP' --script checks.txt   # one-shot
 
 Commands: ``cmd NAME [ARG ...]``, ``ping``, ``prm get NAME ...``, ``prm set NAME VALUE``,
-``sched AT|+SECONDS NAME [ARG ...]``, ``sched enable|disable|reset|report``,
+``sched AT|+SECONDS NAME [ARG ...]``, ``sched enable|disable|reset|report``, ``seq ...``,
 ``time correlate [N] [apply]``, ``time rate EXPONENT``, ``file up LOCAL NAME``, ``file down PATH LOCAL``,
-``file ls [FOLDER]``, ``file rm NAME`` (CFDP and ST[23]), ``tlm [SUBSTRING]``,
-``events [N]``, ``commands``, ``raw HEX``, ``list [SUBSTRING]``, ``stats``, ``status``, ``quit``.
-On-board autonomy (ground_sim.onboard_console): ``mon add ID CHANNEL LOW HIGH [REPETITIONS]``,
-``mon enable|disable|delete ID ...``, ``mon on|off|report``, ``ea add EVENT[:ARGUMENT] COMMAND
-[ARG ...]``, ``ea enable|disable|delete EVENT[:ARGUMENT] ...``, ``ea report``, ``safe [REASON]``,
-``nominal``, ``defaults``. Events are printed as they arrive.
+``file ls [FOLDER]``, ``file rm NAME`` (CFDP and ST[23]), ``commands``, ``raw HEX``, ``list [SUBSTRING]``,
+``stats``, ``status``, ``help [VERB]``, ``quit``; telemetry (ground_sim.console_view): ``tlm [SUBSTRING]``,
+``watch [SUBSTRING ...]``, ``wait tlm CHANNEL OP VALUE [TIMEOUT]``, ``wait event NAME [TIMEOUT]``;
+listings (ground_sim.console_listings): ``channels``, ``eventdefs``, ``params``, ``events [N] [NAME]``,
+``products [N]``, ``product FRAME``. On-board autonomy (ground_sim.onboard_console): ``mon add ID
+CHANNEL LOW HIGH [REPETITIONS]``, ``mon enable|disable|delete ID ...``, ``mon on|off|report``, ``ea add
+EVENT[:ARGUMENT] COMMAND [ARG ...]``, ``ea enable|disable|delete EVENT[:ARGUMENT] ...``, ``ea report``,
+``safe [REASON]``, ``nominal``, ``defaults``. An argument or parameter that is an enumeration takes its
+names as well as its numbers.
+
+Interactive (ground_sim.console_session; it needs prompt_toolkit, ``pip install 'orbitfs[ground]'``):
+completion from the dictionary, persistent history (``--history``), events printed above the prompt
+as they arrive, coloured by severity. One-shot (``-c LINE``, repeatable, then ``--script FILE``;
+ground_sim.console_script): the lines run in order without prompt or history, the events that came
+printed after each line; exit status 0 if every line succeeded, 1 at the first that was refused,
+failed (ST[1]) or timed out, or whose ``wait`` expired (every line runs with ``--keep-going``),
+2 if the script cannot be read.
+
+On connecting, the console compares the flight's ``executive.DictionaryDigest`` with its
+dictionary's digest: a mismatch is a loud ``[WARNING]`` line (and exit status 1 in one-shot mode,
+unless ``--allow-dictionary-mismatch``); without housekeeping in time it says the check was not done.
 
 Every packet goes to the SQLite archive (``--archive``, default ``ground-archive.sqlite``, appended
 to). A path that cannot hold it is refused at start: one line naming it and why, exit status 2.
@@ -20,59 +36,116 @@ soon as it happens (checked twice a second, with the events), ``status`` shows t
 health at any time, and the console's exit status is 1 if a row was lost.
 
 | requirement | verified by |
+|---|---|
 | an unusable --archive path: one line naming it, exit 2, no traceback | tests/system/test_sil_data.py |
 | a failed archive raises an [ALARM] line once, and ``status`` shows it | tests/unit/ground/test_archive.py |
+| a script's commands, reads and waits succeed with exit 0; a refused command exits 1 |   |
+|   | tests/system/test_console_script.py |
+| the dictionary digest is checked on connect; a mismatch fails a script; without housekeeping |   |
+|   it says the check was not done | tests/system/test_console_script.py, tests/unit/ground/test_console_view.py |
+| an unreadable script, or the interactive console without prompt_toolkit: one line, exit 2 |   |
+|   | tests/system/test_console_script.py |
 """
 from __future__ import annotations
 
 import argparse
-import cmd
-import json
 import shlex
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from flight.cli_common import add_common_options, configure_logging
-from flight.core.types import DataType
-from flight.services.link_security import CurveClient
-from flight.wire.dictionary import Dictionary
 from flight.wire.link import LinkParameters
 from ground_sim.api import IntegrationApi
 from ground_sim.archive import ArchiveError
+from ground_sim.console_listings import ListingCommands, describe_field
+from ground_sim.console_script import read_script, run_lines
+from ground_sim.console_view import TelemetryCommands, format_event, parse_argument
+from ground_sim.ground_options import add_station_options, open_station, resolve_station_options
 from ground_sim.onboard_console import OnboardCommands
-from ground_sim.station import GroundStation
+from ground_sim.station import CommandRecord
+
+DIGEST_TIMEOUT = 5.0
 
 
-def parse_argument(data_type: DataType, text: str) -> Any:
-    if data_type is DataType.STRING:
-        return text
-    if data_type is DataType.BOOL:
-        return text.lower() in ("1", "true", "yes", "on")
-    return float(text) if data_type.is_float else int(text, 0)
+class Console(OnboardCommands, TelemetryCommands, ListingCommands):
+    """The verbs (``do_VERB(rest_of_line)``); ``onecmd(line)`` runs one line and sets ``failed`` when it
+    was refused, failed or timed out. Archive alarms are printed as they come, events too when
+    ``interactive`` (else after each line)."""
 
-
-class Console(OnboardCommands, cmd.Cmd):
-    prompt = "orbitfs> "
-
-    def __init__(self, api: IntegrationApi) -> None:
-        super().__init__()
+    def __init__(self, api: IntegrationApi, colour: bool = False, interactive: bool = False) -> None:
         self.api = api
         self.station = api.station
+        self.colour, self.interactive = colour, interactive
+        self.failed = False
+        self.previous_event_mark = self._event_mark = len(self.station.events)
         self._printed_events = 0
         self._archive_state: tuple[str | None, bool] = (None, False)  # (error, rows lost) last alarmed
         self._stop = threading.Event()
-        threading.Thread(target=self._print_events, daemon=True).start()
+        self._printer = threading.Thread(target=self._print_events, daemon=True)
+        self._printer.start()
+
+    # --- running lines ---------------------------------------------------------------------------
+    @classmethod
+    def verbs(cls) -> list[str]:
+        return sorted(name[3:] for name in dir(cls) if name.startswith("do_"))
+
+    def onecmd(self, line: str) -> bool:
+        """Run one console line; True when it asks to leave."""
+        self.failed = False
+        self.previous_event_mark, self._event_mark = self._event_mark, len(self.station.events)
+        verb, _, rest = line.strip().partition(" ")
+        if not verb:
+            return False
+        handler = getattr(self, f"do_{verb}", None)
+        if handler is None:
+            self.refuse(f"no verb {verb!r} (help lists them)")
+            return False
+        leave = bool(handler(rest.strip()))
+        if not self.interactive:
+            self.print_events()
+        return leave
+
+    def print_events(self) -> None:
+        """Print the events that came since the last printed."""
+        with self.station.changed:
+            new = self.station.events[self._printed_events:]
+            self._printed_events += len(new)
+        for event in new:
+            print(format_event(event, self.colour), flush=True)
+
+    def close(self) -> None:
+        """Stop printing events and alarms."""
+        self._stop.set()
+        with self.station.changed:
+            self.station.changed.notify_all()
+        self._printer.join(timeout=2)
+
+    def show(self, result: Any) -> None:
+        """Print a verb's result; a command that failed or is not done fails the line."""
+        print(result)
+        if isinstance(result, CommandRecord) and (result.failure is not None or not result.done):
+            self.failed = True
+
+    def refuse(self, error: Any) -> None:
+        print(f"refused: {error}")
+        self.failed = True
+
+    def usage(self, text: str) -> None:
+        print(f"usage: {text}")
+        self.failed = True
 
     def _print_events(self) -> None:
+        """Twice a second and as packets come: the archive's alarms, and interactively the events
+        (above the prompt; a one-shot run prints them after each line, unmixed with its output)."""
         while not self._stop.is_set():
             with self.station.changed:
                 self.station.changed.wait(0.5)
-                new = self.station.events[self._printed_events:]
-                self._printed_events += len(new)
-            for event in new:
-                print(f"\n[{event.severity.name}] {event.name}: {event.text}")
+            if self._stop.is_set():
+                return
+            if self.interactive:
+                self.print_events()
             self.check_archive()
 
     def check_archive(self) -> None:
@@ -81,29 +154,36 @@ class Console(OnboardCommands, cmd.Cmd):
         state = (archive.error, archive.lost > 0)
         if state != self._archive_state:
             self._archive_state = state
-            print(f"\n[ALARM] {archive.alarm}", flush=True)
-
-    def _report(self, record: Any) -> None:
-        print(self.api.await_verification(record, timeout=10))
-
-    def do_cmd(self, line: str) -> None:
-        """cmd NAME [ARG ...]: send a command by dictionary name."""
-        words = shlex.split(line)
-        if not words:
-            print("usage: cmd NAME [ARG ...]")
-            return
-        try:
-            args = self._arguments(words)
-            self._report(self.station.send_command(words[0], args))
-        except (KeyError, ValueError, AssertionError) as error:
-            print(f"refused: {error}")
+            print(f"[ALARM] {archive.alarm}", flush=True)
 
     def _arguments(self, words: list[str]) -> list[Any]:
         """The arguments of command ``words[0]`` from ``words[1:]`` (KeyError: no such command)."""
         definition = self.station.dictionary.command_by_name.get(words[0])
         if definition is None:
             raise KeyError(f"no command {words[0]!r} (try: list)")
-        return [parse_argument(a.type, w) for a, w in zip(definition.args, words[1:])]
+        return [parse_argument(a.type, w, a.enumeration) for a, w in zip(definition.args, words[1:])]
+
+    # --- verbs -----------------------------------------------------------------------------------
+    def do_help(self, line: str) -> None:
+        """help [VERB]: the verbs, or one verb's usage."""
+        if line:
+            handler = getattr(self, f"do_{line}", None)
+            print(" ".join((handler.__doc__ or "").split()) if handler else f"no verb {line!r}")
+            return
+        for verb in self.verbs():
+            print(f"  {' '.join((getattr(self, f'do_{verb}').__doc__ or verb).split()).split(': ')[0]}")
+
+    def do_cmd(self, line: str) -> None:
+        """cmd NAME [ARG ...]: send a command by dictionary name (an enumerated argument by name or number)."""
+        words = shlex.split(line)
+        if not words:
+            self.usage("cmd NAME [ARG ...]")
+            return
+        try:
+            args = self._arguments(words)
+            self.show(self.api.await_verification(self.station.send_command(words[0], args), timeout=10))
+        except (KeyError, ValueError, AssertionError) as error:
+            self.refuse(error)
 
     def do_sched(self, line: str) -> None:
         """sched AT|+SECONDS NAME [ARG ...]: release a command on board at mission time AT (s since
@@ -112,7 +192,7 @@ class Console(OnboardCommands, cmd.Cmd):
         words = shlex.split(line)
         try:
             if words in (["enable"], ["disable"], ["reset"]):
-                print(self.api.schedule_control(words[0], timeout=10))
+                self.show(self.api.schedule_control(words[0], timeout=10))
             elif words == ["report"]:
                 for activity in self.api.schedule_report(timeout=10):
                     print(f"  {activity.release_seconds:.3f}  {activity.request_id}  {activity.packet.hex()}")
@@ -121,9 +201,9 @@ class Console(OnboardCommands, cmd.Cmd):
                 record = self.api.schedule(at, words[1], self._arguments(words[1:]), timeout=10)
                 print(f"scheduled at {at:.3f}: {record}")
             else:
-                print("usage: sched AT|+SECONDS NAME [ARG ...] | sched enable|disable|reset|report")
+                self.usage("sched AT|+SECONDS NAME [ARG ...] | sched enable|disable|reset|report")
         except (KeyError, ValueError, AssertionError) as error:
-            print(f"refused: {error}")
+            self.refuse(error)
 
     def do_seq(self, line: str) -> None:
         """seq upload FILE: check a sequence file, load and activate it; seq load FILE: load it only;
@@ -134,11 +214,11 @@ class Console(OnboardCommands, cmd.Cmd):
                 steps = self.api.upload_sequence(words[1], activate=words[0] == "upload", timeout=10)
                 print(f"{words[0]}ed {words[1]}: {len(steps)} steps")
             elif len(words) == 2 and words[0] in ("activate", "abort", "unload"):
-                print(self.api.sequence_control(words[0], words[1], timeout=10))
+                self.show(self.api.sequence_control(words[0], words[1], timeout=10))
             else:
-                print("usage: seq upload|load FILE | seq activate|abort|unload NAME")
+                self.usage("seq upload|load FILE | seq activate|abort|unload NAME")
         except (KeyError, ValueError, AssertionError) as error:   # SequenceFileError is a ValueError
-            print(f"refused: {error}")
+            self.refuse(error)
 
     def do_time(self, line: str) -> None:
         """time correlate [N] [apply]: N round trips (default 20), the on-board clock's offset and drift
@@ -148,11 +228,11 @@ class Console(OnboardCommands, cmd.Cmd):
             if words[:1] == ["correlate"] and len(words) <= 3 and set(words[2:]) <= {"apply"}:
                 print(self.api.correlate(int(words[1]) if len(words) > 1 else 20, apply="apply" in words))
             elif words[:1] == ["rate"] and len(words) == 2:
-                print(self.api.set_time_report_rate(int(words[1]), timeout=10))
+                self.show(self.api.set_time_report_rate(int(words[1]), timeout=10))
             else:
-                print("usage: time correlate [N] [apply] | time rate EXPONENT")
+                self.usage("time correlate [N] [apply] | time rate EXPONENT")
         except (ValueError, AssertionError) as error:
-            print(f"refused: {error}")
+            self.refuse(error)
 
     def do_file(self, line: str) -> None:
         """file up LOCAL NAME: to the flight's store; file down PATH LOCAL: any file under the flight's
@@ -169,44 +249,33 @@ class Console(OnboardCommands, cmd.Cmd):
                 for entry in self.api.file_directory(*words[1:], timeout=10):
                     print(f"  {entry.name}{'/' if entry.directory else ''}  {entry.size:,}")
             elif words[:1] == ["rm"] and len(words) == 2:
-                print(self.api.delete_file(words[1], timeout=10))
+                self.show(self.api.delete_file(words[1], timeout=10))
             else:
-                print("usage: file up LOCAL NAME | file down PATH LOCAL | file ls [FOLDER] | file rm NAME")
+                self.usage("file up LOCAL NAME | file down PATH LOCAL | file ls [FOLDER] | file rm NAME")
         except (OSError, ValueError, AssertionError) as error:
-            print(f"refused: {error}")
+            self.refuse(error)
 
     def do_ping(self, line: str) -> None:
         """ping: TC[17,1] and wait for TM[17,2]."""
         try:
-            print(self.api.ping(timeout=10))
+            self.show(self.api.ping(timeout=10))
         except (ValueError, AssertionError) as error:
-            print(error)
+            self.refuse(error)
 
     def do_prm(self, line: str) -> None:
-        """prm get NAME ... | prm set NAME VALUE"""
+        """prm get NAME ... | prm set NAME VALUE: on-board parameters (an enumerated one by name or number)."""
         words = shlex.split(line)
         try:
             if words[:1] == ["get"] and len(words) > 1:
                 print(self.api.get_parameters(words[1:], timeout=10))
             elif words[:1] == ["set"] and len(words) == 3:
                 field = self.station.dictionary.parameter_by_name[words[1]].field
-                print(self.api.set_parameters({words[1]: parse_argument(field.type, words[2])},
-                                              timeout=10))
+                self.show(self.api.set_parameters({words[1]: parse_argument(field.type, words[2], field.enumeration)},
+                                                  timeout=10))
             else:
-                print("usage: prm get NAME ... | prm set NAME VALUE")
+                self.usage("prm get NAME ... | prm set NAME VALUE")
         except (KeyError, ValueError, AssertionError) as error:
-            print(f"refused: {error}")
-
-    def do_tlm(self, line: str) -> None:
-        """tlm [SUBSTRING]: latest value of each channel."""
-        for name in sorted(self.station.telemetry):
-            if line.strip() in name:
-                print(f"  {name:<40} {self.station.latest(name)}")
-
-    def do_events(self, line: str) -> None:
-        """events [N]: the last N events (default 20)."""
-        for event in self.station.events[-int(line or 20):]:
-            print(f"  [{event.severity.name}] {event.name}: {event.text}")
+            self.refuse(error)
 
     def do_commands(self, line: str) -> None:
         """commands: every command sent and its verification."""
@@ -216,16 +285,17 @@ class Console(OnboardCommands, cmd.Cmd):
     def do_raw(self, line: str) -> None:
         """raw HEX: send packet bytes as they are."""
         try:
-            self._report(self.station.send_raw(bytes.fromhex(line.replace(" ", ""))))
-        except ValueError as error:
-            print(f"refused: {error}")
+            self.show(self.api.await_verification(self.station.send_raw(bytes.fromhex(line.replace(" ", ""))),
+                                                  timeout=10))
+        except (ValueError, AssertionError) as error:
+            self.refuse(error)
 
     def do_list(self, line: str) -> None:
-        """list [SUBSTRING]: commands with their arguments."""
+        """list [SUBSTRING]: commands with their arguments (type, range, enumeration)."""
         for definition in self.station.dictionary.commands:
             if line.strip() in definition.name:
-                args = ", ".join(f"{a.name}: {a.type.name}" for a in definition.args)
-                print(f"  {definition.name}({args})  {definition.description}")
+                print(f"  {definition.name}({', '.join(map(describe_field, definition.args))})  "
+                      f"{definition.description}")
 
     def do_stats(self, line: str) -> None:
         """stats: link accounting."""
@@ -240,58 +310,84 @@ class Console(OnboardCommands, cmd.Cmd):
 
     def do_quit(self, line: str) -> bool:
         """quit: leave the console (the flight keeps running)."""
-        self._stop.set()
+        self.close()
         return True
 
-    do_EOF = do_quit
+
+def check_dictionary(api: IntegrationApi, timeout: float = DIGEST_TIMEOUT) -> bool | None:
+    """Compare the flight's ``executive.DictionaryDigest`` with the console's dictionary and say so:
+    True if equal, False (a loud line) if not, None if no housekeeping came within ``timeout``."""
+    expected = api.station.dictionary.digest
+    try:
+        digest = api.await_telemetry("executive.DictionaryDigest", timeout=timeout)
+    except (AssertionError, KeyError):
+        print(f"dictionary check NOT DONE: no executive.DictionaryDigest within {timeout:g} s")
+        return None
+    if digest != expected:
+        print(f"[WARNING] DICTIONARY MISMATCH: the flight's is {digest:08x}, this console's {expected:08x}: "
+              "names, arguments and values shown may be wrong")
+        return False
+    print(f"dictionary {expected:08x} matches the flight's")
+    return True
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="orbitfs-ground", description=__doc__.split("\n")[0])
-    parser.add_argument("--run-dir", type=Path, help="a flight run directory (local flight)")
-    parser.add_argument("--tc", help="the flight's TC endpoint, e.g. tcp://10.0.0.2:5550")
-    parser.add_argument("--tm", help="the flight's TM endpoint, e.g. tcp://10.0.0.2:5551")
-    parser.add_argument("--dictionary", type=Path, help="dictionary JSON (orbitfs-dict)")
-    parser.add_argument("--archive", type=Path, default=Path("ground-archive.sqlite"),
-                        help="SQLite archive of every packet, appended to (default: %(default)s)")
-    parser.add_argument("--server-key", type=Path, help="the flight's public CURVE certificate (flight.key), "
-                                                        "for a flight whose link uses CURVE")
-    parser.add_argument("--client-key", type=Path, help="this ground's secret CURVE certificate "
-                                                        "(NAME.key_secret), authorized by the flight")
-    parser.add_argument("--keys", type=Path, help="this ground's copy of the link's key file (SDLS; default "
-                                                  "with --run-dir: RUN_DIR/keys/ground.json); without it the "
-                                                  "console of an authenticated link only listens")
+    add_station_options(parser, archive="ground-archive.sqlite")
+    parser.add_argument("--history", type=Path, help="interactive history file (default: "
+                                                     "$XDG_STATE_HOME/orbitfs/console_history)")
+    parser.add_argument("-c", dest="lines", action="append", default=[], metavar="LINE",
+                        help="run this console line and exit (repeatable, run in order); no prompt")
+    parser.add_argument("--script", type=Path, help="run this file's console lines (one a line, # comments) "
+                                                    "after any -c, and exit")
+    parser.add_argument("--keep-going", action="store_true", help="one-shot: run every line even after one failed")
+    parser.add_argument("--allow-dictionary-mismatch", action="store_true",
+                        help="one-shot: run even if the flight's dictionary digest differs")
     add_common_options(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
-    if args.run_dir:
-        ready = json.loads((args.run_dir / "flight-ready.json").read_text())
-        args.tc, args.tm = args.tc or ready["tc_endpoint"], args.tm or ready["tm_endpoint"]
-        args.dictionary = args.dictionary or Path(ready["dictionary"])
-        if args.keys is None and (args.run_dir / "keys" / "ground.json").exists():
-            args.keys = args.run_dir / "keys" / "ground.json"
-    if not (args.tc and args.tm and args.dictionary):
-        parser.error("give --run-dir, or --tc, --tm and --dictionary")
-    if bool(args.server_key) != bool(args.client_key):
-        parser.error("--server-key and --client-key go together")
+    resolve_station_options(parser, args)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    one_shot = bool(args.lines or args.script)
     try:
-        curve = CurveClient.load(args.server_key, args.client_key) if args.server_key else None
-        station = GroundStation(Dictionary.load(args.dictionary), args.tc, args.tm, args.archive, curve,
-                                keys=args.keys, link_state=args.keys.with_suffix(".state") if args.keys else None)
+        interact = None if one_shot else interactive_session()
+        lines = args.lines + (read_script(args.script) if args.script else [])
+        station = open_station(args)
     except (ArchiveError, OSError, ValueError) as error:
         print(f"orbitfs-ground: {error}", file=sys.stderr)
         return 2
     station.start()
     try:
         security = link_security(station.dictionary.link_parameters, args.keys is not None)
-        Console(IntegrationApi(station)).cmdloop(f"orbitfs ground console: {args.tc} / {args.tm}, {security}, "
-                                                 f"archive {args.archive} (help for commands)")
+        print(f"orbitfs ground console: {args.tc} / {args.tm}, {security}, archive {args.archive}")
+        api = IntegrationApi(station)
+        matches = check_dictionary(api)
+        if interact is None:
+            status = 1 if matches is False and not args.allow_dictionary_mismatch else run_lines(
+                Console(api), lines, args.keep_going)
+        else:
+            status = interact(Console(api, colour=True, interactive=True), args.history)
     finally:
         station.close()
     if station.archive.alarm:
         print(f"orbitfs-ground: {station.archive.alarm}", file=sys.stderr)
         return 1
-    return 0
+    return status
+
+
+def interactive_session() -> Callable[[Console, Path | None], int]:
+    """ground_sim.console_session's ``interact`` (prompt_toolkit is imported only for it); ValueError
+    saying what to install when prompt_toolkit is missing."""
+    try:
+        from ground_sim.console_session import interact
+    except ImportError as error:
+        raise ValueError(f"the interactive console needs prompt_toolkit ({error}): pip install 'orbitfs[ground]', "
+                         "or run lines with -c / --script") from None
+    return interact
 
 
 def link_security(link: LinkParameters, keyed: bool) -> str:

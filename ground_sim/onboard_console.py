@@ -16,11 +16,21 @@ from ground_sim.api import IntegrationApi
 
 
 class OnboardCommands:
-    """For a cmd.Cmd with ``api`` and ``_arguments(words)`` (the arguments of command ``words[0]``)."""
+    """For the console (ground_sim.console.Console): its ``api``, ``_arguments(words)`` (the arguments of
+    command ``words[0]``), ``show`` (a result), ``refuse`` (an error) and ``usage`` (a verb's usage)."""
 
     api: IntegrationApi
 
     def _arguments(self, words: list[str]) -> list[Any]:
+        raise NotImplementedError
+
+    def show(self, result: Any) -> None:
+        raise NotImplementedError
+
+    def refuse(self, error: Any) -> None:
+        raise NotImplementedError
+
+    def usage(self, text: str) -> None:
         raise NotImplementedError
 
     def do_mon(self, line: str) -> None:
@@ -29,23 +39,23 @@ class OnboardCommands:
         words, onboard = shlex.split(line), self.api.onboard
         try:
             if words[:1] == ["add"] and len(words) in (5, 6):
-                print(onboard.add_monitor(int(words[1]), words[2], float(words[3]), float(words[4]),
+                self.show(onboard.add_monitor(int(words[1]), words[2], float(words[3]), float(words[4]),
                                           repetitions=int(words[5]) if len(words) == 6 else 1, timeout=10))
             elif words[:1] in (["enable"], ["disable"], ["delete"]) and len(words) > 1:
                 verb = {"enable": onboard.enable_monitors, "disable": onboard.disable_monitors,
                         "delete": onboard.delete_monitors}[words[0]]
-                print(verb(*(int(w) for w in words[1:]), timeout=10))
+                self.show(verb(*(int(w) for w in words[1:]), timeout=10))
             elif words in (["on"], ["off"]):
-                print(onboard.monitoring(words[0] == "on", timeout=10))
+                self.show(onboard.monitoring(words[0] == "on", timeout=10))
             elif words == ["report"]:
                 for d in onboard.monitor_report(timeout=10):
                     print(f"  PMON {d['pmon']:>3} {'on ' if d['enabled'] else 'off'} {d['channel']} {d['check']} "
                           f"low {d['low']} high {d['high']} x{d['repetitions']}")
             else:
-                print("usage: mon add ID CHANNEL LOW HIGH [REPETITIONS] | mon enable|disable|delete ID ... | "
+                self.usage("mon add ID CHANNEL LOW HIGH [REPETITIONS] | mon enable|disable|delete ID ... | "
                       "mon on|off|report")
         except (KeyError, ValueError, AssertionError) as error:
-            print(f"refused: {error}")
+            self.refuse(error)
 
     def do_ea(self, line: str) -> None:
         """ea add EVENT[:ARGUMENT] COMMAND [ARG ...] | ea enable|disable|delete EVENT[:ARGUMENT] ... |
@@ -55,33 +65,33 @@ class OnboardCommands:
         try:
             if words[:1] == ["add"] and len(words) >= 3:
                 event, _, argument = words[1].partition(":")
-                print(onboard.add_event_action(event, words[2], self._arguments(words[2:]), argument, timeout=10))
+                self.show(onboard.add_event_action(event, words[2], self._arguments(words[2:]), argument, timeout=10))
             elif words[:1] in (["enable"], ["disable"], ["delete"]) and keys:
                 verb = {"enable": onboard.enable_event_actions, "disable": onboard.disable_event_actions,
                         "delete": onboard.delete_event_actions}[words[0]]
-                print(verb(*keys, timeout=10))
+                self.show(verb(*keys, timeout=10))
             elif words == ["report"]:
                 for d in onboard.event_action_report(timeout=10):
                     print(f"  {'on ' if d['enabled'] else 'off'} {d['event']}:{d['argument']} -> {d['command']}")
             else:
-                print("usage: ea add EVENT[:ARGUMENT] COMMAND [ARG ...] | ea enable|disable|delete "
+                self.usage("ea add EVENT[:ARGUMENT] COMMAND [ARG ...] | ea enable|disable|delete "
                       "EVENT[:ARGUMENT] ... | ea report")
         except (KeyError, ValueError, AssertionError) as error:
-            print(f"refused: {error}")
+            self.refuse(error)
 
     def do_safe(self, line: str) -> None:
         """safe [REASON]: enter SAFE mode (cards parked, imaging stopped)."""
         try:
-            print(self.api.onboard.enter_safe(line.strip() or "by the ground", timeout=10))
+            self.show(self.api.onboard.enter_safe(line.strip() or "by the ground", timeout=10))
         except AssertionError as error:
-            print(f"refused: {error}")
+            self.refuse(error)
 
     def do_nominal(self, line: str) -> None:
         """nominal: leave SAFE mode."""
         try:
-            print(self.api.onboard.exit_safe(timeout=10))
+            self.show(self.api.onboard.exit_safe(timeout=10))
         except AssertionError as error:
-            print(f"refused: {error}")
+            self.refuse(error)
 
     def do_defaults(self, line: str) -> None:
         """defaults: the topology's monitoring definitions and event-actions again (now and after restarts)."""
@@ -89,4 +99,4 @@ class OnboardCommands:
             self.api.onboard.restore_defaults(timeout=10)
             print("the topology's definitions restored")
         except AssertionError as error:
-            print(f"refused: {error}")
+            self.refuse(error)
