@@ -2,7 +2,11 @@
 
 The flight binds ZeroMQ wildcard ports (``tcp://127.0.0.1:*``) unless told otherwise, and writes
 its actual endpoints to ``flight-ready.json`` in its run directory; this class waits for that
-file, so parallel runs never race for ports. Output goes to ``flight.out`` in the run directory.
+file, so parallel runs never race for ports. The flight logs to ``flight.log`` (and each card worker
+to its own ``flight.<card>.log``) in the run directory; its stdout and stderr, which carry no log
+record, only what is not one (a refusal's one line, a crash's traceback, faulthandler's output),
+go to ``flight.out``. A start that fails is reported with the last line of ``flight.out`` as its
+reason and the tails of both files.
 
 Keys: unless the run directory has them, :meth:`FlightProcess.start` makes a fresh key file for
 the link (flight.wire.keyfile) and gives each end its copy: ``keys/flight.json`` (the default
@@ -60,10 +64,10 @@ class FlightProcess:
             if self.process.poll() is not None:
                 tail = self.output_tail()
                 raise FlightStartError(f"flight exited with {self.process.returncode} before it was "
-                                       f"ready:\n{tail}", self.process.returncode, tail.rpartition("\n")[2])
+                                       f"ready:\n{self._tails()}", self.process.returncode, tail.rpartition("\n")[2])
             if time.monotonic() > deadline:
                 self.kill()
-                raise FlightStartError(f"flight not ready after {timeout} s:\n{self.output_tail()}", None,
+                raise FlightStartError(f"flight not ready after {timeout} s:\n{self._tails()}", None,
                                        f"not ready after {timeout} s")
             time.sleep(0.05)
         self.ready = json.loads(ready_file.read_text())
@@ -101,9 +105,13 @@ class FlightProcess:
         if hasattr(self, "_output"):
             self._output.close()
 
-    def output_tail(self, lines: int = 40) -> str:
-        path = self.run_dir / "flight.out"
+    def output_tail(self, lines: int = 40, name: str = "flight.out") -> str:
+        """The last ``lines`` lines of the flight's file ``name`` in the run directory ("" if none)."""
+        path = self.run_dir / name
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def _tails(self) -> str:
+        return f"flight.log:\n{self.output_tail(20, 'flight.log')}\nflight.out:\n{self.output_tail()}"
 
 
 def make_keys(folder: Path) -> Path:

@@ -22,6 +22,7 @@ its configuration, and comms then says so in a WARNING_HI event at start.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,11 +115,14 @@ class CurveClient:
 def create_keys(folder: Path, ground: str = "ground") -> tuple[Path, Path]:
     """A fresh key set in ``folder``: the flight's certificate (``flight.key_secret``, public part
     ``flight.key``), a ground's (``GROUND.key_secret``), and the folder of authorized grounds
-    (``grounds/GROUND.key``). Returns (the flight's public certificate, the ground's secret one)."""
+    (``grounds/GROUND.key``). Returns (the flight's public certificate, the ground's secret one).
+    The secret certificates are readable by their owner only (mode 0600), as the SDLS key file is."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "grounds").mkdir(exist_ok=True)
-    flight_public, _ = zmq.auth.create_certificates(folder, "flight")
+    flight_public, flight_secret = zmq.auth.create_certificates(folder, "flight")
     ground_public, ground_secret = zmq.auth.create_certificates(folder, ground)
+    for secret in (flight_secret, ground_secret):
+        os.chmod(secret, 0o600)
     Path(ground_public).replace(folder / "grounds" / f"{ground}.key")
     return Path(flight_public), Path(ground_secret)
 

@@ -1,7 +1,8 @@
-"""``--version``, ``--log-level`` and ``--log-format`` on every entry point (``flight/cli_common.py``)."""
+"""``--version`` and the logging options on every entry point (``flight/cli_common.py``)."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -12,19 +13,19 @@ from typing import Callable, Iterator
 
 import pytest
 
-from campaign.cli import main as campaign_main
 from flight import cli_common
 from flight.__main__ import main as flight_main
+from flight.core.log_files import JsonFormatter
 from flight.dictionary_cli import main as dict_main
-from ground_sim.console import main as ground_main
-from ground_sim.sequences import main as seq_main
-from ground_sim.sil import main as sil_main
 
 ROOT = Path(__file__).resolve().parents[2]
-ENTRY_POINTS: dict[str, Callable[[list[str]], int]] = {
-    "orbitfs-flight": flight_main, "orbitfs-dict": dict_main, "orbitfs-ground": ground_main,
-    "orbitfs-sil": sil_main, "orbitfs-campaign": campaign_main, "orbitfs-seq": seq_main,
-}
+SCRIPTS: dict[str, str] = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+
+
+def entry_point(name: str) -> Callable[[list[str]], int]:
+    """The packaged entry point ``name`` (``module:function`` in pyproject.toml)."""
+    module, function = SCRIPTS[name].split(":")
+    return getattr(importlib.import_module(module), function)
 
 
 @pytest.fixture(autouse=True)
@@ -41,18 +42,10 @@ def restore_root_logger() -> Iterator[None]:
     root.setLevel(level)
 
 
-def test_entry_points_are_the_packaged_ones() -> None:
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert set(scripts) == set(ENTRY_POINTS)
-    for name, target in scripts.items():
-        module, function = target.split(":")
-        assert (ENTRY_POINTS[name].__module__, ENTRY_POINTS[name].__name__) == (module, function)
-
-
-@pytest.mark.parametrize("name", ENTRY_POINTS)
+@pytest.mark.parametrize("name", SCRIPTS)
 def test_version(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
-        ENTRY_POINTS[name](["--version"])
+        entry_point(name)(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out == f"{name} {metadata.version('orbitfs')}\n"
 
@@ -65,16 +58,29 @@ def test_version_without_installed_distribution(monkeypatch: pytest.MonkeyPatch)
     assert cli_common.version() == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
-@pytest.mark.parametrize("name", ENTRY_POINTS)
+@pytest.mark.parametrize("name", SCRIPTS)
 def test_bad_log_level(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
-        ENTRY_POINTS[name](["--log-level", "loud"])
+        entry_point(name)(["--log-level", "loud"])
     assert done.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
     errors = [line for line in err.splitlines() if "error:" in line]
     assert errors == [err.splitlines()[-1]]
     assert errors[0].startswith(f"{name}: error: argument --log-level: invalid choice: 'LOUD'")
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+@pytest.mark.parametrize("option,value", [("--log-max-bytes", "0"), ("--log-max-bytes", "10MB"),
+                                          ("--log-backups", "-1"), ("--log-backups", "0")])
+def test_bad_log_rotation(name: str, option: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        entry_point(name)([option, value])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if "error:" in line] == [
+        f"{name}: error: argument {option}: '{value}' is not a whole number of at least 1"]
 
 
 def test_log_level_any_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,9 +102,11 @@ def test_json_log_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert entry["level"] == "DEBUG" and entry["logger"] == "flight.cli_common"
     assert entry["message"].startswith(f"orbitfs-dict {cli_common.version()}, Python ")
     assert entry["time"].endswith("+00:00")
-    # The flight (stopped at start here: its fresh run directory has no key file) logs to its file too.
+    # The flight (stopped at start here: its fresh run directory has no key file) logs to its file,
+    # and to stderr as well when asked.
     run_dir = tmp_path / "flight"
-    assert flight_main(["--run-dir", str(run_dir), "--log-level", "DEBUG", "--log-format", "json"]) == 2
+    assert flight_main(["--run-dir", str(run_dir), "--log-level", "DEBUG", "--log-format", "json",
+                        "--log-stderr"]) == 2
     err = capsys.readouterr().err
     assert [e["message"] for e in _json_lines(err)][0].startswith("orbitfs-flight ")
     assert all(line.startswith("{") for line in (run_dir / "flight.log").read_text().splitlines())
@@ -110,14 +118,15 @@ def test_json_formatter_exception() -> None:
         raise ValueError("bad")
     except ValueError:
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed %s", ("once",), sys.exc_info())
-    entry = json.loads(cli_common.JsonFormatter().format(record))
+    entry = json.loads(JsonFormatter().format(record))
     assert entry["message"] == "failed once" and "ValueError: bad" in entry["exception"]
 
 
 def test_configure_replaces_own_handlers() -> None:
     root = logging.getLogger()
     before = list(root.handlers)
-    args = argparse.Namespace(prog="p", log_level="INFO", log_format="text")
+    args = argparse.Namespace(prog="p", log_level="INFO", log_format="text", log_file=None,
+                              log_max_bytes=1, log_backups=1, log_stderr=False)
     cli_common.configure_logging(args)
     cli_common.configure_logging(args)
     added = [handler for handler in root.handlers if handler not in before]

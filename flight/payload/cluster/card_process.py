@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from flight.core.log_files import child_log
 from flight.payload.cluster.card_link import CardLink
 from flight.payload.cluster.policies import ewma
 from flight.environment.thermal import ThermalModel
@@ -148,7 +149,8 @@ class Card:
         self.link = CardLink(max_message)
         config = dict(worker_config, name=self.name, threads=self.spec.threads, fd=self.link.worker_fd(),
                       active_w=self.spec.active_w,
-                      providers=[list(p) if not isinstance(p, str) else p for p in self.providers])
+                      providers=[list(p) if not isinstance(p, str) else p for p in self.providers],
+                      log=child_log(self.name))
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "flight.payload.cluster.card_worker", "--config", json.dumps(config)],

@@ -10,6 +10,11 @@ heartbeat thread sends HEARTBEAT on the same link every ``heartbeat_s``, so that
 frozen process is noticed even when idle. When the flight's end of the link closes (the flight
 process is gone, SIGKILL included) the worker exits: no orphaned cards.
 
+Log: with ``log`` in its configuration (flight.core.log_files.child_log) the worker writes its own
+rotating file beside the flight's, ``flight.card0.log``: its start (pid, model CRC, the providers
+ONNX Runtime took). What it writes to stderr (a crash's traceback, ONNX Runtime's own
+warnings) goes to the flight's stderr, which it inherits.
+
 Faults on command (FAULT), for tests and fault-injection campaigns: ``slow`` (each inference
 takes ``factor`` times as long), ``hang`` (the process stops itself with SIGSTOP, like a wedged
 board: no results, no heartbeats), ``crash`` (exits at once), ``wrong`` (flips one bit of every
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import socket
@@ -41,12 +47,15 @@ from multiprocessing import resource_tracker, shared_memory
 import numpy as np
 import onnxruntime as ort
 
+from flight.core.log_files import configure_child
 from flight.payload.cluster import card_protocol as msg
 from flight.payload.cluster.board import BURNED_EXIT, Board
 from flight.payload.cluster.card_link import MAX_CONTROL_MESSAGE, worker_socket
 from flight.payload.cluster.slots import SlotPool
 from flight.payload.cluster.weights import live_options, weight_views
 from native import crc32c
+
+log = logging.getLogger("flight.payload.cluster.card_worker")   # run as __main__
 
 
 class CardWorker:
@@ -190,7 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="orbitfs card worker (started by the cluster)")
     parser.add_argument("--config", required=True, help="JSON configuration")
     args = parser.parse_args(argv)
-    CardWorker(json.loads(args.config)).serve()
+    config = json.loads(args.config)
+    configure_child(config.get("log"))
+    worker = CardWorker(config)
+    log.info("%s pid %d: model CRC-32C %08x, providers %s", worker.name, os.getpid(), worker.model_crc,
+             worker.session.get_providers())
+    worker.serve()
     return 0
 
 

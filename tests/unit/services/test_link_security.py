@@ -33,6 +33,13 @@ def test_keys_load_and_unusable_ones_say_why(tmp_path):
         CurveServer.load(tmp_path / "missing.key_secret", tmp_path / "keys" / "grounds")
 
 
+def test_secret_certificates_are_the_owners_only(tmp_path):
+    flight_public, ground_secret = create_keys(tmp_path / "keys")
+    for secret in (tmp_path / "keys" / "flight.key_secret", ground_secret):
+        assert secret.stat().st_mode & 0o777 == 0o600
+    assert flight_public.stat().st_mode & 0o004     # the public part is meant to be handed out
+
+
 def comms(tmp_path, **config):
     make_keys(tmp_path / "keys")  # the link's SDLS keys are there: the CURVE keys are under test
     return ComponentTester.build(tmp_path, [{"name": "comms", "kind": "flight.services.comms:Comms",
