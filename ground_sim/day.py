@@ -10,10 +10,13 @@ imaged can come down in it), acknowledges what it holds each round it is in cont
 the flight after that pass. Then it reads the flight's store (its SQLite file: what the flight
 produced, acknowledged, evicted, dropped as corrupt, still holds) against its own archive.
 
-The summary: passes (planned and seen on the link), bytes and frames up and down (lost, corrupted),
-products produced / delivered / evicted (with reasons) / still on board, the largest store
-occupancy, product age at delivery (p50 / p99), eclipse and SAA fractions of the day. Checks (exit
-1 if one fails): every product is on the ground or counted (evicted, corrupt); every packet in the
+The summary (every row with its meaning; an ETA on the progress lines): passes (planned and seen
+on the link), bytes and frames up and down (lost, corrupted), products produced / delivered /
+evicted (with reasons) / still on board, the largest store occupancy, product age at delivery
+(p50 / p99), eclipse and SAA fractions of the day, the upsets injected, found, and why the two
+differ. ``--json``, ``--junit`` and the report as for a SIL run
+(ground_sim.sil.finish). Checks (exit 1 if one fails): the flight's dictionary digest is the
+ground's; every product is on the ground or counted (evicted, corrupt); every packet in the
 archive is one the flight stored, byte for byte (its CRC-32C as stored); no decode error and no
 duplicate row; every alert reached the ground by the end of the first pass to begin after its
 capture (one captured during a pass may come down in it: counted); the flight's passes (its
@@ -23,6 +26,7 @@ archive is complete.
 | requirement | verified by |
 |---|---|
 | a short day at 5 % bursty loss and BER 1e-6 passes every check above | tests/system/test_day.py |
+| its summary has no repr, an ETA, the upsets explained; its JSON and JUnit hold its checks | tests/system/test_day.py |
 """
 from __future__ import annotations
 
@@ -44,7 +48,10 @@ from ground_sim.archive import PacketArchive
 from ground_sim.flight_process import FlightProcess, FlightStartError
 from ground_sim.link_model import LinkConditions
 from ground_sim.link_relay import LinkRelay
-from ground_sim.sil import Check, archive_check
+from ground_sim.sil import Outputs, finish, weights_chunk
+from ground_sim.sil_output import run_config
+from ground_sim.sil_rows import archive_check, dictionary_check, read_injections, upsets
+from ground_sim.sil_summary import Check, Row, Summary
 from native import crc32c
 
 PRODUCT_CLASSES = (StoreClass.ALERT, StoreClass.PRODUCT)
@@ -83,6 +90,13 @@ class Day:
     epoch: float
     end: float
     clock: BeaconReader
+    weights_chunk: int
+    first_seen: tuple[float, float] | None = None   # (wall, mission time) at the first progress line
+
+    @property
+    def digest(self) -> int | None:
+        """The flight's dictionary digest, as it reported it (None if it never came down)."""
+        return self.api.station.latest("executive.DictionaryDigest")
 
     def now(self) -> float:
         return self.clock.read() or self.epoch
@@ -101,10 +115,14 @@ class Day:
             time.sleep(0.05)
 
     def progress(self) -> None:
-        station = self.api.station
-        print(f"  +{(self.now() - self.epoch) / 3600:5.2f} h  passes {len(self.relay.passes):3d}  "
+        station, now, wall = self.api.station, self.now(), time.monotonic()
+        self.first_seen = self.first_seen or (wall, now)
+        rate = (now - self.first_seen[1]) / max(wall - self.first_seen[0], 1e-9)   # simulated s per wall s
+        eta = f"ETA {(self.end - now) / rate:5.0f} s" if rate > 0 else "ETA --"
+        flown = now - self.epoch
+        print(f"  +{flown / 3600:5.2f} h  passes {len(self.relay.passes):3d}  "
               f"products on ground {len(station.products):5d}  store depth "
-              f"{station.latest('comms.TmStoreDepth', 0):6d}", flush=True)
+              f"{station.latest('comms.TmStoreDepth', 0):6d}  {eta}", flush=True)
 
 
 def start_day(run_dir: Path, topology: str | None, overrides: list[str], options: DayOptions,
@@ -122,7 +140,7 @@ def start_day(run_dir: Path, topology: str | None, overrides: list[str], options
                              ack_interval=0.1, retransmit_after=0.3, mission_clock=clock.read)
     holder.append(station)
     return Day(flight, relay, IntegrationApi(station, default_timeout=60.0), orbit,
-               all_passes(orbit, epoch, end), epoch, end, clock)
+               all_passes(orbit, epoch, end), epoch, end, clock, weights_chunk(topology, flight.overrides))
 
 
 def fly_day(day: Day, options: DayOptions) -> None:
@@ -240,47 +258,70 @@ def _percentile(values: list[float], q: float) -> str:
     return f"{np.percentile(values, q) / 60:.1f} min" if values else "n/a"
 
 
-def summarize_day(day: Day, run_dir: Path, elapsed: float) -> list[Check]:
-    """Print the day's summary; its checks."""
+def day_rows(day: Day, store: StoreAccount, figures: dict, elapsed: float) -> list[Row]:
+    """The day's rows, each with its meaning."""
     station, relay = day.api.station, day.relay
-    store = read_store(run_dir / "tm_store.sqlite")
-    figures = account(day, store, read_archive(station.archive.path))
     eclipse, saa = _fractions(day.orbit, day.epoch, day.end)
-    latest = station.latest
-    rows = [
-        ("simulated / wall time", f"{(day.end - day.epoch) / 3600:.1f} h / {elapsed:.0f} s"),
-        ("eclipse / SAA fraction of the day", f"{eclipse:.1%} / {saa:.1%}"),
-        ("passes planned / on the link", f"{len(day.plan)} / {len(relay.passes)}  (" + ", ".join(
-            f"{p.station} {(p.rise - day.epoch) / 3600:.2f} h {p.duration / 60:.1f} min" for p in day.plan) + ")"),
-        ("octets up / down (frames)", f"{relay.up.stats.octets:,} ({relay.up.stats.frames:,}) / "
-                                      f"{relay.down.stats.octets:,} ({relay.down.stats.frames:,})"),
-        ("down: lost / corrupted / refused by CRC", f"{relay.down.stats.lost:,} / {relay.down.stats.corrupted:,} / "
-                                                    f"{sum(station.downlink.stats.bad_frames.values()):,}"),
-        ("frames offered outside a pass", f"up {relay.outside_pass['up']:,}, down {relay.outside_pass['down']:,}"),
-        ("products produced / on the ground", f"{figures['products']:,} / {figures['on_ground']:,}"),
-        ("products evicted / corrupt / on board", f"{store.products(State.EVICTED):,} (store full) / "
-                                                  f"{store.products(State.CORRUPT):,} (upset in the store) / "
-                                                  f"{store.products(State.LIVE):,}"),
-        ("alerts down / late", f"{figures['alerts']} / {len(figures['late'])} (late: after the end of the "
-                               "first pass to begin after capture)"),
-        ("alerts captured in a pass / down in it", "{} / {}".format(*figures["in_pass"])),
-        ("product age at delivery p50 / p99", f"{_percentile(figures['ages'], 50)} / "
-                                              f"{_percentile(figures['ages'], 99)}"),
-        ("store occupancy, most", f"{_most(station, 'comms.TmStoreOctets'):,} octets, "
-                                  f"{_most(station, 'comms.TmStoreDepth'):,} packets"),
-        ("TM packets received twice (kept once)", f"{station.stats.duplicates:,}"),
-        ("upsets injected / repaired / uncorr.", f"{latest('seu.Injected', 0)} / {latest('scrubber.Repaired', 0)} "
-                                                 f"/ {latest('scrubber.Uncorrectable', 0)}"),
+    up, down = relay.up.stats, relay.down.stats
+    refused = sum(station.downlink.stats.bad_frames.values())
+    evicted, corrupt, live = (store.products(s) for s in (State.EVICTED, State.CORRUPT, State.LIVE))
+    during, same_pass = figures["in_pass"]
+    ages = figures["ages"]
+    octets, depth = _most(station, "comms.TmStoreOctets"), _most(station, "comms.TmStoreDepth")
+    return [
+        Row("simulated / wall time", {"simulated_h": (day.end - day.epoch) / 3600, "wall_s": round(elapsed, 1)},
+            f"{(day.end - day.epoch) / 3600:.1f} h / {elapsed:.0f} s", "the day flown, and how long it took"),
+        Row("eclipse / SAA fraction of the day", {"eclipse": eclipse, "saa": saa}, f"{eclipse:.1%} / {saa:.1%}",
+            "from the orbit, sampled every 30 s; the SEU rate is higher in the SAA"),
+        Row("passes planned / on the link", {"planned": len(day.plan), "on_link": len(relay.passes)},
+            f"{len(day.plan)} / {len(relay.passes)}  (" + ", ".join(
+                f"{p.station} {(p.rise - day.epoch) / 3600:.2f} h {p.duration / 60:.1f} min" for p in day.plan) + ")",
+            "passes computed from the orbit / seen by the link model"),
+        Row("octets up / down (frames)", {"up_octets": up.octets, "up_frames": up.frames,
+                                          "down_octets": down.octets, "down_frames": down.frames},
+            f"{up.octets:,} ({up.frames:,}) / {down.octets:,} ({down.frames:,})", "what crossed the link in passes"),
+        Row("down: lost / corrupted / refused by CRC", {"lost": down.lost, "corrupted": down.corrupted,
+                                                        "refused": refused},
+            f"{down.lost:,} / {down.corrupted:,} / {refused:,}", "frames the link model lost (bursts) or hit "
+            "with bit errors / those the ground's frame check refused; the flight sends again what is not "
+            "acknowledged"),
+        Row("frames offered outside a pass", dict(relay.outside_pass),
+            f"up {relay.outside_pass['up']:,}, down {relay.outside_pass['down']:,}", "discarded by the link model"),
+        Row("products produced / on the ground", {"produced": figures["products"], "on_ground": figures["on_ground"]},
+            f"{figures['products']:,} / {figures['on_ground']:,}", "products the flight stored / the ground holds"),
+        Row("products evicted / corrupt / on board", {"evicted": evicted, "corrupt": corrupt, "on_board": live},
+            f"{evicted:,} (store full) / {corrupt:,} (upset in the store) / {live:,}",
+            "those not on the ground, by why: counted, not lost"),
+        Row("alerts down / late", {"down": figures["alerts"], "late": len(figures["late"])},
+            f"{figures['alerts']:,} / {len(figures['late']):,}",
+            "late: after the end of the first pass to begin after capture (must be 0)"),
+        Row("alerts captured in a pass / down in it", {"captured": during, "down_in_it": same_pass},
+            f"{during:,} / {same_pass:,}", "one captured in a pass's last seconds may wait for the next pass"),
+        Row("product age at delivery p50 / p99", {"p50_s": _quantile(ages, 50), "p99_s": _quantile(ages, 99)},
+            f"{_percentile(ages, 50)} / {_percentile(ages, 99)}", "capture to arrival on the ground"),
+        Row("store occupancy, most", {"octets": octets, "packets": depth}, f"{octets:,} octets, {depth:,} packets",
+            "the flight's TM store at its fullest, as reported"),
+        Row("TM packets received twice (kept once)", station.stats.duplicates, f"{station.stats.duplicates:,}",
+            "sent again because an acknowledgement was lost or late; archived once"),
+        *upsets(station, read_injections(day.flight.run_dir / "injections.jsonl"), day.weights_chunk),
     ]
-    print("\n================ SIL day summary ================")
-    for name, value in rows:
-        print(f"  {name:<40} {value}")
-    return day_checks(day, figures)
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
+
+
+def summarize_day(day: Day, run_dir: Path, elapsed: float) -> Summary:
+    """The day's summary and checks."""
+    store = read_store(run_dir / "tm_store.sqlite")
+    figures = account(day, store, read_archive(day.api.station.archive.path))
+    return Summary("SIL day summary", day_rows(day, store, figures, elapsed), day_checks(day, figures))
 
 
 def day_checks(day: Day, figures: dict) -> list[Check]:
     matched, detail = pass_match(day)
-    checks = [
+    return [
+        dictionary_check(day.digest, day.api.station.dictionary.digest),
         Check("every product down or counted", figures["unaccounted"] == 0,
               f"{figures['unaccounted']} of {figures['products']} neither on the ground nor counted evicted/corrupt"),
         Check("archive holds no corrupted packet", not figures["bad_rows"] and figures["duplicate_rows"] == 0,
@@ -290,13 +331,10 @@ def day_checks(day: Day, figures: dict) -> list[Check]:
         Check("passes as the orbit gives them", matched, detail),
         archive_check(day.api.station),
     ]
-    for check in checks:
-        print(f"  [{'PASS' if check.passed else 'FAIL'}] {check.name}: {check.detail}")
-    return checks
 
 
 def run_day(options: DayOptions, run_dir: Path, topology: str | None, overrides: list[str],
-            archive: PacketArchive) -> int:
+            archive: PacketArchive, outputs: Outputs | None = None) -> int:
     """One accelerated day in ``run_dir`` (prepared by ground_sim.sil.prepare); the exit status."""
     from flight.payload.demo_model import write_demo_model
 
@@ -316,8 +354,10 @@ def run_day(options: DayOptions, run_dir: Path, topology: str | None, overrides:
         day.api.station.close()
         day.relay.close()
         flight.kill()
-    checks = summarize_day(day, run_dir, time.monotonic() - began)
-    print(f"\narchive: {archive.path}   flight log: {run_dir / 'flight.log'}")
-    failed = [c.name for c in checks if not c.passed]
-    print("RESULT: " + ("PASS" if not failed else "FAIL: " + ", ".join(failed)))
-    return 1 if failed else 0
+    elapsed = time.monotonic() - began
+    config = run_config(kind="day", hours=options.hours, speedup=options.speedup, seed=options.seed,
+                        frame_every=options.frame_every, seu_acceleration=options.seu_acceleration,
+                        uplink=str(options.up), downlink=str(options.down), run_dir=run_dir, archive=archive.path,
+                        overrides=overrides)
+    return finish(summarize_day(day, run_dir, elapsed), config, elapsed, outputs or Outputs(), run_dir, archive,
+                  day.api.station.dictionary)

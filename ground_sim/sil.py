@@ -5,19 +5,28 @@ ZeroMQ on loopback, checks the dictionary digest, pings, exercises commands and 
 (including one command the flight must refuse), images N frames with the cluster in TMR while
 the SEU injector flips bits in the protected memory (the TMR parameter store, each card's live
 weights and their golden copy) at an accelerated rate, receives one product per frame, shuts the
-flight down, and prints a summary: frames processed, products downlinked, precision/recall
-against the scene's ground truth (recomputed on the ground from the seed), wrong products
-delivered (must be 0), upsets injected / detected / repaired / uncorrectable, raw vs downlinked
-bytes, commands sent and verified, packets and frames dropped (must be 0), per-card figures,
-rate-group slips, and the archive's health (rows archived, rows lost, its error). Exit status 0
-only if every check passes, 1 if one fails ("RESULT: FAIL: <checks>").
+flight down, and prints a summary (ground_sim.sil_rows): frames processed, products downlinked,
+precision/recall against the scene's ground truth (recomputed on the ground from the seed), wrong
+products delivered (must be 0), upsets injected / detected / repaired / uncorrectable and why
+injected and detected differ, raw vs downlinked bytes, commands sent and verified, packets and
+frames dropped (must be 0), per-card figures with a legend, rate-group slips per group with a
+verdict, and the archive's health (rows archived, rows lost, its error); every row says what it
+means. The progress lines give an ETA from the rate so far. The flight's dictionary digest must be
+the ground's (check "dictionary matches"). Exit status 0 only if every check passes, 1 if one fails
+("RESULT: FAIL: <checks>").
+
+``--json FILE`` and ``--junit FILE`` (ground_sim.sil_output) write the summary as JSON and the
+checks as JUnit XML, whether the run passes or fails; a path that cannot be written is refused
+before anything starts (one line, exit status 2). After the summary, the run's report
+(ground_sim.report, ``RUN_DIR/report/report.md``) is made if it can be; a report that cannot be
+made is one line and never changes the exit status.
 
 Without ``--run-dir`` each run takes a fresh directory (``runs/sil``, else ``runs/sil-2``, ...).
 Before anything starts, the run directory must be missing or empty; a non-empty one is refused
 (one line on stderr, exit status 2, nothing in it touched) unless ``--force``, which reuses it: the
-files the run writes are replaced (``flight.log``, ``injections.jsonl``, the link's key files and
-state, and the default archive are removed first, the others rewritten) and nothing else is
-deleted.
+files the run writes are replaced (``flight.log`` and its rotated copies, the cards' logs,
+``injections.jsonl``, the link's key files and state, and the default archive are removed first,
+the others rewritten) and nothing else is deleted.
 
 The link is authenticated (SDLS, flight.wire.link) unless ``--set mission.link.sdls="off"``: each
 run makes a fresh key file, one copy for the flight and one for the ground
@@ -28,7 +37,10 @@ complete" fails the run if the archive failed, lost a row, or holds fewer rows t
 up and came down.
 
 | requirement | verified by |
-| a short run passes every check and prints its summary | tests/system/test_sil.py |
+| a short run passes every check and prints its summary (no repr, an ETA, upsets, slips and |   |
+|   cards explained); its JSON and JUnit hold the printed checks; its report exists | tests/system/test_sil.py |
+| an unwritable ``--json`` / ``--junit``: exit 2, one line, no flight started; both are |   |
+|   written when the run fails | tests/system/test_sil_data.py |
 | a non-empty run directory is refused (exit 2, one line, untouched); |   |
 |   ``--force`` reuses it and keeps the user's files | tests/system/test_sil_data.py |
 | an unusable ``--archive``: exit 2, one line, no flight started | tests/system/test_sil_data.py |
@@ -45,22 +57,31 @@ from pathlib import Path
 from typing import Any
 
 from flight.cli_common import add_common_options, configure_logging
-from flight.payload.detection import Detection, DetectionScore, score
-from flight.payload.scene import SceneGenerator, TileClass
-from flight.wire import services as st
 from flight.wire.failure import FailureCode
 from ground_sim.api import IntegrationApi
 from ground_sim.archive import ArchiveError, PacketArchive
 from ground_sim.flight_process import FlightProcess, FlightStartError
 from ground_sim.link_model import LinkConditions
-from ground_sim.station import GroundStation
+from ground_sim.sil_output import check_writable, run_config, write_outputs, write_run_report
+from ground_sim.sil_rows import build_summary, tally
+from ground_sim.sil_summary import Summary
 
 
 @dataclass
-class Check:
-    name: str
-    passed: bool
-    detail: str
+class Outputs:
+    """Where a run writes its summary for programs (``--json``, ``--junit``; None: not asked), and
+    whether it draws its report (``--no-report``: not)."""
+
+    json: Path | None = None
+    junit: Path | None = None
+    report: bool = True
+
+
+def progress_line(count: int, frames: int, elapsed: float) -> str:
+    """``products n/N (rate) ETA``: the time left at the rate so far, "ETA --" until there is a rate."""
+    rate = count / elapsed if elapsed > 0 else 0.0
+    eta = f"ETA {(frames - count) / rate:5.0f} s" if rate > 0 else "ETA --"
+    return f"  products {count:5d}/{frames}  ({rate:6.1f} frames/s, {eta})"
 
 
 def _progress(api: IntegrationApi, frames: int, stall_timeout: float) -> None:
@@ -74,8 +95,7 @@ def _progress(api: IntegrationApi, frames: int, stall_timeout: float) -> None:
         if count != last_count:
             last_count, last_change = count, now
         if now - last_print >= 1.0 or count >= frames:
-            rate = count / max(now - began, 1e-9)
-            print(f"  products {count:5d}/{frames}  ({rate:6.1f} frames/s)", flush=True)
+            print(progress_line(count, frames, now - began), flush=True)
             last_print = now
         if count >= frames:
             return
@@ -119,6 +139,7 @@ def prepare(run_dir: Path, force: bool, archive_path: Path | None) -> PacketArch
         raise UsageError(f"run directory {run_dir} is not empty: pass --force to reuse it (the run's own "
                          "files are replaced, nothing else is deleted) or choose another")
     stale = [run_dir / name for name in RUN_FILES]
+    stale += [*run_dir.glob("flight.log.*"), *run_dir.glob("flight.*.log*")]   # rotated logs, the cards' logs
     if archive_path is None:
         archive_path = run_dir / "archive.sqlite"
         stale += [run_dir / f"archive.sqlite{suffix}" for suffix in ("", "-wal", "-shm")]
@@ -131,16 +152,19 @@ def prepare(run_dir: Path, force: bool, archive_path: Path | None) -> PacketArch
     return PacketArchive(archive_path)
 
 
-def fly(api: IntegrationApi, frames: int, mode: str, acceleration: float) -> float:
-    """The SIL scenario, up to the flight's shutdown command; returns the imaging time (s)."""
+def fly(api: IntegrationApi, frames: int, mode: str, acceleration: float, seen: dict[str, Any]) -> float:
+    """The SIL scenario, up to the flight's shutdown command; returns the imaging time (s). ``seen``
+    gets the flight's dictionary digest (checked in the summary: "dictionary matches")."""
     station = api.station
-    digest = api.await_telemetry("executive.DictionaryDigest")
-    print(f"dictionary digest {digest:08x} (ground holds {station.dictionary.digest:08x})")
+    seen["digest"] = digest = api.await_telemetry("executive.DictionaryDigest")
+    print(f"dictionary digest {digest:08x} (ground holds {station.dictionary.digest:08x}"
+          + (")" if digest == station.dictionary.digest else ": MISMATCH, the check will fail)"))
     api.ping()
     api.send_and_assert_command("dispatcher.NO_OP")
     record = api.set_parameters({"cluster.DetectionThreshold": 0.5})
     assert record.completed, str(record)
-    print(f"parameters: {api.get_parameters(['cluster.DetectionThreshold'])}")
+    print("parameters: " + ", ".join(f"{name} = {value:g}" for name, value in
+                                     api.get_parameters(["cluster.DetectionThreshold"]).items()))
     refused = api.send_and_assert_failure("camera.START_IMAGING", [0, 0],
                                           FailureCode.ARGUMENT_OUT_OF_RANGE, check=False)
     print(f"refused as it must be: {refused}")
@@ -159,7 +183,7 @@ def fly(api: IntegrationApi, frames: int, mode: str, acceleration: float) -> flo
 
 
 def run(frames: int, seed: int, run_dir: Path, topology: str | None, overrides: list[str],
-        mode: str, acceleration: float, archive: PacketArchive) -> int:
+        mode: str, acceleration: float, archive: PacketArchive, outputs: Outputs | None = None) -> int:
     """One SIL run in ``run_dir`` (as :func:`prepare` left it), archiving to ``archive``."""
     from flight.payload.demo_model import write_demo_model
 
@@ -176,190 +200,41 @@ def run(frames: int, seed: int, run_dir: Path, topology: str | None, overrides: 
         return 2 if error.returncode == 2 else 1
     print(f"flight process {ready['pid']} ready: TC {ready['tc_endpoint']}  TM {ready['tm_endpoint']}")
     api = IntegrationApi(flight.connect(archive), default_timeout=30.0)
+    seen: dict[str, Any] = {}
     try:
-        imaging_time = fly(api, frames, mode, acceleration)
+        imaging_time = fly(api, frames, mode, acceleration, seen)
         exit_code = flight.wait(30)
     finally:
         api.station.close()
         flight.kill()
     elapsed = time.monotonic() - began
-    checks = summarize(api, frames, seed, exit_code, elapsed, imaging_time)
+    summary = build_summary(api.station, tally(api.station, frames, seed), exit_code, elapsed, imaging_time,
+                            run_dir, seen.get("digest"), weights_chunk(topology, flight.overrides))
+    config = run_config(kind="frames", frames=frames, seed=seed, mode=mode, seu_acceleration=acceleration,
+                        run_dir=run_dir, archive=archive.path, overrides=overrides)
+    return finish(summary, config, elapsed, outputs or Outputs(), run_dir, archive, api.station.dictionary)
+
+
+def finish(summary: Summary, config: dict[str, Any], elapsed: float, outputs: Outputs, run_dir: Path,
+           archive: PacketArchive, dictionary: Any) -> int:
+    """Print the summary, write the files asked for and the report; the exit status (1 if a check failed)."""
+    print(summary.text())
     print(f"\narchive: {archive.path}   flight log: {run_dir / 'flight.log'}")
-    failed = [c for c in checks if not c.passed]
-    print("RESULT: " + ("PASS" if not failed else "FAIL: " + ", ".join(c.name for c in failed)))
-    return 1 if failed else 0
+    for line in write_outputs(summary, config, elapsed, outputs.json, outputs.junit):
+        print(line)
+    if outputs.report:
+        print(write_run_report(Path(archive.path), dictionary, run_dir / "report", title=f"orbitfs {summary.title}"))
+    print(summary.result())
+    return 1 if summary.failed else 0
 
 
-@dataclass
-class Tally:
-    """What the ground counted of a run, from its products, telemetry and command log."""
+def weights_chunk(topology: str | None, overrides: list[str]) -> int:
+    """The live weights' CRC chunk the flight uses (the cluster's ``weights_chunk``)."""
+    from flight.app import load_flight_topology
+    from flight.payload.cluster.engine import ClusterConfig
 
-    frames: int
-    score: DetectionScore
-    classes: dict[TileClass, int]
-    wrong: int
-    drops: dict[str, int]
-    missing: int
-    completed: int
-    failed: int
-
-
-def tally(station: GroundStation, frames: int, seed: int) -> Tally:
-    scene = SceneGenerator(seed)
-    total = DetectionScore(0, 0, 0, 0, 0)
-    classes = {c: 0 for c in TileClass}
-    wrong = 0
-    for product in station.products:
-        detection = Detection(TileClass(product.tile_class), product.confidence,
-                              product.fire_cells, product.cloud_fraction)
-        frame_score = score(detection, scene.truth(product.frame_id))
-        total = total + frame_score
-        wrong += frame_score.false_positive_cells + frame_score.false_negative_cells > 0 or (
-            frame_score.class_correct == 0)
-        classes[TileClass(product.tile_class)] += 1
-    drops = {name.partition(".Dropped")[2]: station.latest(name, 0)
-             for name in station.dictionary.channel_by_name if name.startswith("cluster.Dropped")}
-    commands = station.command_log
-    return Tally(frames, total, classes, wrong, drops,
-                 frames - len({p.frame_id for p in station.products}),
-                 sum(1 for c in commands if c.completed), sum(1 for c in commands if c.failure))
-
-
-def summary_rows(station: GroundStation, t: Tally, exit_code: int, elapsed: float,
-                 imaging_time: float) -> list[tuple[str, str]]:
-    latest = station.latest
-    raw = latest("cluster.RawBytesProcessed", 0)
-    product_bytes = station.stats.bytes_by_service[st.PRODUCT]
-    slips = sum(latest(name, 0) for name in station.dictionary.channel_by_name
-                if name.endswith(".CycleSlips"))
-    s = t.score
-    return [
-        ("wall time (imaging)", f"{elapsed:.1f} s ({imaging_time:.1f} s)"),
-        ("frames captured / delivered", f"{latest('camera.FramesCaptured', 0)} / "
-                                        f"{latest('cluster.FramesDelivered', 0)}  (captures deferred "
-                                        f"by backpressure: {latest('camera.CapturesDeferred', 0)})"),
-        ("products downlinked", f"{len(station.products)}  (clear {t.classes[TileClass.CLEAR]}, "
-                                f"cloudy {t.classes[TileClass.CLOUDY]}, fire {t.classes[TileClass.FIRE]})"),
-        ("fire cells: precision / recall", f"{s.precision:.4f} / {s.recall:.4f}  (TP "
-                                           f"{s.true_positive_cells}, FP {s.false_positive_cells}, "
-                                           f"FN {s.false_negative_cells})"),
-        ("tile class accuracy", f"{s.class_accuracy:.4f}"),
-        ("wrong products delivered", f"{t.wrong}"),
-        ("upsets injected / bits flipped", f"{latest('seu.Injected', 0)} / {latest('seu.BitsFlipped', 0)}"),
-        ("upsets detected / repaired / uncorr.", f"{latest('scrubber.Detected', 0)} / "
-                                                 f"{latest('scrubber.Repaired', 0)} / "
-                                                 f"{latest('scrubber.Uncorrectable', 0)}"),
-        ("raw bytes processed on board", f"{raw:,}"),
-        ("product bytes downlinked", f"{product_bytes:,}  (ratio 1:{raw / max(product_bytes, 1):,.0f})"),
-        ("all TM downlinked", f"{station.stats.packets:,} packets, {station.stats.bytes:,} bytes"),
-        *link_rows(station),
-        ("commands sent / completed / failed", f"{len(station.command_log)} / {t.completed} / "
-                                               f"{t.failed} (1 failure expected: the refused command)"),
-        ("TM store: stored / acknowledged", f"{latest('comms.TmPacketsStored', 0):,} / "
-                                            f"{latest('comms.TmAcknowledged', 0):,}  (sent again "
-                                            f"{latest('comms.TmPacketsResent', 0):,}, received twice "
-                                            f"{station.stats.duplicates:,}, kept once)"),
-        ("TM packets dropped", f"{latest('comms.TmDroppedStoreFull', 0)} refused and "
-                               f"{latest('comms.TmEvicted', 0)} evicted by the flight's store, "
-                               f"{station.stats.sequence_gaps} missing, "
-                               f"{station.stats.decode_errors} undecodable"),
-        ("frames dropped by reason", ", ".join(f"{k} {v}" for k, v in t.drops.items())),
-        ("frames without a product", f"{t.missing}"),
-        ("cluster mode / votes / disagreements", f"{('THROUGHPUT', 'TMR', 'DMR')[latest('cluster.Mode', 0)]} / "
-                                                 f"{latest('cluster.Votes', 0)} / "
-                                                 f"{latest('cluster.Disagreements', 0)}"),
-        ("rate-group slips", f"{slips}"),
-        ("limit excursions", f"{dict(station.stats.limit_violations) or 'none'}"),
-        ("archive rows archived / lost", f"{station.archive.committed:,} / {station.archive.lost:,}  "
-                                         f"({station.archive.error or 'no error'})"),
-        ("flight exit status", f"{exit_code}"),
-    ]
-
-
-def print_cards(station: GroundStation, imaging_time: float) -> None:
-    cards = [name[len("cluster."):-len("_Inferences")] for name in station.dictionary.channel_by_name
-             if name.startswith("cluster.") and name.endswith("_Inferences")]
-    print(f"  {'card':<8}{'inferences':>11}{'p50 ms':>9}{'p99 ms':>9}{'util %':>8}{'resets':>8}"
-          f"{'errors':>8}{'temp C':>8}")
-    for card in cards:
-        values = {channel: station.latest(f"cluster.{card}_{channel}", 0)
-                  for channel in ("Inferences", "LatencyP50", "LatencyP99", "BusyTime", "Resets",
-                                  "Errors", "Temperature")}
-        print(f"  {card:<8}{values['Inferences']:>11}{values['LatencyP50']:>9.2f}"
-              f"{values['LatencyP99']:>9.2f}{100 * values['BusyTime'] / max(imaging_time, 1e-9):>8.1f}"
-              f"{values['Resets']:>8}{values['Errors']:>8}{values['Temperature']:>8.1f}")
-
-
-def checks_of(station: GroundStation, t: Tally, exit_code: int) -> list[Check]:
-    latest, stats = station.latest, station.stats
-    return [
-        Check("all products", len(station.products) == t.frames and t.missing == 0,
-              f"{len(station.products)}/{t.frames}"),
-        Check("zero drops", latest("comms.TmDroppedStoreFull", 0) + latest("comms.TmEvicted", 0)
-              + stats.sequence_gaps + stats.decode_errors
-              + sum(t.drops.values()) + station.downlink.stats.gaps + sum(station.downlink.stats.bad_frames.values())
-              == 0, "packets, TM frames and imaged frames"),
-        Check("no wrong product", t.wrong == 0 and t.score.precision == 1.0 and t.score.recall == 1.0
-              and t.score.class_accuracy == 1.0, "precision, recall, class accuracy all 1.0"),
-        Check("every upset repaired or recovered", latest("scrubber.Detected", 0)
-              == latest("scrubber.Repaired", 0) + latest("scrubber.Uncorrectable", 0)
-              and latest("scrubber.Uncorrectable", 0) == latest("scrubber.Recoveries", 0),
-              "detected = repaired + uncorrectable, each uncorrectable recovered"),
-        Check("commands verified", t.completed + t.failed == len(station.command_log) and t.failed == 1,
-              f"{t.completed} completed, {t.failed} failed"),
-        Check("clean shutdown", exit_code == 0, f"exit {exit_code}"),
-        archive_check(station),
-    ]
-
-
-def archive_check(station: GroundStation) -> Check:
-    """Every packet and frame sent and received is in the archive, and it never failed nor lost a row."""
-    archive = station.archive
-    expected = (len(station.command_log) + station.stats.link_commands + station.stats.packets
-                + station.uplink.stats.frames + station.downlink.stats.frames + len(station.passes))
-    return Check("archive complete", archive.error is None and archive.lost == 0 and archive.committed == expected,
-                 archive.alarm or f"{archive.committed:,} of {expected:,} packets and frames archived")
-
-
-def link_rows(station: GroundStation) -> list[tuple[str, str]]:
-    """The link's part of the summary: its security first, loudly when there is none."""
-    link, latest = station.dictionary.link_parameters, station.latest
-    up, down = station.uplink.stats, station.downlink.stats
-    if link.authenticated:
-        security = (f"TC: SDLS AES-256-GCM {link.sdls_service.replace('_', ' ')}, SPI {link.spi}, key "
-                    f"{latest('link.SaKeyId', '?')} of a fresh key file")
-    else:
-        security = "TC NOT AUTHENTICATED (mission.link.sdls = off): any process that reaches the TC port commands it"
-    if link.tm_authenticated:
-        verified = "verified" if station.downlink.verified else "NOT VERIFIED: this ground has no key file"
-        security += f"; TM: SDLS {link.tm_sdls.replace('_', ' ')}, SPI {link.tm_spi}, {verified}"
-    else:
-        security += "; TM not authenticated (mission.link.tm_sdls = off)"
-    refused = sum(latest(f"link.Refused{r}", 0) for r in ("Frame", "Sa", "Replay", "Window", "Mac", "State"))
-    channels = ", ".join(f"{name} {c.frames} (gaps {c.gaps})" for name, c in down.channels.items())
-    return [
-        ("link security", security),
-        ("TC frames sent / retransmitted", f"{up.frames} / {up.retransmissions}  (COP-1 alerts {up.alerts}; "
-                                           f"flight refused {refused}, FARM discarded "
-                                           f"{latest('link.FarmDiscarded', 0)})"),
-        ("TM frames received by channel", f"{channels}; bad {sum(down.bad_frames.values())}, "
-                                          f"master-channel gaps {down.master_gaps}"),
-    ]
-
-
-def summarize(api: IntegrationApi, frames: int, seed: int, exit_code: int,
-              elapsed: float, imaging_time: float) -> list[Check]:
-    """Print the summary of a run and return its checks."""
-    station = api.station
-    counted = tally(station, frames, seed)
-    print("\n================ SIL summary ================")
-    for name, value in summary_rows(station, counted, exit_code, elapsed, imaging_time):
-        print(f"  {name:<36} {value}")
-    print_cards(station, imaging_time)
-    checks = checks_of(station, counted, exit_code)
-    for check in checks:
-        print(f"  [{'PASS' if check.passed else 'FAIL'}] {check.name}: {check.detail}")
-    return checks
+    config = load_flight_topology(topology, overrides).component("cluster").config
+    return int(config.get("weights_chunk", ClusterConfig.weights_chunk))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,22 +257,32 @@ def main(argv: list[str] | None = None) -> int:
                         help="cluster redundancy mode during imaging")
     parser.add_argument("--seu-acceleration", type=float,
                         help="multiplies the SEU rate model (0: no upsets; default 3e7, with --day 1e4)")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="also write the summary as JSON (rows, checks, config), pass or fail")
+    parser.add_argument("--junit", type=Path, metavar="FILE",
+                        help="also write the checks as JUnit XML (one testcase per check), pass or fail")
+    parser.add_argument("--no-report", dest="report", action="store_false",
+                        help="do not draw the run's report (RUN_DIR/report, needs the plot extra)")
     add_day_arguments(parser)
     add_common_options(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
     args.run_dir = args.run_dir or fresh_run_dir(Path("runs"), "sil-day" if args.day else "sil")
+    outputs = Outputs(args.json, args.junit, args.report)
     try:
         options = day_options(args) if args.day else None
+        for path, option in ((outputs.json, "--json"), (outputs.junit, "--junit")):
+            if (reason := check_writable(path, option)) is not None:
+                raise UsageError(reason)
         archive = prepare(args.run_dir, args.force, args.archive)
     except (UsageError, ArchiveError) as error:
         print(f"orbitfs-sil: {error}", file=sys.stderr)
         return 2
     if args.day:
         from ground_sim.day import run_day
-        return run_day(options, args.run_dir, args.topology, args.overrides, archive)
+        return run_day(options, args.run_dir, args.topology, args.overrides, archive, outputs)
     return run(args.frames, args.seed, args.run_dir, args.topology, args.overrides, args.mode,
-               3e7 if args.seu_acceleration is None else args.seu_acceleration, archive)
+               3e7 if args.seu_acceleration is None else args.seu_acceleration, archive, outputs)
 
 
 def day_options(args: argparse.Namespace) -> Any:

@@ -30,6 +30,8 @@ def argument(field) -> st.SearchStrategy:
         return st.sampled_from(CHOICES[field.name]) if field.name in CHOICES else st.text(max_size=40)
     if field.type.is_float:
         return st.floats(field.low, field.high, width=32)
+    if field.enumeration:
+        return st.sampled_from([number for number, _ in field.enumeration])
     low, high = field.type.bounds
     low = max(low, field.low if field.low is not None else low)
     high = min(high, field.high if field.high is not None else high, 10**6)  # an offset, a count

@@ -1,15 +1,19 @@
 """The accelerated day (``orbitfs-sil --day``, ground_sim/day.py) as a user runs it, shortened to
 four hours (three passes over Svalbard) at 5 % bursty loss and a bit error rate of 1e-6 on the
-downlink: every check of its summary passes; the passes the flight reported (its PassStarted and
+downlink: every check of its summary passes (the dictionary's digest included), the summary has no
+Python repr, an ETA on its progress lines and the upsets explained, and its ``--json`` and ``--junit``
+files hold the checks it printed; the passes the flight reported (its PassStarted and
 PassEnded events, in the archive) agree with skyfield's within a second; the archive holds no
 packet the flight did not store, byte for byte, and every product the flight stored is in it.
 """
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
 import pytest
@@ -29,7 +33,8 @@ HOURS = 4.0
 def day(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("day") / "run"
     result = subprocess.run([sys.executable, "-m", "ground_sim.sil", "--day", "--hours", str(HOURS), "--speedup",
-                             "400", "--loss", "0.05", "--burst", "4", "--ber", "1e-6", "--run-dir", str(run_dir)],
+                             "400", "--loss", "0.05", "--burst", "4", "--ber", "1e-6", "--run-dir", str(run_dir),
+                             "--json", str(run_dir.parent / "day.json"), "--junit", str(run_dir.parent / "day.xml")],
                             capture_output=True, text=True, timeout=600)
     return result, run_dir
 
@@ -44,6 +49,24 @@ def test_the_day_passes_every_check_of_its_summary(day):
     lost, corrupted = (int(n.replace(",", "")) for n in result.stdout.split("lost / corrupted / refused by CRC")[1]
                        .split()[:3:2])
     assert lost > 0 and corrupted > 0                       # the link did lose and corrupt frames
+    assert "[PASS] dictionary matches" in result.stdout
+    summary = result.stdout[result.stdout.index("================ SIL day summary"):]
+    assert "{" not in summary and "[" not in summary.replace("[PASS]", "").replace("[FAIL]", "")
+    assert re.search(r"ETA (--|\s*\d+ s)$", result.stdout.split("first pass over")[1].splitlines()[1])
+    assert re.search(r"upsets detected / repaired / uncorr\. +\d+ / \d+ / \d+", summary)
+    assert re.search(r"injected \d+ = \d+ found", summary)
+
+
+def test_the_days_json_and_junit_hold_its_checks(day):
+    result, run_dir = day
+    printed = re.findall(r"\[(PASS|FAIL)\] ([^:]+): (.*)", result.stdout)
+    data = json.loads((run_dir.parent / "day.json").read_text())
+    assert [(c["name"], c["passed"]) for c in data["checks"]] == [(name, v == "PASS") for v, name, _ in printed]
+    assert data["config"]["kind"] == "day" and data["config"]["hours"] == HOURS
+    rows = {row["name"]: row["value"] for row in data["rows"]}
+    assert rows["products produced / on the ground"]["produced"] > 50
+    cases = ET.parse(run_dir.parent / "day.xml").getroot().findall("testsuite/testcase")
+    assert [case.get("name") for case in cases] == [name for _, name, _ in printed]
 
 
 def sky_passes():

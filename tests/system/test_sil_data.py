@@ -12,8 +12,9 @@ disk is full``). The limit belongs to a process and is inherited by its children
 Verifies: on a full disk the archive reports the reason, counts the rows lost, ends its thread,
 keeps memory bounded while rows keep coming, and every row it committed is readable afterwards;
 an unusable archive path makes ``orbitfs-ground`` and ``orbitfs-sil`` exit 2 with one line (and
-the SIL starts no flight); an archive that fails mid-run fails the SIL run (exit 1, "RESULT: FAIL:
-archive complete") with its reason, and its committed rows stay readable; ``orbitfs-sil`` refuses a
+the SIL starts no flight), as does an unusable ``--json`` or ``--junit`` path; an archive that fails
+mid-run fails the SIL run (exit 1, "RESULT: FAIL: archive complete") with its reason, its JSON and
+JUnit files are written all the same and say so, and its committed rows stay readable; ``orbitfs-sil`` refuses a
 non-empty run directory (exit 2, one line, the user's file untouched) and with ``--force`` runs
 there, keeping the user's file and replacing the run's own.
 """
@@ -24,6 +25,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 from flight.app import load_flight_topology
 from flight.wire.dictionary import build_dictionary
@@ -115,14 +117,26 @@ def test_an_unusable_archive_path_is_refused_by_the_console_and_the_sil(tmp_path
     assert _one_line(sil) == (f"orbitfs-sil: cannot open archive {unusable}: "
                               f"{tmp_path / 'file'} is a file, not a folder\n")
     assert sil.stdout == "" and list(run_dir.iterdir()) == []  # no model written, no flight started
+    for option in ("--json", "--junit"):
+        out = _run("-m", "ground_sim.sil", "--frames", "5", "--run-dir", str(run_dir), option, str(unusable),
+                   timeout=60)
+        assert _one_line(out) == f"orbitfs-sil: {option} {unusable}: {tmp_path / 'file'} is a file, not a folder\n"
+        assert out.stdout == "" and list(run_dir.iterdir()) == []
 
 
 def test_an_archive_that_fails_mid_run_fails_the_sil_and_keeps_what_it_committed(tmp_path):
     run_dir = tmp_path / "run"
-    result = _run("-c", FILL_DURING_SIL, "--frames", "20", "--seed", "5", "--run-dir", str(run_dir))
+    json_path, junit_path = tmp_path / "sil.json", tmp_path / "sil.xml"
+    result = _run("-c", FILL_DURING_SIL, "--frames", "20", "--seed", "5", "--run-dir", str(run_dir),
+                  "--json", str(json_path), "--junit", str(junit_path))
     out = result.stdout
     assert result.returncode == 1, out[-3000:] + result.stderr[-3000:]
     assert out.rstrip().splitlines()[-1] == "RESULT: FAIL: archive complete"  # every other check passed
+    assert re.search(r"^report: ", out, re.MULTILINE)          # written or not, one line, the exit status kept
+    data = json.loads(json_path.read_text())                   # written on a failed run too
+    assert data["passed"] is False and [c["name"] for c in data["checks"] if not c["passed"]] == ["archive complete"]
+    failures = ET.parse(junit_path).getroot().findall("testsuite/testcase/failure")
+    assert len(failures) == 1 and failures[0].get("message").startswith("ARCHIVE FAILED: ")
     archived, lost = map(int, re.search(r"archive rows archived / lost +(\d+) / (\d+)", out).groups())
     assert archived > 0 and lost > 0
     failed = re.search(r"\[FAIL\] archive complete: ARCHIVE FAILED: (.*)", out).group(1)
@@ -136,6 +150,7 @@ def test_a_non_empty_run_directory_is_refused_and_force_keeps_the_users_files(tm
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "notes.txt").write_text("my notes")
+    (run_dir / "flight.log.3").write_text("an older run's rotated log")
     stale = PacketArchive(run_dir / "archive.sqlite")
     stale.record("up", 0.0, b"an older run", None)
     assert stale.close() is None
@@ -144,10 +159,11 @@ def test_a_non_empty_run_directory_is_refused_and_force_keeps_the_users_files(tm
     assert _one_line(refused) == (f"orbitfs-sil: run directory {run_dir} is not empty: pass --force to reuse it "
                                   "(the run's own files are replaced, nothing else is deleted) or choose another\n")
     assert refused.stdout == "" and {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
-    forced = _run("-m", "ground_sim.sil", "--frames", "5", "--run-dir", str(run_dir), "--force")
+    forced = _run("-m", "ground_sim.sil", "--frames", "5", "--run-dir", str(run_dir), "--force", "--no-report")
     assert forced.returncode == 0, forced.stdout[-3000:] + forced.stderr[-3000:]
     assert "RESULT: PASS" in forced.stdout
     assert (run_dir / "notes.txt").read_text() == "my notes"
+    assert not (run_dir / "flight.log.3").exists()
     archived = int(re.search(r"archive rows archived / lost +(\d+) / 0 ", forced.stdout).group(1))
     with sqlite3.connect(run_dir / "archive.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM packets").fetchone()[0] == archived
