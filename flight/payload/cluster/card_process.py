@@ -28,6 +28,7 @@ import numpy as np
 from flight.core.log_files import child_log
 from flight.payload.cluster.card_link import CardLink
 from flight.payload.cluster.policies import ewma
+from flight.payload.cluster.providers import choose_providers, not_taken
 from flight.environment.thermal import ThermalModel
 
 
@@ -99,7 +100,7 @@ class Card:
         self.power_w = 0.0
         self.excess_w = 0.0     # the supply reading above the modelled load (a latch-up), from heartbeats
         self.degraded = False   # reported slower than its peers (CardDegraded)
-        self.providers: list[str] = []
+        self.providers: list[str] = []  # what its worker is asked for (choose_providers)
         self.retry_at: float | None = None  # when to try to start it again (None: no retry due)
         self._retry_s = self.FIRST_RETRY_S
 
@@ -141,6 +142,17 @@ class Card:
             return 0.0, 0.0
         p50, p99 = np.percentile(list(self.latencies), [50, 99])
         return float(p50), float(p99)
+
+    # --- its execution providers ---------------------------------------------------------------
+    def choose_providers(self) -> list[str]:
+        """Settle the providers its worker is asked for; the names this host's build lacks."""
+        self.providers, missing = choose_providers(list(self.spec.providers))
+        return missing
+
+    def providers_not_taken(self, hello: dict[str, Any]) -> list[str]:
+        """The wanted providers (but CPU) its session did not take, by its HELLO (e.g. CUDA in the
+        build but its libraries missing): it runs on CPU instead."""
+        return not_taken(self.providers, hello.get("providers", []))
 
     # --- the process ----------------------------------------------------------------------------
     def spawn(self, worker_config: dict[str, Any], max_message: int, now: float) -> CardLink:

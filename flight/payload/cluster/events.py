@@ -30,8 +30,9 @@ EVENTS = {
     "ModelCrcMismatch": _event("{card} loaded a model with CRC-32C {crc:08x}, expected "
                                "{expected:08x}", CARD, Field("crc", DataType.U32),
                                Field("expected", DataType.U32), severity=Severity.WARNING_HI),
-    "ProviderUnavailable": _event("{card}: execution provider {provider} not on this host: "
-                                  "CPU used", CARD, Field("provider", DataType.STRING)),
+    "ProviderUnavailable": _event("{card}: execution provider {provider} unavailable on this host "
+                                  "(not built in, or could not be started): CPU used", CARD,
+                                  Field("provider", DataType.STRING)),
     "FrameDropped": _event("Frame {frame} dropped: {reason}", Field("frame", DataType.U32),
                            Field("reason", DataType.STRING), throttle=50),
     "ModeChanged": _event("Mode {mode}: {reason}", Field("mode", DataType.STRING),

@@ -22,6 +22,8 @@ from the model file every ``refresh_s``; a card that refuses (the file changed) 
 | a card whose model CRC does not match is refused | tests/system/test_cluster_engine.py |
 | optimized weights are refreshed; a refresh from a changed file is refused | tests/system/test_cluster_engine.py |
 | an unavailable provider falls back to the next one, with an event | tests/system/test_cluster_engine.py |
+| a provider the card's session did not take (HELLO) is reported | tests/unit/payload/test_providers.py, |
+|   | tests/system/test_card_providers.py |
 """
 from __future__ import annotations
 
@@ -41,7 +43,6 @@ from flight.payload.cluster import card_protocol as msg
 from flight.payload.cluster.board import replace_board
 from flight.payload.cluster.card_process import Card, CardSpec, CardState
 from flight.payload.cluster.frames import PROBE, CanaryShot
-from flight.payload.cluster.providers import choose_providers
 from flight.payload.cluster.slots import SlotPool
 from flight.payload.cluster.weights import WeightStore
 from flight.payload.scene import SceneGenerator
@@ -139,8 +140,7 @@ class CardSupervisor:
                               "burn_s": config.latchup_burn_s}
         now = time.monotonic()
         for card in self.cards.values():
-            card.providers, missing = choose_providers(list(card.spec.providers))
-            for provider in missing:
+            for provider in card.choose_providers():
                 self._on_event("provider_unavailable", {"card": card.name, "provider": provider})
             self._spawn(card, now)
 
@@ -204,6 +204,8 @@ class CardSupervisor:
         if card.state is not CardState.STARTING:
             return
         card.last_heartbeat = now
+        for provider in card.providers_not_taken(hello):  # reported at each start of the card
+            self._on_event("provider_unavailable", {"card": card.name, "provider": provider})
         expected = self.images[card.name].crc
         if hello["model_crc32c"] != expected:
             self._on_event("model_crc_mismatch", {"card": card.name, "crc": hello["model_crc32c"],
