@@ -67,18 +67,26 @@ def test_file_instead_of_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_child_log_beside_the_parents(tmp_path: Path) -> None:
+    no_file = argparse.Namespace(prog="t", log_level="INFO", log_format="text", log_file=None,
+                                 log_max_bytes=1, log_backups=1, log_stderr=False)
+    cli_common.configure_logging(no_file)      # whatever an earlier test configured is replaced
     assert child_log("card0") is None          # no file of its own: the child writes none either
     _configure("--log-file", str(tmp_path / "flight.log"), "--log-max-bytes", "5000", "--log-backups", "2",
                "--log-format", "json", "--log-level", "debug")
     settings = child_log("card0")
     assert settings == {"file": str(tmp_path / "flight.card0.log"), "max_bytes": 5000, "backups": 2,
                         "level": "DEBUG", "format": "json"}
-    cli_common.configure_logging(argparse.Namespace(prog="t", log_level="INFO", log_format="text", log_file=None,
-                                                    log_max_bytes=1, log_backups=1, log_stderr=False))
+    cli_common.configure_logging(no_file)
+    before = list(logging.getLogger().handlers)
     configure_child(settings)
-    logging.getLogger("card").info("started")
-    assert '"message": "started"' in (tmp_path / "flight.card0.log").read_text()
-    assert "started" not in (tmp_path / "flight.log").read_text()
+    try:
+        logging.getLogger("card").info("started")
+        assert '"message": "started"' in (tmp_path / "flight.card0.log").read_text()
+        assert "started" not in (tmp_path / "flight.log").read_text()
+    finally:                                   # the child's handler is this test's only
+        for handler in set(logging.getLogger().handlers) - set(before):
+            logging.getLogger().removeHandler(handler)
+            handler.close()
 
 
 def test_no_child_log_from_a_forked_copy_of_the_parents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
