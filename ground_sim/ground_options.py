@@ -37,14 +37,17 @@ def add_station_options(parser: argparse.ArgumentParser, archive: str) -> None:
                                                         "(NAME.key_secret), authorized by the flight")
     parser.add_argument("--keys", type=Path, help="this ground's copy of the link's key file (SDLS; default "
                                                   "with --run-dir: RUN_DIR/keys/ground.json)")
+    parser.add_argument("--ready-timeout", type=float, default=READY_WAIT, metavar="SECONDS",
+                        help="with --run-dir: how long to wait for a starting flight's flight-ready.json "
+                             "(default %(default)g)")
 
 
 def resolve_station_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Fill what ``--run-dir`` gives (waiting up to READY_WAIT for its flight-ready.json, so a flight
-    started just before can be joined); a missing or contradictory option is a parser error (exit 2)."""
+    """Fill what ``--run-dir`` gives (waiting up to ``--ready-timeout`` for its flight-ready.json, so a
+    flight started just before can be joined); a missing or contradictory option is a parser error (exit 2)."""
     if args.run_dir:
         ready_file = args.run_dir / "flight-ready.json"
-        deadline = time.monotonic() + READY_WAIT
+        deadline = time.monotonic() + args.ready_timeout
         while not ready_file.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         try:

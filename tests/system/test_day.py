@@ -33,7 +33,7 @@ HOURS = 4.0
 def day(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("day") / "run"
     result = subprocess.run([sys.executable, "-m", "ground_sim.sil", "--day", "--hours", str(HOURS), "--speedup",
-                             "400", "--loss", "0.05", "--burst", "4", "--ber", "1e-6", "--run-dir", str(run_dir),
+                             "800", "--loss", "0.05", "--burst", "4", "--ber", "1e-6", "--run-dir", str(run_dir),
                              "--json", str(run_dir.parent / "day.json"), "--junit", str(run_dir.parent / "day.xml")],
                             capture_output=True, text=True, timeout=600)
     return result, run_dir

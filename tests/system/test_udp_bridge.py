@@ -100,5 +100,6 @@ def test_bad_addresses_are_one_line_exit_2(tm_to: str, tc_from: str, tmp_path: P
 
 def test_a_run_dir_without_a_started_flight_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main(["--run-dir", str(tmp_path), "--tm-to", "127.0.0.1:9", "--tc-from", "127.0.0.1:0"])
+        main(["--run-dir", str(tmp_path), "--ready-timeout", "0.5", "--tm-to", "127.0.0.1:9",
+              "--tc-from", "127.0.0.1:0"])
     assert exit_.value.code == 2 and "flight-ready.json" in capsys.readouterr().err
