@@ -200,15 +200,20 @@ def environment_bands(ax: Any, axis: TimeAxis, data: RunData, notes: list[str]) 
         shade(ax, axis, spans, "tab:gray", "eclipse")
 
 
+def present_channels(data: RunData, names: list[str] | tuple[str, ...], plot: Plot) -> list[str]:
+    """Those of ``names`` the archive has; a note on ``plot`` for each missing (one for all when none is there)."""
+    present = [name for name in names if data.has(name)]
+    plot.notes += [missing(list(names))] if not present else [missing([name]) for name in names if name not in present]
+    return present
+
+
 def upsets_figure(data: RunData, dictionary: Dictionary) -> Plot:
     plot = Plot("upsets", "Upsets and repairs",
                 "cumulative upsets injected, detected and repaired by the scrubber; the gap between injected "
                 "and repaired is what was not (yet) repaired; red bands: SAA, gray bands: eclipse")
-    present = [name for name in UPSET_CHANNELS if data.has(name)]
+    present = present_channels(data, UPSET_CHANNELS, plot)
     if not present:
-        plot.notes.append(missing(UPSET_CHANNELS))
         return plot
-    plot.notes += [missing([name]) for name in UPSET_CHANNELS if name not in present]
     axis = TimeAxis(data)
     figure, (ax,) = new_figure(1, height=3.2)
     for name in present:
@@ -246,11 +251,9 @@ def store_figure(data: RunData, dictionary: Dictionary) -> Plot:
     plot = Plot("store", "TM store occupancy",
                 "packets and bytes held in the flight's TM store, waiting to be downlinked and acknowledged; "
                 "green bands: ground station passes (AOS to LOS)")
-    present = [name for name in STORE_CHANNELS if data.has(name)]
+    present = present_channels(data, STORE_CHANNELS, plot)
     if not present:
-        plot.notes.append(missing(STORE_CHANNELS))
         return plot
-    plot.notes += [missing([name]) for name in STORE_CHANNELS if name not in present]
     axis = TimeAxis(data)
     passes = [(max(aos, data.start), min(data.end if los is None else los, data.end)) for aos, los in data.passes]
     passes = [(aos, los) for aos, los in passes if los > aos]  # the part of each pass inside the run

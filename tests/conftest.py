@@ -2,13 +2,19 @@
 
 - No hypothesis deadlines (the machine is shared: a slow example is load, not a failure; timing
   is measured by the benchmarks in tools/, not by tests).
+- ``restore_root_logger``: for tests that configure logging (the entry points' log options),
+  the root logger's handlers and level as they were before the test.
 - Every test under tests/system/ (real processes over real sockets) is marked ``slow``:
   ``pytest -m "not slow"`` runs the unit tests alone.
 """
+import logging
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from hypothesis import settings
+
+from flight import cli_common
 
 settings.register_profile("orbitfs", deadline=None)
 settings.load_profile("orbitfs")
@@ -20,3 +26,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SYSTEM in Path(item.fspath).parents:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def restore_root_logger() -> Iterator[None]:
+    """Leave the root logger as the test found it (handlers and level), whatever it configured."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    cli_common._installed.clear()
+    root.setLevel(level)

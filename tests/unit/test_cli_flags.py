@@ -9,7 +9,7 @@ import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
 
@@ -28,19 +28,7 @@ def entry_point(name: str) -> Callable[[list[str]], int]:
     return getattr(importlib.import_module(module), function)
 
 
-@pytest.fixture(autouse=True)
-def restore_root_logger() -> Iterator[None]:
-    """Each test configures the root logger; leave it as pytest had it."""
-    root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
-    yield
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    cli_common._installed.clear()
-    root.setLevel(level)
-
+pytestmark = pytest.mark.usefixtures("restore_root_logger")
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_version(name: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -18,19 +17,7 @@ from flight.dictionary_cli import main as dict_main
 BOUND = 2000
 
 
-@pytest.fixture(autouse=True)
-def restore_root_logger() -> Iterator[None]:
-    """Each test configures the root logger; leave it as pytest had it."""
-    root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
-    yield
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    cli_common._installed.clear()
-    root.setLevel(level)
-
+pytestmark = pytest.mark.usefixtures("restore_root_logger")
 
 def _configure(*argv: str) -> None:
     parser = argparse.ArgumentParser(prog="tool")
