@@ -54,7 +54,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from yamcs import pymdb as mdb
+try:
+    from yamcs import pymdb as mdb
+except ImportError:            # the ground extra is not installed: main says so in one line
+    mdb = None
 
 from flight.cli_common import add_common_options, configure_logging
 from flight.core.catalog import ChannelDef
@@ -282,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args)
     if (args.dictionary is None) == (args.run_dir is None):
         parser.error("give either a DICTIONARY or --run-dir")
+    if mdb is None:
+        print("orbitfs-xtce: the XTCE export needs yamcs-pymdb: pip install 'orbitfs[ground]'", file=sys.stderr)
+        return 2
     try:
         path = _dictionary_path(args)
         dictionary = Dictionary.load(path)

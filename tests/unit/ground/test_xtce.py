@@ -280,10 +280,13 @@ def test_cli_writes_the_document(dictionary: Dictionary, tmp_path: Path, capsys:
     assert f"{len(dictionary.channels)} parameters" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("case", ["missing", "not json", "no ready file", "output dir missing"])
+@pytest.mark.parametrize("case", ["missing", "not json", "no ready file", "output dir missing", "no pymdb"])
 def test_cli_bad_input_is_one_line_exit_2(case: str, dictionary: Dictionary, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture) -> None:
+                                          capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     source, output = tmp_path / "dictionary.json", tmp_path / "out.xml"
+    if case == "no pymdb":                     # the ground extra not installed
+        dictionary.write(source)
+        monkeypatch.setattr(xtce, "mdb", None)
     if case == "not json":
         source.write_text("{not json")
     elif case == "output dir missing":
