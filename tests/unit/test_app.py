@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from flight.app import DEFAULT_TOPOLOGY, build_flight, load_flight_topology
 from flight.core.roles import ROLES
 from flight.wire.dictionary import Dictionary
+
+pytestmark = pytest.mark.usefixtures("restore_root_logger")   # main() configures logging
 
 
 def test_the_default_flight_is_built_with_its_dictionary_and_wiring(tmp_path):

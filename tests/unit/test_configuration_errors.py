@@ -12,6 +12,8 @@ from flight.app import DEFAULT_TOPOLOGY
 from flight.payload.demo_model import write_demo_model
 from ground_sim.flight_process import make_keys
 
+pytestmark = pytest.mark.usefixtures("restore_root_logger")   # main() configures logging
+
 WILDCARDS = ['comms.tc_endpoint="tcp://127.0.0.1:*"', 'comms.tm_endpoint="tcp://127.0.0.1:*"']
 
 
