@@ -9,7 +9,8 @@ Commands: ``cmd NAME [ARG ...]``, ``ping``, ``prm get NAME ...``, ``prm set NAME
 ``time correlate [N] [apply]``, ``time rate EXPONENT``, ``file up LOCAL NAME``, ``file down PATH LOCAL``,
 ``file ls [FOLDER]``, ``file rm NAME`` (CFDP and ST[23]), ``commands``, ``raw HEX``, ``list [SUBSTRING]``,
 ``stats``, ``status``, ``help [VERB]``, ``quit``; telemetry (ground_sim.console_view): ``tlm [SUBSTRING]``,
-``watch [SUBSTRING ...]``, ``wait tlm CHANNEL OP VALUE [TIMEOUT]``, ``wait event NAME [TIMEOUT]``;
+``watch [SUBSTRING ...]``, ``plot CHANNEL ... [-o FILE.png]`` (from the archive, the plot extra),
+``wait tlm CHANNEL OP VALUE [TIMEOUT]``, ``wait event NAME [TIMEOUT]``;
 listings (ground_sim.console_listings): ``channels``, ``eventdefs``, ``params``, ``events [N] [NAME]``,
 ``products [N]``, ``product FRAME``. On-board autonomy (ground_sim.onboard_console): ``mon add ID
 CHANNEL LOW HIGH [REPETITIONS]``, ``mon enable|disable|delete ID ...``, ``mon on|off|report``, ``ea add

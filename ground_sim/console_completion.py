@@ -66,7 +66,7 @@ class DictionaryCompleter(Completer):
             return ((s, "") for s in SUBVERBS[verb])
         if (verb, n) in (("cmd", 1), ("sched", 2)) or (verb, sub, n) == ("ea", "add", 3):
             return ((c.name, c.description) for c in d.commands)
-        if (verb in ("tlm", "channels") and n == 1) or verb == "watch" or (verb, sub, n) in (
+        if (verb in ("tlm", "channels") and n == 1) or verb in ("watch", "plot") or (verb, sub, n) in (
                 ("wait", "tlm", 2), ("mon", "add", 3)):
             return ((c.name, c.units) for c in d.channels)
         if (verb in ("events", "eventdefs") and n <= 2) or (verb, sub, n) in (("wait", "event", 2), ("ea", "add", 2)):

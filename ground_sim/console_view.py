@@ -21,6 +21,7 @@ import operator
 import shlex
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from flight.core.catalog import ChannelDef
@@ -150,6 +151,26 @@ class TelemetryCommands:
             watch(self.api, line.split())
         else:
             print(format_rows(channel_rows(self.api, line.split()), colour=False))
+
+    def do_plot(self, line: str) -> None:
+        """plot CHANNEL [CHANNEL ...] [-o FILE.png]: draw the channels over on-board time from this console's
+        archive into a PNG (default plot.png; needs matplotlib, the plot extra)."""
+        words = shlex.split(line)
+        out = Path("plot.png")
+        if "-o" in words[:-1]:
+            at = words.index("-o")
+            out, words = Path(words[at + 1]), words[:at] + words[at + 2:]
+        if not words:
+            self.usage("plot CHANNEL [CHANNEL ...] [-o FILE.png]")
+            return
+        from ground_sim.plot_cli import UsageError, plot_channels
+        from ground_sim.report_figures import ReportUnavailable
+        station = self.api.station
+        station.archive.flush()
+        try:
+            print(f"  {plot_channels(Path(station.archive.path), station.dictionary, words, out)}")
+        except (UsageError, ReportUnavailable, OSError) as error:
+            self.refuse(error)
 
     def do_wait(self, line: str) -> None:
         """wait tlm CHANNEL OP VALUE [TIMEOUT]: until the channel's latest value satisfies OP (== != < <= > >=)

@@ -114,13 +114,18 @@ def run(args: argparse.Namespace) -> Path:
     archive, dictionary = inputs(args)
     if args.report:
         return write_report(archive, dictionary, args.out or Path("report"), args.title or "orbitfs run")
-    check_known(args.channels, dictionary)
-    data = load_run(archive, dictionary, set(args.channels).__contains__)
-    absent = [name for name in args.channels if not data.has(name)]
+    return plot_channels(archive, dictionary, args.channels, args.out or Path("orbitfs-plot.png"), args.title)
+
+
+def plot_channels(archive: Path, dictionary: Dictionary, names: list[str], out: Path, title: str | None = None) -> Path:
+    """Draw the channels ``names`` of ``archive`` over on-board time into the PNG ``out`` (UsageError: an
+    unknown channel, or one without samples; ReportUnavailable: no matplotlib)."""
+    check_known(names, dictionary)
+    data = load_run(archive, dictionary, set(names).__contains__)
+    absent = [name for name in names if not data.has(name)]
     if absent:
         raise UsageError(f"channel {', '.join(absent)} has no samples in {archive}")
-    figure = channel_figure(data, dictionary, args.channels, args.title or f"{', '.join(args.channels)}")
-    out = args.out or Path("orbitfs-plot.png")
+    figure = channel_figure(data, dictionary, names, title or ", ".join(names))
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=100)
     return out

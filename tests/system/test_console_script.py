@@ -27,6 +27,7 @@ wait event dispatcher.NoOpString 10
 cmd cluster.SET_MODE TMR
 wait tlm cluster.Mode == TMR 10
 tlm cluster.Mode
+plot cluster.Mode cluster.FramesDelivered -o {png}
 """
 
 
@@ -41,15 +42,17 @@ def test_scripts_against_a_flight_exit_0_when_all_succeed_and_1_at_a_failure(fli
     completer = DictionaryCompleter(dictionary, Console.verbs())
     assert completions(completer, "cmd cluster.SET_MOD") == {"cluster.SET_MODE", "cluster.SET_MODE_IF"}
     assert completions(completer, "cmd cluster.SET_MODE T") == {"THROUGHPUT", "TMR"}
+    assert "cluster.Mode" in completions(completer, "plot cluster.Mo")
 
     base = ["--run-dir", str(run_dir), "--archive", str(tmp_path / "console.sqlite")]
     script = tmp_path / "checks.txt"
-    script.write_text(SCRIPT)
+    script.write_text(SCRIPT.format(png=tmp_path / "mode.png"))
     assert main([*base, "--script", str(script)]) == 0
     out = capsys.readouterr().out
     assert "matches the flight's" in out and "dispatcher.NO_OP_STRING" in out and "completed" in out
     assert "[ACTIVITY] dispatcher.NoOpString: " in out and "cluster.Mode = TMR" in out
     assert ["cluster.Mode", "TMR"] in [line.split()[:2] for line in out.splitlines()] and "FAILED" not in out
+    assert (tmp_path / "mode.png").read_bytes().startswith(b"\x89PNG") and f"  {tmp_path / 'mode.png'}" in out
 
     refused = ["-c", "cmd camera.START_IMAGING 0 0", "-c", "cmd dispatcher.NO_OP"]
     assert main([*base, *refused]) == 1
