@@ -10,14 +10,17 @@ on the flight's link (TC frames with FOP-1 and SDLS, TM frames), and:
   sent again is forwarded once; the file transfer's virtual channel is not) goes out as one UDP
   datagram to ``--tm-to`` (Yamcs UdpTmDataLink, COSMOS UDP interface read port);
 - every datagram arriving on ``--tc-from`` is one TC space packet (Yamcs UdpTcDataLink): a valid
-  PUS-C TC of the mission's APID (header, length, CRC: flight.wire.pus) goes up through the
-  station as orbitfs-ground's ``raw`` does; anything else is refused with a log line and counted,
-  and the bridge goes on.
+  PUS-C TC of the mission's APID (header, length, CRC: flight.wire.pus) sent from an address of
+  ``--tc-peer`` (default: the host of ``--tm-to``, the ground that receives the TM) goes up through
+  the station, authenticated by the station's keys, as orbitfs-ground's ``raw`` does; anything
+  else (another sender included: a process that can reach the port must not command the flight
+  through the bridge's keys) is refused with a log line and counted, and the bridge goes on.
 Packets each way are counted and printed at exit (SIGINT or SIGTERM stop it cleanly).
 
 | requirement | verified by |
 | HK packets arrive over UDP; a TC[17,1] over UDP gets its TM[17,2] back over UDP | tests/system/test_udp_bridge.py |
-| a datagram that is not a TC of the mission is refused and counted; the bridge goes on |   |
+| a datagram that is not a TC of the mission, or comes from another sender than the TC peer, |   |
+|   is refused and counted; the bridge goes on |   |
 |   | tests/system/test_udp_bridge.py |
 | SIGTERM stops the CLI, which prints the counts; bad options: one line, exit 2 | tests/system/test_udp_bridge.py |
 """
@@ -80,8 +83,11 @@ class BridgeCounts:
 class UdpBridge:
     """TM packets of ``station`` out to ``tm_to``; TC packets in on ``tc_from`` up through it."""
 
-    def __init__(self, station: BridgeStation, tm_to: tuple[str, int], tc_from: tuple[str, int]) -> None:
+    def __init__(self, station: BridgeStation, tm_to: tuple[str, int], tc_from: tuple[str, int],
+                 tc_peer: str | None = None) -> None:
+        """``tc_peer``: the host TC datagrams are accepted from (default: ``tm_to``'s host)."""
         self.station = station
+        self._peers = {info[4][0] for info in socket.getaddrinfo(tc_peer or tm_to[0], None, type=socket.SOCK_DGRAM)}
         self.counts = BridgeCounts()
         self._lock = threading.Lock()
         family, _, _, _, self._tm_to = socket.getaddrinfo(*tm_to, type=socket.SOCK_DGRAM)[0]
@@ -143,6 +149,8 @@ class UdpBridge:
 
     def _send_up(self, raw: bytes, sender: Any) -> None:
         try:
+            if sender[0] not in self._peers:
+                raise ValueError(f"not from the TC peer ({', '.join(sorted(self._peers))})")
             tc = Telecommand.decode(raw)
             if tc.apid != self.station.dictionary.apid:
                 raise ValueError(f"APID {tc.apid}, the mission's is {self.station.dictionary.apid}")
@@ -162,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tm-to", required=True, metavar="HOST:PORT", help="send each TM packet there (UDP)")
     parser.add_argument("--tc-from", required=True, metavar="HOST:PORT",
                         help="receive TC packets here (UDP; port 0: any free port, printed)")
+    parser.add_argument("--tc-peer", metavar="HOST", help="accept TC datagrams from this host only "
+                                                          "(default: the --tm-to host)")
     add_common_options(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
@@ -173,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"orbitfs-bridge: {error}", file=sys.stderr)
         return 2
     try:
-        bridge = UdpBridge(station, tm_to, tc_from)
+        bridge = UdpBridge(station, tm_to, tc_from, args.tc_peer)
     except OSError as error:   # an address that cannot be resolved or bound
         station.archive.close()
         print(f"orbitfs-bridge: {args.tm_to} / {args.tc_from}: {error}", file=sys.stderr)

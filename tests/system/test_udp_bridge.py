@@ -1,8 +1,9 @@
 """The UDP bridge (ground_sim/udp_bridge.py, options from ground_sim/ground_options.py) on a real flight
 over real UDP sockets: HK packets arrive as datagrams; a TC[17,1] sent as a datagram gets its
-TM[17,2] (and its ST[1] reports, echoing its request id) back as datagrams; garbage and a TC of
-another APID are refused and counted and the bridge keeps working; the CLI stops on SIGTERM and
-prints its counts; bad options are one line with exit 2.
+TM[17,2] (and its ST[1] reports, echoing its request id) back as datagrams; garbage, a TC of
+another APID and a TC from another sender than the TM's host are refused and counted and the
+bridge keeps working; the CLI stops on SIGTERM and prints its counts; bad options are one line
+with exit 2.
 
 One flight for the module's flight test: its test station is closed first, so that the bridge's
 station is the flight's only ground (one COP-1 sequence, one IV reservation), as in operations."""
@@ -59,6 +60,9 @@ def test_the_bridge_carries_tm_out_and_tc_in(flight, tmp_path: Path, capsys: pyt
     try:
         hk = wait_for(tm, lambda p: (p.service, p.subtype) == (3, 25))
         assert int.from_bytes(hk.app_data[:2], "big") in dictionary.housekeeping_by_id
+        stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        stranger.bind(("127.0.0.2", 0))             # another sender than the TM's host
+        stranger.sendto(Telecommand(dictionary.apid, 4, 17, 1).encode(), bridge.tc_address)
         uplink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         uplink.sendto(b"\x18\x01 not a telecommand", bridge.tc_address)
         uplink.sendto(Telecommand(dictionary.apid + 1, 0, 17, 1).encode(), bridge.tc_address)
@@ -68,7 +72,7 @@ def test_the_bridge_carries_tm_out_and_tc_in(flight, tmp_path: Path, capsys: pyt
         wait_for(tm, lambda p: (p.service, p.subtype) == (1, 7) and p.app_data[:4] == ping.request_id)
     finally:
         counts = bridge.close()
-    assert (counts.tc_sent, counts.tc_refused, counts.tm_failed) == (1, 2, 0) and counts.tm_forwarded >= 3
+    assert (counts.tc_sent, counts.tc_refused, counts.tm_failed) == (1, 3, 0) and counts.tm_forwarded >= 3
 
     def stop_when_hk_arrives() -> None:
         try:
