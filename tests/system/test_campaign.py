@@ -36,6 +36,7 @@ protection = "on"
 [criteria]
 max_sdc = {{ on = 0.0 }}
 """
+KILLED_TRIALS, KILLED_AFTER = 300, 100   # killed once the first configuration has 100 of its 300 trials
 
 
 def campaign(tmp_path, trials):
@@ -79,22 +80,22 @@ def test_a_small_campaign_gives_its_summary_and_junit_and_a_trial_replays_alone(
 
 
 def test_a_killed_campaign_resumes_without_repeating_or_losing_a_trial(tmp_path):
-    out, file = tmp_path / "out", campaign(tmp_path, 1500)
+    out, file = tmp_path / "out", campaign(tmp_path, KILLED_TRIALS)
     process = subprocess.Popen([sys.executable, "-m", "campaign.cli", str(file), "--out", str(out)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = out / "results-off.jsonl"
     deadline = time.monotonic() + 120
-    while not (results.exists() and results.read_text().count("\n") >= 200):
+    while not (results.exists() and results.read_text().count("\n") >= KILLED_AFTER):
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
     before = {r["trial"]: r for r in lines(results)}
-    assert 200 <= len(before) < 1500
+    assert KILLED_AFTER <= len(before) < KILLED_TRIALS
     result = cli(file, "--out", out, "--workers", "2", timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     after = lines(results)
-    assert sorted(r["trial"] for r in after) == list(range(1500))           # each once
+    assert sorted(r["trial"] for r in after) == list(range(KILLED_TRIALS))           # each once
     assert all({r["trial"]: r for r in after}[i] == row for i, row in before.items())   # unchanged
 
 
@@ -113,7 +114,7 @@ def test_a_card_campaign_with_a_relative_output_folder_runs_as_the_readme_has_it
 def test_the_dask_path_gives_the_local_pools_results(tmp_path):
     pytest.importorskip("distributed")
     pool, cluster = tmp_path / "pool", tmp_path / "dask"
-    file = campaign(tmp_path, 120)
+    file = campaign(tmp_path, 60)
     assert cli(file, "--out", pool, "--workers", "2").returncode == 0
     result = cli(file, "--out", cluster, "--scheduler", "local:2")
     assert result.returncode == 0, result.stderr[-2000:]

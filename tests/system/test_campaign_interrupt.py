@@ -19,7 +19,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-TRIALS = 1500
+TRIALS = 300
 CAMPAIGN = f"""
 [campaign]
 name = "interrupted"

@@ -40,12 +40,12 @@ def test_an_offset_drifting_clock_is_measured_and_corrected(tmp_path, demo_model
         assert abs(measured.drift_ppm - DRIFT_PPM) <= measured.drift_uncertainty_ppm
         assert measured.drift_uncertainty_ppm < DRIFT_PPM / 2
 
+        api.set_time_report_rate(0)                 # TM[9,2] every second, coming while the clock is measured again
         corrected = api.correlate(samples=SAMPLES // 2, interval=0.15)
         assert abs(corrected.offset_s) <= corrected.offset_uncertainty_s
         assert abs(corrected.drift_ppm) <= corrected.drift_uncertainty_ppm
         api.await_event("timeManagement.TimeAdjusted")
 
-        api.set_time_report_rate(0)
         api._wait_for(lambda: True if len(api.station.time_reports) >= 3 else None, 10, lambda: "3 TM[9,2]")
         report, arrival = api.station.time_reports[-1]
         assert report.exponent == 0 and abs(report.time - arrival) < 0.5 + corrected.offset_uncertainty_s
