@@ -32,11 +32,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def restore_root_logger() -> Iterator[None]:
     """Leave the root logger as the test found it (handlers and level), whatever it configured."""
     root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
+    level, handlers, installed = root.level, list(root.handlers), list(cli_common._installed)
     yield
     for handler in root.handlers[:]:
         if handler not in handlers:
             root.removeHandler(handler)
             handler.close()
-    cli_common._installed.clear()
+    # what configure_logging installed before the test and is still there stays its to replace
+    cli_common._installed[:] = [handler for handler in installed if handler in root.handlers]
     root.setLevel(level)
