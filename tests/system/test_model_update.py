@@ -84,11 +84,10 @@ class Flight:
 
 def card_crcs(api: IntegrationApi) -> set[int]:
     """The model CRC-32C each card reports (its next housekeeping after every card is up)."""
-    states = {card: api.telemetry_mark(f"cluster.{card}_State") for card in CARDS}    # every mark first: the
-    for card, mark in states.items():                                                  # cards report together
-        api.await_telemetry(f"cluster.{card}_State", 3, start=mark)
-    crcs = {card: api.telemetry_mark(f"cluster.{card}_ModelCrc") for card in CARDS}
-    return {api.await_telemetry(f"cluster.{card}_ModelCrc", start=mark) for card, mark in crcs.items()}
+    for card in CARDS:
+        api.await_telemetry(f"cluster.{card}_State", 3, start=api.telemetry_mark(f"cluster.{card}_State"))
+    return {api.await_telemetry(f"cluster.{c}_ModelCrc", start=api.telemetry_mark(f"cluster.{c}_ModelCrc"))
+            for c in CARDS}
 
 
 def fresh(api: IntegrationApi, channel: str):
