@@ -23,11 +23,14 @@ up by CFDP (api.upload_file); in (b) and (c) they are put in the flight's file s
 """
 from __future__ import annotations
 
+import math
 import signal
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 
+from flight.core.clock import BEACON_FILE, BeaconReader
 from flight.core.durable import DurableRecord
 from flight.payload.demo_model import build_demo_model
 from flight.wire import services as st
@@ -48,6 +51,7 @@ class Flight:
         self.overrides = [f'cluster.model="{demo_model}"', "cluster.canary_frames=20", "clock.speedup=4.0"]
         self.process: FlightProcess | None = None
         self.api: IntegrationApi | None = None
+        self.since = -math.inf    # on-board time of the last tick before the last stop (the clock goes on from it)
 
     def start(self) -> IntegrationApi:
         self.process = FlightProcess(self.run_dir, None, self.overrides)
@@ -67,6 +71,9 @@ class Flight:
             self.api = None
         if self.process is not None:
             self.process.kill()
+            reader = BeaconReader(self.run_dir / BEACON_FILE)
+            self.since = reader.read() or self.since
+            reader.close()
 
     def record_state(self) -> str:
         record = DurableRecord(self.run_dir / "models" / "slots.rec")
@@ -82,17 +89,23 @@ class Flight:
             time.sleep(0.002)
 
 
-def card_crcs(api: IntegrationApi) -> set[int]:
+def card_crcs(flight: Flight) -> set[int]:
     """The model CRC-32C each card reports (its next housekeeping after every card is up)."""
     for card in CARDS:
-        api.await_telemetry(f"cluster.{card}_State", 3, start=api.telemetry_mark(f"cluster.{card}_State"))
-    return {api.await_telemetry(f"cluster.{c}_ModelCrc", start=api.telemetry_mark(f"cluster.{c}_ModelCrc"))
-            for c in CARDS}
+        fresh(flight, f"cluster.{card}_State", lambda state: state == 3)
+    return {fresh(flight, f"cluster.{card}_ModelCrc") for card in CARDS}
 
 
-def fresh(api: IntegrationApi, channel: str):
-    """The next value of ``channel`` to come down."""
-    return api.await_telemetry(channel, start=api.telemetry_mark(channel))
+def fresh(flight: Flight, channel: str, predicate: Callable[[Any], bool] = lambda value: True) -> Any:
+    """The next value of ``channel`` to come down that ``predicate`` accepts, sampled on board since the
+    flight's last start: housekeeping the TM store sends again from before a stop does not count."""
+    api, mark = flight.api, flight.api.telemetry_mark(channel)
+
+    def find() -> tuple[Any] | None:
+        return next(((value,) for at, value in api.station.telemetry.get(channel, [])[mark:]
+                     if at > flight.since and predicate(value)), None)
+
+    return api._wait_for(find, 30.0, lambda: f"{channel} sampled after {flight.since}")[0]
 
 
 def image(api: IntegrationApi, frames: int) -> None:
@@ -112,7 +125,7 @@ def test_a_good_model_during_imaging_loses_no_frame_and_flies_after_a_restart(tm
         api.upload_file(new, "good.onnx", timeout=60)                                 # by CFDP, over the link
         api.upload_file(new.with_suffix(".npz"), "good.npz", timeout=60)
         old_crc = model_crc(demo_model)
-        assert card_crcs(api) == {old_crc}
+        assert card_crcs(flight) == {old_crc}
         image(api, frames)
         api.await_telemetry("cluster.FramesDelivered", lambda n: n >= 20)
         ended = api.update_model("good.onnx", crc, timeout=60)
@@ -120,12 +133,12 @@ def test_a_good_model_during_imaging_loses_no_frame_and_flies_after_a_restart(tm
         api.await_event("camera.ImagingComplete", timeout=120)
         products = all_products(api, frames)
         assert [p.frame_id for p in products] == list(range(frames))                 # none lost
-        assert card_crcs(api) == {crc}
-        assert fresh(api, "cluster.ModelSlot") == 1
-        compared = fresh(api, "cluster.CanaryCompared")
+        assert card_crcs(flight) == {crc}
+        assert fresh(flight, "cluster.ModelSlot") == 1
+        compared = fresh(flight, "cluster.CanaryCompared")
         flight.sigkill()
         api = flight.start()
-        assert card_crcs(api) == {crc}                                   # the slot survives a SIGKILL
+        assert card_crcs(flight) == {crc}                                   # the slot survives a SIGKILL
     finally:
         flight.close()
     which = model_of(products, {"old": demo_model.read_bytes(), "new": new.read_bytes()}, SEED)   # flight stopped
@@ -144,15 +157,15 @@ def test_a_bad_shape_is_refused_and_wrong_answers_are_rolled_back_on_the_canary(
         api.send_and_assert_failure("cluster.STAGE_MODEL", ["coarse.onnx", coarse_crc], FailureCode.MODEL_SIGNATURE,
                                     stage=st.Stage.COMPLETION)
         api.await_event("cluster.ModelRejected")
-        assert card_crcs(api) == {model_crc(demo_model)}                            # every card in service
+        assert card_crcs(flight) == {model_crc(demo_model)}                            # every card in service
         image(api, frames)
         ended = api.update_model("wrong.onnx", wrong_crc, timeout=60)
         assert ended.name == "cluster.ModelRolledBack" and "disagreed" in ended.text, ended.text
         api.await_event("camera.ImagingComplete", timeout=120)
         products = all_products(api, frames)
         assert [p.frame_id for p in products] == list(range(frames))
-        assert card_crcs(api) == {model_crc(demo_model)}
-        assert fresh(api, "cluster.UpdateFailures") == 2
+        assert card_crcs(flight) == {model_crc(demo_model)}
+        assert fresh(flight, "cluster.UpdateFailures") == 2
     finally:
         flight.close()
     assert set(model_of(products, {"old": demo_model.read_bytes()}, SEED)) == {"old"}        # 0 wrong products
@@ -167,7 +180,7 @@ def test_a_sigkill_at_each_step_leaves_one_model_on_every_card(tmp_path, demo_mo
         api.send_and_assert_command("cluster.STAGE_MODEL", ["good.onnx", crc])
         flight.sigkill()
         api = flight.start()
-        assert card_crcs(api) == {old_crc} and fresh(api, "cluster.UpdateState") == 1   # still staged
+        assert card_crcs(flight) == {old_crc} and fresh(flight, "cluster.UpdateState") == 1   # still staged
         image(api, 100_000)                                        # killed in the canary
         api.send_and_assert_command("cluster.START_CANARY", [1_000_000, ""])
         api.await_telemetry("cluster.CanaryCompared", lambda n: n >= 5)
@@ -175,7 +188,7 @@ def test_a_sigkill_at_each_step_leaves_one_model_on_every_card(tmp_path, demo_mo
         flight.sigkill()
         api = flight.start()
         api.await_event("cluster.ModelUpdateInterrupted", lambda args: args["step"] == "CANARY")
-        assert card_crcs(api) == {old_crc} and fresh(api, "cluster.UpdateState") == 0
+        assert card_crcs(flight) == {old_crc} and fresh(flight, "cluster.UpdateState") == 0
         image(api, 100_000)                                        # killed in the commit
         api.send_and_assert_command("cluster.STAGE_MODEL", ["good.onnx", crc])
         api.send_and_assert_command("cluster.START_CANARY", [5, ""])
@@ -183,6 +196,6 @@ def test_a_sigkill_at_each_step_leaves_one_model_on_every_card(tmp_path, demo_mo
         flight.sigkill()
         api = flight.start()
         api.await_event("cluster.ModelUpdateInterrupted", lambda args: args["step"] == "COMMITTING")
-        assert card_crcs(api) == {old_crc} and fresh(api, "cluster.UpdateState") == 0
+        assert card_crcs(flight) == {old_crc} and fresh(flight, "cluster.UpdateState") == 0
     finally:
         flight.close()
