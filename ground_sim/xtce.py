@@ -68,13 +68,12 @@ from flight.wire.pus import AckFlags, PUS_VERSION
 
 ALIAS = "orbitfs"
 BOOLEAN_STATES = ((0, "False"), (1, "True"))
-UTF8_STRING = mdb.StringEncoding(length_bits=8, max_bits=8 * 255, charset=mdb.Charset.UTF_8, termination=None)
 
 
 def encoding(data_type: DataType) -> mdb.Encoding:
     """The XTCE data encoding of a flight.core.types wire type (big-endian, as DataType.encode)."""
-    if data_type is DataType.STRING:
-        return UTF8_STRING
+    if data_type is DataType.STRING:   # a length octet, then UTF-8 (DataType.encode)
+        return mdb.StringEncoding(length_bits=8, max_bits=8 * 255, charset=mdb.Charset.UTF_8, termination=None)
     bits = 8 * struct.calcsize(data_type.value)
     if data_type.is_float:
         return mdb.FloatEncoding(bits=bits)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import string
 import struct
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -296,3 +298,16 @@ def test_cli_bad_input_is_one_line_exit_2(case: str, dictionary: Dictionary, tmp
     assert xtce.main(argv + ["-o", str(output)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("orbitfs-xtce: ") and error.count("\n") == 1 and "Traceback" not in error
+
+
+def test_the_cli_without_yamcs_pymdb_installed_is_one_line_exit_2(dictionary: Dictionary, tmp_path: Path) -> None:
+    """In a process that cannot import yamcs-pymdb at all (the module is imported without it)."""
+    source = dictionary.write(tmp_path / "dictionary.json")
+    hide = ("import sys; sys.modules['yamcs'] = None\n"
+            "from ground_sim.xtce import main\nsys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", hide, str(source), "-o", str(tmp_path / "out.xml")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr == "orbitfs-xtce: the XTCE export needs yamcs-pymdb: pip install 'orbitfs[ground]'\n"
+    assert not (tmp_path / "out.xml").exists()
+
