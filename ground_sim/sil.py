@@ -152,11 +152,11 @@ def prepare(run_dir: Path, force: bool, archive_path: Path | None) -> PacketArch
     return PacketArchive(archive_path)
 
 
-def fly(api: IntegrationApi, frames: int, mode: str, acceleration: float, seen: dict[str, Any]) -> float:
-    """The SIL scenario, up to the flight's shutdown command; returns the imaging time (s). ``seen``
-    gets the flight's dictionary digest (checked in the summary: "dictionary matches")."""
+def fly(api: IntegrationApi, frames: int, mode: str, acceleration: float) -> float:
+    """The SIL scenario, up to the flight's shutdown command; returns the imaging time (s). The
+    flight's dictionary digest it waits for first is checked in the summary ("dictionary matches")."""
     station = api.station
-    seen["digest"] = digest = api.await_telemetry("executive.DictionaryDigest")
+    digest = api.await_telemetry("executive.DictionaryDigest")
     print(f"dictionary digest {digest:08x} (ground holds {station.dictionary.digest:08x}"
           + (")" if digest == station.dictionary.digest else ": MISMATCH, the check will fail)"))
     api.ping()
@@ -200,16 +200,15 @@ def run(frames: int, seed: int, run_dir: Path, topology: str | None, overrides: 
         return 2 if error.returncode == 2 else 1
     print(f"flight process {ready['pid']} ready: TC {ready['tc_endpoint']}  TM {ready['tm_endpoint']}")
     api = IntegrationApi(flight.connect(archive), default_timeout=30.0)
-    seen: dict[str, Any] = {}
     try:
-        imaging_time = fly(api, frames, mode, acceleration, seen)
+        imaging_time = fly(api, frames, mode, acceleration)
         exit_code = flight.wait(30)
     finally:
         api.station.close()
         flight.kill()
     elapsed = time.monotonic() - began
     summary = build_summary(api.station, tally(api.station, frames, seed), exit_code, elapsed, imaging_time,
-                            run_dir, seen.get("digest"), weights_chunk(topology, flight.overrides))
+                            run_dir, weights_chunk(topology, flight.overrides))
     config = run_config(kind="frames", frames=frames, seed=seed, mode=mode, seu_acceleration=acceleration,
                         run_dir=run_dir, archive=archive.path, overrides=overrides)
     return finish(summary, config, elapsed, outputs or Outputs(), run_dir, archive, api.station.dictionary)

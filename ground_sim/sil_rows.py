@@ -196,10 +196,10 @@ def dictionary_check(flight_digest: int | None, ground_digest: int) -> Check:
                  f"flight {flight_digest:08x}, ground {ground_digest:08x}")
 
 
-def checks_of(station: GroundStation, t: Tally, exit_code: int, flight_digest: int | None) -> list[Check]:
+def checks_of(station: GroundStation, t: Tally, exit_code: int) -> list[Check]:
     latest, stats = station.latest, station.stats
     return [
-        dictionary_check(flight_digest, station.dictionary.digest),
+        dictionary_check(station.latest("executive.DictionaryDigest"), station.dictionary.digest),
         Check("all products", len(station.products) == t.frames and t.missing == 0,
               f"{len(station.products)}/{t.frames}"),
         Check("zero drops", latest("comms.TmDroppedStoreFull", 0) + latest("comms.TmEvicted", 0)
@@ -261,8 +261,8 @@ def link_rows(station: GroundStation) -> list[Row]:
 
 
 def build_summary(station: GroundStation, t: Tally, exit_code: int, elapsed: float, imaging_time: float,
-                  run_dir: Path, flight_digest: int | None, weights_chunk: int) -> Summary:
+                  run_dir: Path, weights_chunk: int) -> Summary:
     rows = summary_rows(station, t, exit_code, elapsed, imaging_time, read_injections(run_dir / "injections.jsonl"),
                         weights_chunk)
-    return Summary("SIL summary", rows, checks_of(station, t, exit_code, flight_digest),
+    return Summary("SIL summary", rows, checks_of(station, t, exit_code),
                    [cards(station, imaging_time)])

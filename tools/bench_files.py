@@ -28,16 +28,7 @@ from flight.payload.demo_model import write_demo_model  # noqa: E402
 from ground_sim.file_pass import PassOptions, start, transfer_across_pass_end  # noqa: E402
 from ground_sim.link_model import LinkConditions  # noqa: E402
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Model") and value.strip():
-                return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from bench_host import cpu  # noqa: E402  (tools/, beside this script)
 
 
 def measure(args: argparse.Namespace) -> dict:
@@ -66,7 +57,7 @@ def measure(args: argparse.Namespace) -> dict:
             "ground": {"naks": ground.naks, "file_data_resent": ground.resent, "pdus_out": ground.pdus_out,
                        "cop1_retransmissions": cop1},
             "flight": {"naks": flight["Naks"], "file_data_resent": flight["FileDataResent"]},
-            "relay": relay, "cpu": cpu_model(), "machine": platform.machine()}
+            "relay": relay, "cpu": cpu()["model"], "machine": platform.machine()}
 
 
 def report(result: dict) -> None:

@@ -26,7 +26,6 @@ import argparse
 import functools
 import json
 import multiprocessing as mp
-import platform
 import statistics
 import struct
 import sys
@@ -51,24 +50,10 @@ from flight.wire.link import TM_REALTIME, LinkParameters
 from flight.wire.pus import AckFlags, Telecommand, TelemetryPacket
 from flight.wire.tc_frame import SegmentHeader, TcFrame, TcHeader
 
+from bench_host import cpu  # tools/, beside this script
+
 HK_STRUCTURE = "comms"  # a real housekeeping structure of the default topology
 TM_KINDS = ("raw", "ours-auth", "ours-plain", "station-auth")
-CPU_FLAGS = ("avx2", "avx512f", "pclmulqdq", "aes", "vaes", "sha_ni", "neon", "asimd", "pmull")
-
-
-def cpu() -> dict[str, object]:
-    """The CPU model and the features that matter to CRCs and AES-GCM."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Model") and value.strip():
-                model = value.strip()
-            if key.strip() in ("flags", "Features"):
-                flags |= set(value.split())
-    except OSError:
-        pass
-    return {"model": model, "machine": platform.machine(), "features": [f for f in CPU_FLAGS if f in flags]}
 
 
 @functools.lru_cache(maxsize=1)

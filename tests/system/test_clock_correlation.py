@@ -11,14 +11,11 @@ corrected time.
 """
 from __future__ import annotations
 
-import re
 import time
-from pathlib import Path
 
 from ground_sim.api import IntegrationApi
 from ground_sim.flight_process import FlightProcess
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 OFFSET_S, DRIFT_PPM, SAMPLES = 2.5, 3000.0, 40   # ahead: the correction slews back
 
 
@@ -58,9 +55,5 @@ def test_an_offset_drifting_clock_is_measured_and_corrected(tmp_path, demo_model
           f"measured {measured}; after the correction {corrected}; {time.monotonic() - began:.1f} s")
 
 
-def test_the_readme_example_works_as_written(flight_factory):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
-    [example] = [block for block in blocks if "flight.correlate(" in block]
-    namespace: dict = {}
-    exec(compile(example, "README.md", "exec"), namespace)
-    namespace["test_time_correlation"](flight_factory)
+def test_the_readme_example_works_as_written(flight_factory, readme_example):
+    readme_example("flight.correlate(")(flight_factory)

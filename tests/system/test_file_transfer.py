@@ -8,7 +8,6 @@ from the run directory, a product's image saved by the camera and brought down, 
 scene's tile; and the console's file verbs, with their refusals."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -43,15 +42,10 @@ def test_a_file_up_and_one_down_at_1_percent_loss_across_a_pass_end_arrive_intac
         run.close()
 
 
-def test_the_readme_example_works_as_written_and_a_products_image_comes_down_exactly(flight, tmp_path,
-                                                                                  monkeypatch):
+def test_the_readme_example_works_as_written_and_a_products_image_comes_down_exactly(flight, tmp_path, monkeypatch,
+                                                                                  readme_example):
     monkeypatch.chdir(ROOT)
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
-    [example] = [block for block in blocks if "upload_file(" in block]
-    namespace: dict = {}
-    exec(compile(example, "README.md", "exec"), namespace)
-    [test] = [value for name, value in namespace.items() if name.startswith("test_")]
-    test(flight, tmp_path)
+    readme_example("upload_file(")(flight, tmp_path)
     image = np.load(tmp_path / "frame-1.npy", allow_pickle=False)
     assert np.array_equal(image, SceneGenerator(SEED).tile(1).pixels)
     assert [e.name for e in flight.file_directory("files")] == ["frame-1.npy"]

@@ -12,10 +12,8 @@ flight in SAFE again.
 """
 from __future__ import annotations
 
-import re
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +22,6 @@ from ground_sim.console import Console
 from ground_sim.flight_process import FlightProcess
 
 SAFE_REASON = "PMON 9: too many PMONs"
-README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def start(run_dir, archive, demo_model) -> tuple[FlightProcess, IntegrationApi]:
@@ -110,11 +107,6 @@ def test_the_console_defines_reports_and_deletes_by_names_and_switches_modes(fli
         console.onecmd("quit")
 
 
-def test_the_readme_example_works_as_written(flight):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
-    [example] = [block for block in blocks if "flight.onboard." in block]
-    namespace: dict = {}
-    exec(compile(example, "README.md", "exec"), namespace)
-    [test] = [value for name, value in namespace.items() if name.startswith("test_")]
-    test(flight)
+def test_the_readme_example_works_as_written(flight, readme_example):
+    readme_example("flight.onboard.")(flight)
     assert 9 not in [d["pmon"] for d in flight.onboard.monitor_report()]

@@ -31,7 +31,6 @@ from ground_sim.console import Console
 from ground_sim.flight_process import FlightProcess
 
 COUNT, PER_INSTANT, SPACING_S, LEAD_S, TICK_S = 1000, 10, 1.0, 40.0, 0.1
-README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def mission_time(run_dir: Path) -> float:
@@ -113,13 +112,8 @@ def test_1000_time_tagged_commands_run_once_each_at_their_tick_across_a_sigkill(
           f"(flight); {time.monotonic() - began:.1f} s in all")
 
 
-def test_the_readme_example_works_as_written(flight):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
-    [example] = [block for block in blocks if "flight.schedule(" in block]
-    namespace: dict = {}
-    exec(compile(example, "README.md", "exec"), namespace)
-    [test] = [value for name, value in namespace.items() if name.startswith("test_")]
-    test(flight)
+def test_the_readme_example_works_as_written(flight, readme_example):
+    readme_example("flight.schedule(")(flight)
 
 
 def test_the_ground_reports_deletes_shifts_and_resets_the_schedule(flight):

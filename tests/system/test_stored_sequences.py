@@ -4,7 +4,6 @@ each with its ST[1] completion); then a sequence running when the flight is kill
 reported at the next start and not resumed, while the loaded sequences are still there."""
 from __future__ import annotations
 
-import re
 import signal
 from pathlib import Path
 
@@ -14,14 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "sequences" / "pass_start.toml"
 
 
-def test_the_readme_example_works_as_written(flight, monkeypatch):
+def test_the_readme_example_works_as_written(flight, monkeypatch, readme_example):
     monkeypatch.chdir(ROOT)
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
-    [example] = [block for block in blocks if "upload_sequence(" in block]
-    namespace: dict = {}
-    exec(compile(example, "README.md", "exec"), namespace)
-    [test] = [value for name, value in namespace.items() if name.startswith("test_")]
-    test(flight)
+    readme_example("upload_sequence(")(flight)
     flight.await_telemetry("sequencer.Completed", 1)
 
 
