@@ -302,14 +302,16 @@ class IntegrationApi(OnboardFilesApi):
         return len(self.station.telemetry.get(channel, []))
 
     def await_telemetry(self, channel: str, predicate: Predicate = None,
-                        timeout: float | None = None, start: int = 0) -> Any:
-        """First value of ``channel`` at or after index ``start`` that satisfies ``predicate``."""
+                        timeout: float | None = None, start: int = 0, since: float | None = None) -> Any:
+        """First value of ``channel`` at or after index ``start`` that satisfies ``predicate``; with
+        ``since``, only one sampled on board after that mission time (after a flight's restart, what its
+        TM store sends again from before is older)."""
         if channel not in self.station.dictionary.channel_by_name:
             raise KeyError(f"no channel {channel!r} in the dictionary")
 
         def find() -> Any:
-            for _, value in self.station.telemetry.get(channel, [])[start:]:
-                if _matches(predicate, value):
+            for sampled, value in self.station.telemetry.get(channel, [])[start:]:
+                if (since is None or sampled > since) and _matches(predicate, value):
                     return (value,)
             return None
 

@@ -96,16 +96,11 @@ def card_crcs(flight: Flight) -> set[int]:
     return {fresh(flight, f"cluster.{card}_ModelCrc") for card in CARDS}
 
 
-def fresh(flight: Flight, channel: str, predicate: Callable[[Any], bool] = lambda value: True) -> Any:
+def fresh(flight: Flight, channel: str, predicate: Callable[[Any], bool] | None = None) -> Any:
     """The next value of ``channel`` to come down that ``predicate`` accepts, sampled on board since the
     flight's last start: housekeeping the TM store sends again from before a stop does not count."""
-    api, mark = flight.api, flight.api.telemetry_mark(channel)
-
-    def find() -> tuple[Any] | None:
-        return next(((value,) for at, value in api.station.telemetry.get(channel, [])[mark:]
-                     if at > flight.since and predicate(value)), None)
-
-    return api._wait_for(find, 30.0, lambda: f"{channel} sampled after {flight.since}")[0]
+    api = flight.api
+    return api.await_telemetry(channel, predicate, start=api.telemetry_mark(channel), since=flight.since)
 
 
 def image(api: IntegrationApi, frames: int) -> None:

@@ -156,3 +156,16 @@ def test_a_pass_on_the_link_is_ground_telemetry_and_an_archive_row(tmp_path):
     station.archive.close()
     rows = station.archive.query("SELECT decoded FROM packets WHERE direction = 'pass' ORDER BY id")
     assert [json.loads(d)["event"] for (d,) in rows] == ["AOS", "LOS"]
+
+
+def test_await_telemetry_since_skips_what_was_sampled_before(tmp_path):
+    from ground_sim.api import IntegrationApi
+
+    station = _station(tmp_path)
+    station.telemetry["cluster.Mode"] += [(100.0, 1), (700.0, 2)]     # (on-board time, value) as decoded
+    api = IntegrationApi(station, default_timeout=0.2)
+    assert api.await_telemetry("cluster.Mode") == 1
+    assert api.await_telemetry("cluster.Mode", since=100.0) == 2        # sampled at 700, after 100
+    with pytest.raises(AssertionError, match="timed out"):
+        api.await_telemetry("cluster.Mode", since=700.0)                # nothing sampled after 700
+    station.archive.close()
