@@ -64,11 +64,10 @@ def resolve_station_options(parser: argparse.ArgumentParser, args: argparse.Name
         parser.error("--server-key and --client-key go together")
 
 
-def open_station(args: argparse.Namespace, station_class: type[GroundStation] = GroundStation,
-                 **options: Any) -> GroundStation:
+def open_station(args: argparse.Namespace, **options: Any) -> GroundStation:
     """A station (not started) of resolved options. ArchiveError, OSError or ValueError (one line)
     when a file cannot be used."""
     curve = CurveClient.load(args.server_key, args.client_key) if args.server_key else None
-    return station_class(Dictionary.load(args.dictionary), args.tc, args.tm, args.archive, curve,
+    return GroundStation(Dictionary.load(args.dictionary), args.tc, args.tm, args.archive, curve,
                          keys=args.keys, link_state=args.keys.with_suffix(".state") if args.keys else None,
                          **options)

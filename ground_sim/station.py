@@ -38,6 +38,8 @@ stops the station, and ``close`` returns the archive's error.
 | requirement | verified by |
 | any bytes coming down are archived and decoded or counted, never fatal |   |
 |   (hypothesis) | tests/unit/ground/test_ground.py |
+| ``packet_kept`` gets each new TM packet once, in order (not one sent again, not an undecodable one) |   |
+|   | tests/unit/ground/test_ground.py |
 | packets missing between those held are counted (reordering is not a loss); a limit |   |
 |   excursion is counted once | tests/unit/ground/test_ground.py |
 | a packet received again is kept once, also by a new station on the same archive |   |
@@ -184,6 +186,7 @@ class GroundStation:
         self.schedule_reports: list[list[Activity]] = []
         self.time_reports: list[tuple[TimeReport, float]] = []
         self.onboard_reports: list[tuple[str, Any]] = []
+        self.packet_kept: Callable[[bytes], None] | None = None   # each new TM packet kept (a bridge's sink)
         self.directory_reports: list[tuple[str, list[fm.Entry]]] = []
         self.stats = LinkStats()
         for apid, stamp, sequence in self.archive.down_keys():   # what an earlier ground process received
@@ -334,6 +337,8 @@ class GroundStation:
             self._account(decoded, len(raw))
             self._apply(decoded, wall_time)
             self.changed.notify_all()
+        if self.packet_kept is not None:      # in the receiver's thread, in order, once per packet
+            self.packet_kept(raw)
 
     def _account(self, decoded: Decoded, size: int) -> None:
         packet, stats = decoded.packet, self.stats

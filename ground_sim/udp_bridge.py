@@ -7,7 +7,7 @@
 It runs a ground station (ground_sim.station, options as orbitfs-ground's: ground_sim.ground_options)
 on the flight's link (TC frames with FOP-1 and SDLS, TM frames), and:
 - every TM space packet the station receives (its frames decoded, in order; a packet the flight
-  sent again is forwarded once; the file transfer's virtual channel is not) goes out as one UDP
+  sent again is forwarded once; an undecodable one and the file transfer's virtual channel are not) goes out as one UDP
   datagram to ``--tm-to`` (Yamcs UdpTmDataLink, COSMOS UDP interface read port);
 - every datagram arriving on ``--tc-from`` is one TC space packet (Yamcs UdpTcDataLink): a valid
   PUS-C TC of the mission's APID (header, length, CRC: flight.wire.pus) sent from an address of
@@ -33,7 +33,7 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from flight.cli_common import add_common_options, configure_logging
 from flight.wire.failure import PacketError
@@ -56,18 +56,6 @@ def address(text: str, *, any_port: bool = False) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-class BridgeStation(GroundStation):
-    """A ground station that hands every TM packet it keeps (not those it already held) to ``sink``."""
-
-    sink: Callable[[bytes], None] = staticmethod(lambda raw: None)
-
-    def _receive(self, raw: bytes, wall_time: float) -> None:
-        duplicates = self.stats.duplicates    # only this thread (the link's receiver) changes it
-        super()._receive(raw, wall_time)
-        if self.stats.duplicates == duplicates:
-            self.sink(raw)
-
-
 @dataclass
 class BridgeCounts:
     tm_forwarded: int = 0
@@ -83,7 +71,7 @@ class BridgeCounts:
 class UdpBridge:
     """TM packets of ``station`` out to ``tm_to``; TC packets in on ``tc_from`` up through it."""
 
-    def __init__(self, station: BridgeStation, tm_to: tuple[str, int], tc_from: tuple[str, int],
+    def __init__(self, station: GroundStation, tm_to: tuple[str, int], tc_from: tuple[str, int],
                  tc_peer: str | None = None) -> None:
         """``tc_peer``: the host TC datagrams are accepted from (default: ``tm_to``'s host)."""
         self.station = station
@@ -103,7 +91,7 @@ class UdpBridge:
         self._tc_socket.settimeout(0.2)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._receive_tcs, name="udp-bridge-tc", daemon=True)
-        station.sink = self._forward
+        station.packet_kept = self._forward
 
     @property
     def tc_address(self) -> tuple[str, int]:
@@ -178,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     resolve_station_options(parser, args)
     try:
         tm_to, tc_from = address(args.tm_to), address(args.tc_from, any_port=True)
-        station = open_station(args, BridgeStation)
+        station = open_station(args)
     except (ArchiveError, OSError, ValueError, KeyError) as error:
         print(f"orbitfs-bridge: {error}", file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ import pytest
 from flight.wire.dictionary import Dictionary
 from flight.wire.pus import Telecommand, TelemetryPacket
 from ground_sim.ground_options import add_station_options, open_station, resolve_station_options
-from ground_sim.udp_bridge import BridgeStation, UdpBridge, main
+from ground_sim.udp_bridge import UdpBridge, main
 
 
 def receiver() -> socket.socket:
@@ -55,7 +55,7 @@ def test_the_bridge_carries_tm_out_and_tc_in(flight, tmp_path: Path, capsys: pyt
     args = parser.parse_args(["--run-dir", str(run_dir)])
     resolve_station_options(parser, args)
     tm = receiver()
-    bridge = UdpBridge(open_station(args, BridgeStation), tm.getsockname(), ("127.0.0.1", 0)).start()
+    bridge = UdpBridge(open_station(args), tm.getsockname(), ("127.0.0.1", 0)).start()
     dictionary: Dictionary = bridge.station.dictionary
     try:
         hk = wait_for(tm, lambda p: (p.service, p.subtype) == (3, 25))

@@ -169,3 +169,15 @@ def test_await_telemetry_since_skips_what_was_sampled_before(tmp_path):
     with pytest.raises(AssertionError, match="timed out"):
         api.await_telemetry("cluster.Mode", since=700.0)                # nothing sampled after 700
     station.archive.close()
+
+
+def test_packet_kept_sees_each_new_packet_once_in_order(tmp_path):
+    station = _station(tmp_path)
+    kept: list[bytes] = []
+    station.packet_kept = kept.append
+    first, second = _tm(1, 17, 2, b""), _tm(2, 17, 2, b"")
+    for raw in (first, b"\x00 not a packet", second, first):     # garbage, then the first sent again
+        station._receive(raw, 0.0)
+    assert kept == [first, second]
+    assert (station.stats.decode_errors, station.stats.duplicates) == (1, 1)
+    station.archive.close()
