@@ -19,9 +19,10 @@ match, is decoded channel by channel, which names what is wrong.
 """
 from __future__ import annotations
 
+import operator
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from flight.core.types import DataType, Severity, decode_fields
 from flight.messages import Product
@@ -80,7 +81,7 @@ class HousekeepingLayout:
 
     names: tuple[str, ...]
     struct: struct.Struct
-    booleans: tuple[int, ...]
+    booleans: Callable[[bytes], tuple[int, ...]]   # the octets of its booleans, from the report
 
 
 class TmDecoder:
@@ -127,7 +128,7 @@ class TmDecoder:
         if structure_id not in self._layouts:
             self._layouts[structure_id] = self._layout(structure.channels)
         layout = self._layouts[structure_id]
-        if layout is not None and len(data) == 2 + layout.struct.size and all(data[i] <= 1 for i in layout.booleans):
+        if layout is not None and len(data) == 2 + layout.struct.size and max(layout.booleans(data), default=0) <= 1:
             return dict(zip(layout.names, layout.struct.unpack_from(data, 2)))
         channels = [self.dictionary.channel_by_id[c] for c in structure.channels]
         offset, values = 2, {}
@@ -149,7 +150,9 @@ class TmDecoder:
             if channel.type is DataType.BOOL:
                 booleans.append(offset)
             offset += struct.calcsize(">" + channel.type.value)
-        return HousekeepingLayout(tuple(c.name for c in channels), struct.Struct(">" + formats), tuple(booleans))
+        # the first offset twice: an itemgetter of one index would give an int, not a tuple
+        octets = (lambda data: ()) if not booleans else operator.itemgetter(*booleans, *booleans[:1])
+        return HousekeepingLayout(tuple(c.name for c in channels), struct.Struct(">" + formats), octets)
 
     def _event(self, packet: TelemetryPacket) -> EventRecord:
         (event_id,) = struct.unpack_from(">H", packet.app_data)

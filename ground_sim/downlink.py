@@ -64,6 +64,7 @@ class Downlink:
         self.sa = link.tm_security_association(keys.key_id_of(link.tm_spi) if keys else 0) \
             if link.tm_authenticated else None
         self._keys = keys.active_keys() if keys else None
+        self._sas = {self.sa.spi: self.sa} if self.sa is not None else {}
         self.verified = self.sa is None or keys is not None
         self._master = MasterChannelMonitor(link.spacecraft_id)
         self._channels = {vcid: Depacketizer(link.spacecraft_id, vcid) for vcid in TM_VIRTUAL_CHANNELS}
@@ -95,7 +96,7 @@ class Downlink:
             frame = sdls_tm.unverified(raw, self.sa, length, has_ocf=True)
             self.stats.unverified += 1
             return frame
-        return sdls_tm.process(raw, {self.sa.spi: self.sa}, length, True, keys=self._keys).frame
+        return sdls_tm.process(raw, self._sas, length, True, keys=self._keys).frame
 
     def _refuse(self, reason: str, detail: str) -> None:
         self.stats.bad_frames[reason] += 1

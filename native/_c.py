@@ -52,7 +52,7 @@ def _cbuf(data: BufferLike, name: str = "data"):  # -> cffi "uint8_t[]"
 def crc16_ccitt_false(data: BufferLike, crc: int = 0xFFFF) -> int:
     """CRC-16/CCITT-FALSE of ``data`` continuing from ``crc``."""
     buf = _cbuf(data)
-    return int(lib.ofs_crc16(buf, len(buf), check_seed(crc, 16)))
+    return lib.ofs_crc16(buf, len(buf), crc if crc == 0xFFFF else check_seed(crc, 16))
 
 
 def crc32c(data: BufferLike, crc: int = 0) -> int:

@@ -47,13 +47,15 @@ from flight.wire import services as st
 from flight.wire.dictionary import Dictionary, build_dictionary
 from flight.wire.keyfile import KeyRing
 from flight.wire.link import TM_REALTIME, LinkParameters
-from flight.wire.pus import AckFlags, Telecommand, TelemetryPacket
+from flight.wire.pus import TM_OVERHEAD, AckFlags, Telecommand, TelemetryPacket
 from flight.wire.tc_frame import SegmentHeader, TcFrame, TcHeader
 
 from bench_host import cpu  # tools/, beside this script
 
 HK_STRUCTURE = "comms"  # a real housekeeping structure of the default topology
-TM_KINDS = ("raw", "ours-auth", "ours-plain", "station-auth")
+BULK_SERVICE = 128      # a mission-specific service: bulk data the benchmark's receiver decodes to PUS-C fields
+TM_KINDS = ("raw", "link-auth", "link-plain", "flight-auth", "station-auth")
+BULK_KINDS = ("raw", "link-auth")
 
 
 @functools.lru_cache(maxsize=1)
@@ -61,7 +63,10 @@ def default_dictionary() -> Dictionary:
     return build_dictionary(load_flight_topology())
 
 
-def hk_payload(dictionary: Dictionary) -> bytes:
+@functools.lru_cache(maxsize=1)
+def hk_payload() -> bytes:
+    """The ``comms`` housekeeping report's data, every channel at 7."""
+    dictionary = default_dictionary()
     structure = next(h for h in dictionary.housekeeping if h.component == HK_STRUCTURE)
     body = struct.pack(">H", structure.structure_id)
     for cid in structure.channels:
@@ -69,9 +74,15 @@ def hk_payload(dictionary: Dictionary) -> bytes:
     return body
 
 
-def hk_packet(sequence: int) -> bytes:
-    return TelemetryPacket(1, sequence % 16384, st.HOUSEKEEPING, st.HK_REPORT,
-                           hk_payload(default_dictionary()), 0.0).encode()
+def bench_packet(sequence: int, bulk_octets: int, now: float = 0.0) -> bytes:
+    """The packet a run moves: the ``comms`` housekeeping report (``bulk_octets`` 0), or a bulk
+    packet of ``bulk_octets`` octets (a mission service, BULK_SERVICE) that the receiver decodes
+    to its PUS-C fields only."""
+    if not bulk_octets:
+        return TelemetryPacket(1, sequence % 16384, st.HOUSEKEEPING, st.HK_REPORT, hk_payload(),
+                               now, sequence).encode()
+    return TelemetryPacket(1, sequence % 16384, BULK_SERVICE, 1, bytes(bulk_octets - TM_OVERHEAD), now,
+                           sequence).encode()
 
 
 def run_dir_with_keys() -> Path:
@@ -82,7 +93,7 @@ def run_dir_with_keys() -> Path:
 
 
 # --- TM: senders (child processes) ---------------------------------------------------------------
-def send_ours(queue: mp.Queue, count: int, tm_sdls: str) -> None:
+def send_ours(queue: mp.Queue, count: int, tm_sdls: str, bulk_octets: int) -> None:
     """The flight's Comms sending ``count`` housekeeping packets as fast as it frames them."""
     run_dir = run_dir_with_keys()
     tester = ComponentTester.build(run_dir, [
@@ -94,16 +105,36 @@ def send_ours(queue: mp.Queue, count: int, tm_sdls: str) -> None:
     comms.start()
     queue.put((comms.tc_endpoint, comms.tm_endpoint, str(run_dir / "keys" / "ground.json")))
     queue.get()  # the receiver is connected
-    payload = hk_payload(default_dictionary())
+    payload = hk_payload()
     for _ in range(count):
         comms.send_tm(st.HOUSEKEEPING, st.HK_REPORT, payload)
     queue.get(timeout=600)  # the receiver has every packet: the frames still queued are not needed
     comms.stop()
 
 
-def frames_of(count: int) -> list[bytes]:
-    """The frames Comms would send for ``count`` housekeeping packets (TM SDLS off)."""
-    packet = hk_packet(0)
+def send_link(queue: mp.Queue, count: int, tm_sdls: str, bulk_octets: int) -> None:
+    """The link alone, as issue 11 defines its figure: ``count`` packets built (PUS-C encode with
+    CRC), framed and sealed by the flight's TmFramer 256 at a time, and sent (PUSH)."""
+    run_dir = run_dir_with_keys()
+    link = LinkParameters(tm_sdls=tm_sdls)
+    security = TmSecurity.load(link, run_dir / "keys" / "flight.json", run_dir / "tm_sa.bin")
+    framer = TmFramer(link, security)
+    socket = zmq.Context.instance().socket(zmq.PUSH)
+    socket.setsockopt(zmq.SNDHWM, 10_000)
+    socket.bind("tcp://127.0.0.1:*")
+    queue.put((None, socket.getsockopt_string(zmq.LAST_ENDPOINT), str(run_dir / "keys" / "ground.json")))
+    queue.get()
+    for start in range(0, count, 256):
+        packets = [bench_packet(n, bulk_octets, time.time()) for n in range(start, min(start + 256, count))]
+        for frame in framer.frames([(packet, TM_REALTIME, 0.0) for packet in packets], 0.0)[0]:
+            socket.send(frame)
+    queue.get(timeout=600)
+    socket.close(linger=0)
+
+
+def frames_of(count: int, bulk_octets: int = 0) -> list[bytes]:
+    """The frames the link would send for ``count`` packets (TM SDLS off)."""
+    packet = bench_packet(0, bulk_octets)
     framer = TmFramer(LinkParameters(tm_sdls="off"))
     frames: list[bytes] = []
     for start in range(0, count, 256):
@@ -111,8 +142,8 @@ def frames_of(count: int) -> list[bytes]:
     return frames
 
 
-def send_raw(queue: mp.Queue, count: int, tm_sdls: str) -> None:
-    frames = frames_of(count)
+def send_raw(queue: mp.Queue, count: int, tm_sdls: str, bulk_octets: int) -> None:
+    frames = frames_of(count, bulk_octets)
     socket = zmq.Context.instance().socket(zmq.PUSH)
     socket.setsockopt(zmq.SNDHWM, 10_000)
     socket.bind("tcp://127.0.0.1:*")
@@ -139,7 +170,8 @@ def receive_raw(endpoint: str, frames: int, go: Callable[[], None]) -> tuple[flo
     return elapsed, octets
 
 
-def receive_ours(kind: str, endpoints: tuple, count: int, go: Callable[[], None]) -> tuple[float, int]:
+def receive_ours(kind: str, endpoints: tuple, count: int, go: Callable[[], None],
+                 bulk_octets: int) -> tuple[float, int]:
     """The ground's link, downlink and decoder (or its whole station) until ``count`` packets are
     decoded: (seconds from the first frame to the last packet, octets of packets decoded)."""
     from ground_sim.decoder import TmDecoder
@@ -149,8 +181,8 @@ def receive_ours(kind: str, endpoints: tuple, count: int, go: Callable[[], None]
 
     tc_endpoint, tm_endpoint, ground_keys = endpoints
     dictionary = build_dictionary(load_flight_topology())  # its own: the link section is changed below
-    if kind.startswith("ours"):
-        dictionary.link = {**dictionary.link, "tm_sdls": "authentication" if kind == "ours-auth" else "off"}
+    if kind != "station-auth":
+        dictionary.link = {**dictionary.link, "tm_sdls": "off" if kind.endswith("plain") else "authentication"}
     finished, stamps, octets = threading.Event(), [0.0, 0.0], [0, 0]
 
     def counted(raw: bytes) -> None:
@@ -169,19 +201,19 @@ def receive_ours(kind: str, endpoints: tuple, count: int, go: Callable[[], None]
     if kind == "station-auth":
         station = GroundStation(dictionary, tc_endpoint, tm_endpoint, Path(tempfile.mkdtemp()) / "archive.sqlite",
                                 keys=ground_keys)
-        decode = station._receive
-        station._receive = lambda raw, t: (decode(raw, t), counted(raw))
+        station.packet_kept = counted
         station.link._on_message = first(station._receive_frame)
         station.start()
         closer = station.close
     else:
         keys = KeyRing.load(ground_keys)
-        downlink, decoder = Downlink(dictionary.link_parameters, keys=keys), TmDecoder(dictionary)
+        downlink = Downlink(dictionary.link_parameters, keys=keys)
+        decode = TelemetryPacket.decode if bulk_octets else TmDecoder(dictionary).decode
 
         def deframe(raw: bytes, t: float) -> None:
             frame = downlink.frame(raw)
             for packet in downlink.packets(frame) if frame is not None else ():
-                decoder.decode(packet)
+                decode(packet)
                 counted(packet)
 
         link = FlightLink(tc_endpoint or "tcp://127.0.0.1:1", tm_endpoint, first(deframe))
@@ -196,20 +228,21 @@ def receive_ours(kind: str, endpoints: tuple, count: int, go: Callable[[], None]
     return stamps[1] - stamps[0], octets[0]
 
 
-def tm_run(kind: str, count: int) -> dict[str, float]:
+def tm_run(kind: str, count: int, bulk_octets: int = 0) -> dict[str, float]:
     """One run of one kind: packets/s and octets/s of packets delivered."""
     ctx = mp.get_context("spawn")
     queue: mp.Queue = ctx.Queue()
-    sender = ctx.Process(target=send_raw if kind == "raw" else send_ours,
-                         args=(queue, count, "off" if kind == "ours-plain" else "authentication"))
+    senders = {"raw": send_raw, "link-auth": send_link, "link-plain": send_link}
+    sender = ctx.Process(target=senders.get(kind, send_ours),
+                         args=(queue, count, "off" if kind.endswith("plain") else "authentication", bulk_octets))
     sender.start()
     endpoints = queue.get(timeout=120)
     go = lambda: queue.put("go")  # noqa: E731
     if kind == "raw":
         elapsed, _ = receive_raw(endpoints[1], endpoints[2], go)
-        octets = count * len(hk_packet(0))  # the packets those frames carry
+        octets = count * len(bench_packet(0, bulk_octets))  # the packets those frames carry
     else:
-        elapsed, octets = receive_ours(kind, endpoints, count, go)
+        elapsed, octets = receive_ours(kind, endpoints, count, go, bulk_octets)
     queue.put("done")
     sender.join(120)
     return {"packets_per_s": count / elapsed, "packet_octets_per_s": octets / elapsed, "seconds": elapsed}
@@ -225,13 +258,60 @@ def per_packet_us(work: Callable[[], object], packets: int, repeat: int) -> floa
     return statistics.median(times) / packets * 1e6
 
 
-def stage_costs(count: int, repeat: int) -> dict[str, float]:
-    """Microseconds per packet of each stage of the TM path, each alone, in this process."""
+def least_python_receiver(frames: list[bytes], link: LinkParameters, key: bytes, bulk: bool) -> Callable[[], list]:
+    """The least a Python receiver can do with ``frames`` (sealed under the TM SA, authentication):
+    check each frame's FECF and MAC, cut each packet out of the data fields by its length, check
+    its CRC, unpack its headers and, for housekeeping, its values by name. No frame checks beyond
+    those, no anti-replay, counters, gaps or objects: a floor under any receiver written in
+    Python, not a receiver."""
+    import hmac
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from native import crc16_ccitt_false
+
+    from flight.wire.sdls import masked
+    dictionary = default_dictionary()
+    structure = next(h for h in dictionary.housekeeping if h.component == HK_STRUCTURE)
+    channels = [dictionary.channel_by_id[c] for c in structure.channels]
+    names = [c.name for c in channels]
+    values = struct.Struct(">" + "".join(c.type.value for c in channels))
+    primary, secondary = struct.Struct(">HHH"), struct.Struct(">BBBHHIH")
+    sa, gcm = link.tm_security_association(0), AESGCM(key)
+    start = 6 + sa.header_size                                   # after the frame and security headers
+    mac_start = link.tm_frame_length - 2 - 4 - sa.mac_len        # before the MAC, the OCF and the FECF
+    iv = slice(6 + 2, 6 + 2 + sa.iv_len)
+
+    def receive() -> list:
+        fields = []
+        for frame in frames:
+            mac = gcm.encrypt(frame[iv], b"", masked(frame[:mac_start], sa.abm))[:sa.mac_len]
+            if crc16_ccitt_false(frame) or not hmac.compare_digest(mac, frame[mac_start:mac_start + sa.mac_len]):
+                raise ValueError("FECF or MAC")
+            fields.append(frame[start:mac_start])
+        stream = b"".join(fields)
+        position, end, out = 0, len(stream), []
+        while end - position >= 6:
+            packet_id, control, length = primary.unpack_from(stream, position)
+            packet = stream[position:position + length + 7]
+            position += length + 7
+            if packet_id & 0x7FF == 0x7FF:  # idle fill
+                continue
+            if crc16_ccitt_false(packet):
+                raise ValueError("CRC")
+            body = packet[19:-2] if bulk else dict(zip(names, values.unpack_from(packet, 21)))
+            out.append((packet_id, control, secondary.unpack_from(packet, 6), body))
+        return out
+    return receive
+
+
+def stage_costs(count: int, repeat: int, bulk_octets: int) -> dict[str, float]:
+    """Microseconds per packet of each stage of the TM path, each alone, in this process, and of
+    the least Python receiver for housekeeping and for bulk packets."""
     from ground_sim.decoder import TmDecoder
     from ground_sim.downlink import Downlink
 
     dictionary = default_dictionary()
-    payload = hk_payload(dictionary)
+    payload = hk_payload()
     link, ring = LinkParameters(), KeyRing.create()
     packets = [TelemetryPacket(1, i % 16384, st.HOUSEKEEPING, st.HK_REPORT, payload, 0.0, i).encode()
                for i in range(count)]
@@ -239,6 +319,8 @@ def stage_costs(count: int, repeat: int) -> dict[str, float]:
     plain = TmFramer(LinkParameters(tm_sdls="off"))
     sealed = TmFramer(link, TmSecurity(link, ring, Path(tempfile.mkdtemp()) / "tm_sa.bin"))
     frames = sealed.frames(batch, 0.0)[0]
+    bulk_frames = sealed.frames([(bench_packet(i, bulk_octets), TM_REALTIME, 0.0) for i in range(count)], 0.0)[0]
+    key = ring.active_keys()[ring.key_id_of(link.tm_spi)]
     decoder = TmDecoder(dictionary)
 
     def receive() -> None:
@@ -262,6 +344,8 @@ def stage_costs(count: int, repeat: int) -> dict[str, float]:
         "frame_and_seal": per_packet_us(lambda: sealed.frames(batch, 0.0), count, repeat),
         "verify_and_deframe": per_packet_us(receive, count, repeat),
         "decode": per_packet_us(lambda: [decoder.decode(p) for p in packets], count, repeat),
+        "least_python_receiver": per_packet_us(least_python_receiver(frames, link, key, False), count, repeat),
+        "least_python_receiver_bulk": per_packet_us(least_python_receiver(bulk_frames, link, key, True), count, repeat),
         "packets_per_frame": count / len(frames),
     }
 
@@ -345,28 +429,44 @@ def rtt_ours(pings: int) -> list[float]:
 
 # --- the report ------------------------------------------------------------------------------------
 def measure(args: argparse.Namespace) -> dict:
-    tm = {kind: [tm_run(kind, args.packets) for _ in range(args.repeat)] for kind in TM_KINDS}
-    rates = {kind: {key: statistics.median(run[key] for run in runs) for key in runs[0]} for kind, runs in tm.items()}
+    def median_run(kind: str, bulk_octets: int = 0) -> dict[str, float]:
+        runs = [tm_run(kind, args.packets, bulk_octets) for _ in range(args.repeat)]
+        return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+    rates = {kind: median_run(kind) for kind in TM_KINDS}
+    bulk = {kind: median_run(kind, args.bulk_octets) for kind in BULK_KINDS}
     rtt = {"raw": np.array(rtt_raw(args.pings)), "ours": np.array(rtt_ours(args.pings))}
     pct = {k: {"p50_us": float(np.percentile(v, 50) * 1e6), "p99_us": float(np.percentile(v, 99) * 1e6)}
            for k, v in rtt.items()}
+    stages = stage_costs(min(args.packets, 20_000), args.repeat, args.bulk_octets)
+    raw_us, raw_bulk_us = 1e6 / rates["raw"]["packets_per_s"], 1e6 / bulk["raw"]["packets_per_s"]
     return {
         "cpu": cpu(),
         "tm": rates,
+        "raw_us_per_packet": raw_us,
+        "raw_bulk_us_per_packet": raw_bulk_us,
+        # the most a Python receiver can reach against raw: it receives as raw does, then does the least work
+        "least_python_receiver_ratio_vs_raw": raw_us / (raw_us + stages["least_python_receiver"]),
+        "least_python_receiver_bulk_ratio_vs_raw": raw_bulk_us / (raw_bulk_us + stages["least_python_receiver_bulk"]),
         "tm_ratio_vs_raw": {kind: rates[kind]["packets_per_s"] / rates["raw"]["packets_per_s"]
                             for kind in TM_KINDS if kind != "raw"},
-        "tm_stage_us_per_packet": stage_costs(min(args.packets, 20_000), args.repeat),
+        "bulk": bulk,
+        "bulk_ratio_vs_raw": {kind: bulk[kind]["packets_per_s"] / bulk["raw"]["packets_per_s"]
+                              for kind in BULK_KINDS if kind != "raw"},
+        "bulk_octets": args.bulk_octets,
+        "tm_stage_us_per_packet": stages,
         "tc_round_trip": pct,
         "tc_p50_ratio_ours_vs_raw": pct["ours"]["p50_us"] / pct["raw"]["p50_us"],
         "tc_p99_ratio_ours_vs_raw": pct["ours"]["p99_us"] / pct["raw"]["p99_us"],
-        "packets": args.packets, "packet_octets": len(hk_packet(0)), "pings": args.pings, "repeat": args.repeat,
+        "packets": args.packets, "packet_octets": len(bench_packet(0, 0)), "pings": args.pings, "repeat": args.repeat,
     }
 
 
 LABELS = {"raw": "raw pyzmq PUSH->PULL, the same frames",
-          "ours-auth": "ours, TM SDLS auth: Comms -> decode",
-          "ours-plain": "ours, TM SDLS off:  Comms -> decode",
-          "station-auth": "ours, TM SDLS auth: -> GroundStation"}
+          "link-auth": "link, TM SDLS auth: build -> decode",
+          "link-plain": "link, TM SDLS off:  build -> decode",
+          "flight-auth": "flight's Comms (durable store) -> decode",
+          "station-auth": "flight's Comms -> whole GroundStation"}
 
 
 def print_table(result: dict) -> None:
@@ -378,9 +478,23 @@ def print_table(result: dict) -> None:
         ratio = f"   ratio {result['tm_ratio_vs_raw'][kind]:.3f}" if kind != "raw" else ""
         print(f"  {label:<40} {rate['packets_per_s']:>11,.0f} packets/s "
               f"{rate['packet_octets_per_s'] / 1e6:>8.1f} MB/s{ratio}")
+    print(f"Bulk packets of {result['bulk_octets']:,} octets (decoded to PUS-C fields), the same frames, "
+          f"median of {result['repeat']}:")
+    for kind in BULK_KINDS:
+        rate = result["bulk"][kind]
+        ratio = f"   ratio {result['bulk_ratio_vs_raw'][kind]:.3f}" if kind != "raw" else ""
+        print(f"  {LABELS[kind]:<40} {rate['packets_per_s']:>11,.0f} packets/s "
+              f"{rate['packet_octets_per_s'] / 1e6:>8.1f} MB/s{ratio}")
     stages = result["tm_stage_us_per_packet"]
     print(f"  where ours spends it, us per packet ({stages['packets_per_frame']:.1f} packets per frame): "
           + ", ".join(f"{k} {v:.2f}" for k, v in stages.items() if k != "packets_per_frame"))
+    print("  the ceiling of any Python receiver: it receives as raw does, then checks FECF and MAC, cuts each "
+          "packet, checks its CRC, unpacks its headers (and housekeeping values by name), nothing more:")
+    for name, raw_key, floor_key in (("housekeeping", "raw_us_per_packet", "least_python_receiver"),
+                                     ("bulk", "raw_bulk_us_per_packet", "least_python_receiver_bulk")):
+        print(f"    {name:<12} raw {result[raw_key]:.2f} us per packet + least Python {stages[floor_key]:.2f} us: "
+              f"at most {result[floor_key + '_ratio_vs_raw']:.3f}"
+              " of raw")
     pct = result["tc_round_trip"]
     print(f"TC round trip, {result['pings']} pings (ack NONE, TM[17,2] back in a TM frame):")
     for kind, label in (("raw", "raw pyzmq DEALER->ROUTER, PUSH->PULL echo"),
@@ -395,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--packets", type=int, default=100_000)
     parser.add_argument("--pings", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--bulk-octets", type=int, default=1000,
+                        help="size of the bulk packets of the second TM table (default 1000)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     result = measure(args)

@@ -80,7 +80,8 @@ class TmFramer:
                 continue
             if vcid not in used:
                 used.append(vcid)
-            out += packetizer.frames()
+            if packetizer.pending >= packetizer.capacity:
+                out += packetizer.frames()
         for vcid in used:
             if self._packetizers[vcid].pending:
                 out.append(self._packetizers[vcid].flush())

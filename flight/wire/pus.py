@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from native import crc16_ccitt_false
 
 from flight.wire.failure import FailureCode, PacketError
-from flight.wire.spacepacket import PRIMARY_HEADER_SIZE, UNSEGMENTED, PacketType, PrimaryHeader
+from flight.wire.spacepacket import (MAX_APID, PRIMARY_HEADER_SIZE, SEQUENCE_COUNT_MODULO, UNSEGMENTED, PacketType,
+                                     PrimaryHeader, pack_header)
 
 PUS_VERSION = 2
 TC_SECONDARY_HEADER_SIZE = 5
@@ -33,6 +34,8 @@ CRC_SIZE = 2
 TC_OVERHEAD = PRIMARY_HEADER_SIZE + TC_SECONDARY_HEADER_SIZE + CRC_SIZE
 TM_OVERHEAD = PRIMARY_HEADER_SIZE + TM_SECONDARY_HEADER_SIZE + CRC_SIZE
 MAX_PACKET_SIZE = PRIMARY_HEADER_SIZE + 0x10000
+_PRIMARY = struct.Struct(">HHH")
+_TM_SECONDARY = struct.Struct(">BBBHHIH")  # the TM secondary header, its CUC time included
 
 
 class AckFlags(enum.IntFlag):
@@ -65,33 +68,35 @@ def _seal(body: bytes) -> bytes:
 
 
 def _open(raw: bytes, packet_type: PacketType, secondary_size: int,
-          max_size: int) -> PrimaryHeader:
-    """Check size, header and CRC of a raw packet; return its primary header."""
-    if len(raw) > max_size:
-        raise PacketError(FailureCode.OVERSIZED, f"{len(raw)} bytes, maximum is {max_size}")
-    header = PrimaryHeader.unpack(raw)
-    if header.packet_type is not packet_type:
-        raise PacketError(FailureCode.BAD_HEADER, f"packet type {header.packet_type.name}, "
+          max_size: int) -> tuple[int, int, int]:
+    """Check size, header and CRC of a raw packet: its (APID, sequence count, sequence flags)."""
+    size = len(raw)
+    if size > max_size:
+        raise PacketError(FailureCode.OVERSIZED, f"{size} bytes, maximum is {max_size}")
+    if size < PRIMARY_HEADER_SIZE:
+        raise PacketError(FailureCode.TRUNCATED, f"{size} bytes, primary header needs 6")
+    packet_id, sequence_control, data_length = _PRIMARY.unpack_from(raw)
+    if packet_id >> 13:
+        raise PacketError(FailureCode.BAD_HEADER, f"packet version {packet_id >> 13}, expected 0")
+    if (packet_id >> 12) & 1 != packet_type:
+        raise PacketError(FailureCode.BAD_HEADER, f"packet type {PacketType((packet_id >> 12) & 1).name}, "
                           f"expected {packet_type.name}")
-    if not header.secondary_header:
+    if not (packet_id >> 11) & 1:
         raise PacketError(FailureCode.BAD_HEADER, "secondary header flag is 0")
-    if len(raw) < header.packet_size:
-        raise PacketError(FailureCode.TRUNCATED, f"{len(raw)} bytes, header announces "
-                          f"{header.packet_size}")
-    if len(raw) > header.packet_size:
-        raise PacketError(FailureCode.LENGTH_MISMATCH, f"{len(raw)} bytes, header announces "
-                          f"{header.packet_size}")
-    if header.packet_size < PRIMARY_HEADER_SIZE + secondary_size + CRC_SIZE:
-        raise PacketError(FailureCode.TRUNCATED, f"{header.packet_size} bytes cannot hold "
-                          "the secondary header and CRC")
+    announced = PRIMARY_HEADER_SIZE + data_length + 1
+    if size < announced:
+        raise PacketError(FailureCode.TRUNCATED, f"{size} bytes, header announces {announced}")
+    if size > announced:
+        raise PacketError(FailureCode.LENGTH_MISMATCH, f"{size} bytes, header announces {announced}")
+    if announced < PRIMARY_HEADER_SIZE + secondary_size + CRC_SIZE:
+        raise PacketError(FailureCode.TRUNCATED, f"{announced} bytes cannot hold the secondary header and CRC")
     if crc16_ccitt_false(raw) != 0:
         expected = crc16_ccitt_false(memoryview(raw)[:-CRC_SIZE])
-        raise PacketError(FailureCode.CRC_MISMATCH, f"CRC {raw[-2:].hex()} , "
-                          f"contents give {expected:04x}")
+        raise PacketError(FailureCode.CRC_MISMATCH, f"CRC {raw[-2:].hex()} , contents give {expected:04x}")
     pus_version = raw[PRIMARY_HEADER_SIZE] >> 4
     if pus_version != PUS_VERSION:
         raise PacketError(FailureCode.BAD_HEADER, f"PUS version {pus_version}, expected 2")
-    return header
+    return packet_id & MAX_APID, sequence_control & (SEQUENCE_COUNT_MODULO - 1), sequence_control >> 14
 
 
 @dataclass(frozen=True)
@@ -115,12 +120,12 @@ class Telecommand:
 
     @classmethod
     def decode(cls, raw: bytes, max_size: int = MAX_PACKET_SIZE) -> "Telecommand":
-        header = _open(raw, PacketType.TC, TC_SECONDARY_HEADER_SIZE, max_size)
-        if header.sequence_flags != UNSEGMENTED:
-            raise PacketError(FailureCode.BAD_HEADER, f"sequence flags {header.sequence_flags:02b}: "
+        apid, sequence_count, sequence_flags = _open(raw, PacketType.TC, TC_SECONDARY_HEADER_SIZE, max_size)
+        if sequence_flags != UNSEGMENTED:
+            raise PacketError(FailureCode.BAD_HEADER, f"sequence flags {sequence_flags:02b}: "
                               "a telecommand is one unsegmented packet")
         flags, service, subtype, source_id = struct.unpack_from(">BBBH", raw, PRIMARY_HEADER_SIZE)
-        return cls(header.apid, header.sequence_count, service, subtype,
+        return cls(apid, sequence_count, service, subtype,
                    bytes(raw[PRIMARY_HEADER_SIZE + TC_SECONDARY_HEADER_SIZE:-CRC_SIZE]),
                    AckFlags(flags & 0x0F), source_id)
 
@@ -150,19 +155,20 @@ class TelemetryPacket:
     time_status: int = 0
 
     def encode(self) -> bytes:
-        data_field = struct.pack(">BBBHH", (PUS_VERSION << 4) | self.time_status, self.service,
-                                 self.subtype, self.message_counter, self.destination_id)
-        data_field += encode_cuc(self.time) + self.app_data
-        header = PrimaryHeader(PacketType.TM, self.apid, self.sequence_count,
-                               len(data_field) + CRC_SIZE - 1)
-        return _seal(header.pack() + data_field)
+        ticks = int(round(self.time * CUC_TICKS)) & 0xFFFF_FFFF_FFFF
+        body = b"".join((
+            pack_header(PacketType.TM, self.apid, self.sequence_count,
+                        TM_SECONDARY_HEADER_SIZE + len(self.app_data) + CRC_SIZE - 1),
+            _TM_SECONDARY.pack((PUS_VERSION << 4) | self.time_status, self.service, self.subtype,
+                               self.message_counter, self.destination_id, ticks >> 16, ticks & 0xFFFF),
+            self.app_data))
+        return _seal(body)
 
     @classmethod
     def decode(cls, raw: bytes, max_size: int = MAX_PACKET_SIZE) -> "TelemetryPacket":
-        header = _open(raw, PacketType.TM, TM_SECONDARY_HEADER_SIZE, max_size)
-        status, service, subtype, counter, destination = struct.unpack_from(
-            ">BBBHH", raw, PRIMARY_HEADER_SIZE)
-        time = decode_cuc(memoryview(raw)[PRIMARY_HEADER_SIZE + 7:])
-        return cls(header.apid, header.sequence_count, service, subtype,
-                   bytes(raw[PRIMARY_HEADER_SIZE + TM_SECONDARY_HEADER_SIZE:-CRC_SIZE]), time,
+        apid, sequence_count, _ = _open(raw, PacketType.TM, TM_SECONDARY_HEADER_SIZE, max_size)
+        status, service, subtype, counter, destination, coarse, fine = _TM_SECONDARY.unpack_from(
+            raw, PRIMARY_HEADER_SIZE)
+        return cls(apid, sequence_count, service, subtype,
+                   bytes(raw[PRIMARY_HEADER_SIZE + TM_SECONDARY_HEADER_SIZE:-CRC_SIZE]), coarse + fine / CUC_TICKS,
                    counter, destination, status & 0x0F)

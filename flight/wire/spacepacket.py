@@ -25,6 +25,10 @@ class PacketType(enum.IntEnum):
     TC = 1
 
 
+_PACKET_TYPES = (PacketType.TM, PacketType.TC)  # by the type bit, without an enum lookup per packet
+_HEADER = struct.Struct(">HHH")
+
+
 @dataclass(frozen=True)
 class PrimaryHeader:
     """The six-byte primary header. ``data_length`` is the packet data field length minus one."""
@@ -37,25 +41,18 @@ class PrimaryHeader:
     sequence_flags: int = UNSEGMENTED
 
     def pack(self) -> bytes:
-        if not 0 <= self.apid <= MAX_APID:
-            raise ValueError(f"APID {self.apid} outside 0..{MAX_APID}")
-        if not 0 <= self.sequence_count < SEQUENCE_COUNT_MODULO:
-            raise ValueError(f"sequence count {self.sequence_count} outside 14 bits")
-        if not 0 <= self.data_length <= 0xFFFF:
-            raise ValueError(f"data length {self.data_length} outside 16 bits")
-        packet_id = (int(self.packet_type) << 12) | (int(self.secondary_header) << 11) | self.apid
-        sequence_control = (self.sequence_flags << 14) | self.sequence_count
-        return struct.pack(">HHH", packet_id, sequence_control, self.data_length)
+        return pack_header(self.packet_type, self.apid, self.sequence_count, self.data_length,
+                           self.secondary_header, self.sequence_flags)
 
     @classmethod
     def unpack(cls, raw: bytes | memoryview) -> "PrimaryHeader":
         if len(raw) < PRIMARY_HEADER_SIZE:
             raise PacketError(FailureCode.TRUNCATED, f"{len(raw)} bytes, primary header needs 6")
-        packet_id, sequence_control, data_length = struct.unpack_from(">HHH", raw)
+        packet_id, sequence_control, data_length = _HEADER.unpack_from(raw)
         version = packet_id >> 13
         if version != 0:
             raise PacketError(FailureCode.BAD_HEADER, f"packet version {version}, expected 0")
-        return cls(PacketType((packet_id >> 12) & 1), packet_id & MAX_APID,
+        return cls(_PACKET_TYPES[(packet_id >> 12) & 1], packet_id & MAX_APID,
                    sequence_control & (SEQUENCE_COUNT_MODULO - 1), data_length,
                    bool((packet_id >> 11) & 1), sequence_control >> 14)
 
@@ -63,6 +60,20 @@ class PrimaryHeader:
     def packet_size(self) -> int:
         """Total size of the packet this header announces."""
         return PRIMARY_HEADER_SIZE + self.data_length + 1
+
+
+def pack_header(packet_type: int, apid: int, sequence_count: int, data_length: int,
+                secondary_header: bool = True, sequence_flags: int = UNSEGMENTED) -> bytes:
+    """The six octets of a primary header (what :meth:`PrimaryHeader.pack` gives, without building
+    one: packets are encoded at the downlink's rate); ValueError for a field out of range."""
+    if not 0 <= apid <= MAX_APID:
+        raise ValueError(f"APID {apid} outside 0..{MAX_APID}")
+    if not 0 <= sequence_count < SEQUENCE_COUNT_MODULO:
+        raise ValueError(f"sequence count {sequence_count} outside 14 bits")
+    if not 0 <= data_length <= 0xFFFF:
+        raise ValueError(f"data length {data_length} outside 16 bits")
+    return _HEADER.pack((packet_type << 12) | (secondary_header << 11) | apid,
+                        (sequence_flags << 14) | sequence_count, data_length)
 
 
 class SequenceCounter:

@@ -78,7 +78,6 @@ Rules:
 from __future__ import annotations
 
 import collections
-import dataclasses
 import enum
 import struct
 import threading
@@ -106,6 +105,7 @@ SEGMENT_LENGTH_ID = 0b11         # required with the synchronisation flag at 0
 IDLE_APID = 0x7FF
 IDLE_OCTET = 0x55
 MIN_PACKET_SIZE = PRIMARY_HEADER_SIZE + 1
+_PRIMARY_HEADER = struct.Struct(">HHH")  # packet id, sequence control, data length (minus one)
 
 
 class FrameFault(enum.Enum):
@@ -178,6 +178,25 @@ class TmFrame:
             raise ValueError(f"first header pointer {self.first_header_pointer:#x} outside a data field "
                              f"of {len(self.data)} octets")
 
+    @classmethod
+    def prechecked(cls, spacecraft_id: int, vcid: int, mc_frame_count: int, vc_frame_count: int,
+                           first_header_pointer: int, data: bytes, ocf: bytes | None,
+                           reserved: tuple[int, int]) -> "TmFrame":
+        """A frame from fields its maker has already checked (a packetizer's, a decoded frame's),
+        without checking them again: frames are made at the downlink's rate."""
+        frame = object.__new__(cls)
+        frame.__dict__.update(spacecraft_id=spacecraft_id, vcid=vcid, mc_frame_count=mc_frame_count,
+                              vc_frame_count=vc_frame_count, first_header_pointer=first_header_pointer, data=data,
+                              ocf=ocf, reserved=reserved)
+        return frame
+
+    def with_mc_frame_count(self, count: int) -> "TmFrame":
+        """This frame with master channel frame count ``count`` (ValueError outside 0..255)."""
+        if not 0 <= count < COUNT_MODULO:
+            raise ValueError(f"MC frame count {count} outside 0..{COUNT_MODULO - 1}")
+        fields = dict(self.__dict__, mc_frame_count=count)
+        return self.prechecked(**fields)
+
     @property
     def length(self) -> int:
         """The frame's length in octets, once encoded."""
@@ -225,8 +244,8 @@ class TmFrame:
             raise TmFrameError(FrameFault.BAD_FIRST_HEADER_POINTER,
                                f"FHP {fhp:#x} in a data field of {data_size} octets")
         end = FRAME_HEADER_SIZE + data_size
-        return cls((ids >> 4) & MAX_SPACECRAFT_ID, (ids >> 1) & MAX_VCID, mc_count, vc_count, fhp,
-                   raw[FRAME_HEADER_SIZE:end], raw[end:end + OCF_SIZE] if has_ocf else None)
+        return cls.prechecked((ids >> 4) & MAX_SPACECRAFT_ID, (ids >> 1) & MAX_VCID, mc_count, vc_count, fhp,
+                                      raw[FRAME_HEADER_SIZE:end], raw[end:end + OCF_SIZE] if has_ocf else None, (0, 0))
 
 
 def check_reserve(reserve: tuple[int, int]) -> tuple[int, int]:
@@ -294,13 +313,14 @@ class Packetizer:
     def add(self, packet: bytes | bytearray | memoryview) -> None:
         """Queue one encoded space packet; ValueError if it is not one whole packet or is idle."""
         packet = bytes(packet)
-        try:
-            header = PrimaryHeader.unpack(packet)
-        except PacketError as exc:
-            raise ValueError(f"not a space packet: {exc}") from exc
-        if header.packet_size != len(packet):
-            raise ValueError(f"{len(packet)} octets, the header announces {header.packet_size}")
-        if header.apid == IDLE_APID:
+        if len(packet) < PRIMARY_HEADER_SIZE:
+            raise ValueError(f"not a space packet: {len(packet)} octets, a primary header needs {PRIMARY_HEADER_SIZE}")
+        packet_id, _, data_length = _PRIMARY_HEADER.unpack_from(packet)
+        if packet_id >> 13:
+            raise ValueError(f"not a space packet: packet version {packet_id >> 13}, expected 0")
+        if data_length + MIN_PACKET_SIZE != len(packet):
+            raise ValueError(f"{len(packet)} octets, the header announces {data_length + MIN_PACKET_SIZE}")
+        if packet_id & IDLE_APID == IDLE_APID:
             raise ValueError("APID 0x7FF is idle fill: the ground drops it")
         with self._lock:
             self._starts.append(self._base + len(self._buffer))
@@ -353,7 +373,10 @@ class Packetizer:
         return ocf
 
     def _frame(self, fhp: int, data: bytes, ocf: bytes | None) -> TmFrame:
-        frame = TmFrame(self.spacecraft_id, self.vcid, 0, self._vc_count, fhp, data, ocf, self.reserve)
+        """The next frame of this channel: its data field is ``capacity`` octets and its FHP points
+        into it, by construction, so it is not checked again."""
+        frame = TmFrame.prechecked(self.spacecraft_id, self.vcid, 0, self._vc_count, fhp, data, ocf,
+                                           self.reserve)
         self._vc_count = (self._vc_count + 1) % COUNT_MODULO
         return frame
 
@@ -374,7 +397,7 @@ class MasterChannel:
             raise ValueError(f"frame of spacecraft {frame.spacecraft_id} on master channel {self.spacecraft_id}")
         with self._lock:
             count, self._count = self._count, (self._count + 1) % COUNT_MODULO
-        return dataclasses.replace(frame, mc_frame_count=count)
+        return frame.with_mc_frame_count(count)
 
 
 class _CounterWatch:
@@ -439,7 +462,7 @@ class Depacketizer:
         if missing:
             self.gaps += missing
             self._lose_sync()
-        fhp, data = frame.first_header_pointer, memoryview(frame.data)
+        fhp, data = frame.first_header_pointer, frame.data
         if fhp == ONLY_IDLE_DATA:
             if self._partial:                   # a packet cannot be interrupted by idle data
                 self._lose_sync()
@@ -460,7 +483,7 @@ class Depacketizer:
                 self._lose_sync()
         return out
 
-    def _continue(self, data: memoryview, fhp: int, out: list[bytes]) -> bool:
+    def _continue(self, data: bytes, fhp: int, out: list[bytes]) -> bool:
         """Feed the packet in assembly from the frame's start; False if the FHP disagrees."""
         head = len(data) if fhp == NO_PACKET_START else fhp
         try:
@@ -473,16 +496,28 @@ class Depacketizer:
             self._finish(out)
         return True
 
-    def _parse(self, data: memoryview, out: list[bytes]) -> None:
-        """Assemble packets from a packet boundary to the end of the data field."""
-        position = 0
-        while position < len(data):
-            taken, done = self._fill(data[position:])
-            position += taken
-            if done:
-                self._finish(out)
+    def _parse(self, data: bytes, out: list[bytes]) -> None:
+        """Assemble packets from a packet boundary to the end of the data field (nothing in
+        assembly): each packet wholly inside it is cut out at once, and the one that runs past
+        its end starts the next assembly."""
+        position, end = 0, len(data)
+        while end - position >= PRIMARY_HEADER_SIZE:
+            packet_id, _, data_length = _PRIMARY_HEADER.unpack_from(data, position)
+            if packet_id >> 13:
+                self._partial += data[position:position + PRIMARY_HEADER_SIZE]
+                raise _Desync(f"packet version {packet_id >> 13}, expected 0")
+            size = data_length + MIN_PACKET_SIZE
+            if size > end - position:
+                break
+            if packet_id & IDLE_APID == IDLE_APID:
+                self.idle_packets += 1
+            else:
+                self.packets += 1
+                out.append(data[position:position + size])
+            position += size
+        self._partial += data[position:]
 
-    def _fill(self, chunk: memoryview) -> tuple[int, bool]:
+    def _fill(self, chunk: bytes) -> tuple[int, bool]:
         """Append to the packet in assembly what it still needs from ``chunk``: (octets taken, complete)."""
         taken = min(max(PRIMARY_HEADER_SIZE - len(self._partial), 0), len(chunk))
         self._partial += chunk[:taken]
