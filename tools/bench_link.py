@@ -1,22 +1,29 @@
 """Benchmark the link: ours vs raw pyzmq moving the same octets, side by side in one run.
 
-1. TM end to end. Ours: N housekeeping packets built by the flight's Comms component (PUS-C
-   encode with CRC, TM store, 1,024-octet TM transfer frames with the CLCW, sealed under TM SDLS
-   when it is on, PUSH) in one process; in this process the ground's FlightLink (PULL), Downlink
-   (SDLS verify, deframe, per-VC gaps) and TmDecoder (CRC check, decode into named housekeeping
-   values) on every packet; and the same with the whole GroundStation (archive, state) instead.
-   Variants: ``tm_sdls`` authentication (the default link) and off. Peer: a PUSH sending the
-   same frames (the same octets in the same 1,024-octet messages, built beforehand) to a PULL
-   that only receives them. Timed from the first frame received to the last packet decoded.
-2. Where ours spends its time: microseconds per packet of each stage, in one process (the store:
-   durable commits of 256 packets).
-3. TC round trip, p50/p99: a ping TC[17,1] from the GroundStation (FOP-1, SDLS
+1. TM end to end, N housekeeping packets (the ``comms`` report, 108 octets) in 1,024-octet TM
+   frames. Senders, each in a child process: the link alone (packets built by PUS-C encode with
+   CRC, framed with the CLCW and sealed under TM SDLS by the flight's TmFramer, PUSH), with
+   ``tm_sdls`` authentication (the default) and off; and the flight's Comms component (the same,
+   with each packet numbered and committed to the durable TM store first, and taken from it).
+   Receiver, in this process: the ground's FlightLink (PULL), Downlink (SDLS verify, deframe,
+   per-VC gaps) and TmDecoder (CRC check, decode into named housekeeping values); or the whole
+   GroundStation (archive, state). Peer: a PUSH sending the same frames (the same octets in the
+   same 1,024-octet messages, built beforehand) to a PULL that only receives them. Timed from the
+   first frame received to the last packet decoded.
+2. The same for bulk packets (``--bulk-octets``, 1,000 by default: about one per frame), the
+   link alone with TM SDLS authentication, decoded to their PUS-C fields.
+3. Where ours spends its time: microseconds per packet of each stage, in one process (the store:
+   durable commits of 256 packets); and the ceiling of a receiver that handles each packet in
+   Python: raw's receive time per packet plus the least Python work per packet (FECF and MAC
+   checked per frame, each packet cut out, its CRC checked, its headers unpacked, housekeeping
+   values by name), with no anti-replay, counters or objects.
+4. TC round trip, p50/p99: a ping TC[17,1] from the GroundStation (FOP-1, SDLS
    authenticated encryption, TC frame) to a real flight process (TC link: SDLS verify,
    anti-replay, FARM-1, state saved; dispatcher) and its TM[17,2] back in a TM frame
    (acknowledgement flags NONE, so one reply). Peer: a DEALER -> ROUTER echo that answers on
    PUSH -> PULL, with a request of the protected TC frame's size and a 1,024-octet reply.
 
-    python tools/bench_link.py [--json] [--packets 100000] [--pings 1000] [--repeat 3]
+    python tools/bench_link.py [--json] [--packets 100000] [--bulk-octets 1000] [--pings 1000] [--repeat 3]
 
 The machine is shared and noisy: medians of ``--repeat`` runs, with ratios and the CPU.
 """
@@ -80,9 +87,9 @@ def bench_packet(sequence: int, bulk_octets: int, now: float = 0.0) -> bytes:
     to its PUS-C fields only."""
     if not bulk_octets:
         return TelemetryPacket(1, sequence % 16384, st.HOUSEKEEPING, st.HK_REPORT, hk_payload(),
-                               now, sequence).encode()
+                               now, sequence & 0xFFFF).encode()
     return TelemetryPacket(1, sequence % 16384, BULK_SERVICE, 1, bytes(bulk_octets - TM_OVERHEAD), now,
-                           sequence).encode()
+                           sequence & 0xFFFF).encode()
 
 
 def run_dir_with_keys() -> Path:

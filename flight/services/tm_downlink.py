@@ -101,7 +101,9 @@ class TmDownlink:
         self.running = False
         self.socket: zmq.Socket | None = None
         self.thread = threading.Thread(target=self._loop, name=f"{name}-downlink", daemon=True)
-        self._in_flight: dict[int, tuple[float, StoreClass]] = {}   # record id -> when its frames went
+        # record id -> when its frames went (monotonic), in the order they went: a record sent
+        # again leaves it first, so the oldest are always at the front
+        self._in_flight: dict[int, tuple[float, StoreClass]] = {}
         self._cursor: dict[StoreClass, int] = {}     # per class, the last record taken: read on from there
         self._unsent: collections.deque[bytes] = collections.deque()   # frames of the batch going out
         self._batch: list[tuple[int, StoreClass]] = []   # the records of those frames
@@ -263,7 +265,11 @@ class TmDownlink:
                 horizon, self._resend_all = float("inf"), False
         for rid in acked:
             self._in_flight.pop(rid, None)
-        stale = [rid for rid, (sent, _) in self._in_flight.items() if sent < horizon or rid in again]
+        stale = dict.fromkeys(rid for rid in again if rid in self._in_flight)
+        for rid, (sent, _) in self._in_flight.items():   # in the order they went: the oldest first
+            if sent >= horizon:
+                break
+            stale[rid] = None
         for rid in stale:
             _, cls = self._in_flight.pop(rid)
             self._cursor[cls] = min(self._cursor.get(cls, 0), rid - 1)
@@ -314,6 +320,7 @@ class TmDownlink:
             return False
         sent_at = time.monotonic()
         for rid, cls in self._batch:
+            self._in_flight.pop(rid, None)           # to the back: the order is the order they went
             self._in_flight[rid] = (sent_at, cls)
         self.sent += len(self._batch)
         self._batch = []

@@ -273,7 +273,7 @@ def process(raw: bytes | bytearray | memoryview, sas: Mapping[int, SecurityAssoc
     mac_start = frame_length - FECF_SIZE - (OCF_SIZE if has_ocf else 0) - sa.mac_len
     data = _open(sa, key, iv, raw, start, mac_start)
     inner = TmFrame.prechecked(outer.spacecraft_id, outer.vcid, outer.mc_frame_count, outer.vc_frame_count,
-                                       outer.first_header_pointer, data, outer.ocf, reserve(sa))  # by _lookup
+                               outer.first_header_pointer, data, outer.ocf, reserve(sa))  # checked by _lookup
     sa.last_iv = iv
     if arsn is not None:
         sa.last_arsn = arsn

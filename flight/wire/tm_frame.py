@@ -180,8 +180,7 @@ class TmFrame:
 
     @classmethod
     def prechecked(cls, spacecraft_id: int, vcid: int, mc_frame_count: int, vc_frame_count: int,
-                           first_header_pointer: int, data: bytes, ocf: bytes | None,
-                           reserved: tuple[int, int]) -> "TmFrame":
+                   first_header_pointer: int, data: bytes, ocf: bytes | None, reserved: tuple[int, int]) -> "TmFrame":
         """A frame from fields its maker has already checked (a packetizer's, a decoded frame's),
         without checking them again: frames are made at the downlink's rate."""
         frame = object.__new__(cls)
@@ -245,7 +244,7 @@ class TmFrame:
                                f"FHP {fhp:#x} in a data field of {data_size} octets")
         end = FRAME_HEADER_SIZE + data_size
         return cls.prechecked((ids >> 4) & MAX_SPACECRAFT_ID, (ids >> 1) & MAX_VCID, mc_count, vc_count, fhp,
-                                      raw[FRAME_HEADER_SIZE:end], raw[end:end + OCF_SIZE] if has_ocf else None, (0, 0))
+                              raw[FRAME_HEADER_SIZE:end], raw[end:end + OCF_SIZE] if has_ocf else None, (0, 0))
 
 
 def check_reserve(reserve: tuple[int, int]) -> tuple[int, int]:
@@ -375,8 +374,7 @@ class Packetizer:
     def _frame(self, fhp: int, data: bytes, ocf: bytes | None) -> TmFrame:
         """The next frame of this channel: its data field is ``capacity`` octets and its FHP points
         into it, by construction, so it is not checked again."""
-        frame = TmFrame.prechecked(self.spacecraft_id, self.vcid, 0, self._vc_count, fhp, data, ocf,
-                                           self.reserve)
+        frame = TmFrame.prechecked(self.spacecraft_id, self.vcid, 0, self._vc_count, fhp, data, ocf, self.reserve)
         self._vc_count = (self._vc_count + 1) % COUNT_MODULO
         return frame
 

@@ -226,6 +226,30 @@ def test_a_packet_not_acknowledged_goes_again_after_ack_timeout_and_at_once_when
     assert wait_for_depth(h, 0) == 0
 
 
+def test_every_packet_past_ack_timeout_goes_again_also_after_another_was_asked_for(make, monkeypatch):
+    """The downlink finds what waited too long from the oldest sent: a packet sent again on
+    request goes to the back, so those sent before it still expire on time (a clock stands in for
+    time.monotonic: the timeout is counted on it, never on wall time)."""
+    import types
+
+    from flight.services import tm_downlink
+    clock = [0.0]
+    monkeypatch.setattr(tm_downlink, "time", types.SimpleNamespace(monotonic=lambda: clock[0], sleep=time.sleep))
+    h = make(ack_timeout=10.0)
+    pull = ground(h)
+    for data in (b"A", b"B", b"C"):
+        h.comms.send_tm(3, 25, data)
+    first = {p.app_data: p for p in (receive(pull) for _ in range(3))}
+    clock[0] = 5.0
+    stamp = round(first[b"A"].time * 65536)
+    h.comms.run_command("RETRANSMIT", [APID, stamp - 1, stamp + 1])
+    assert pull.receive(duplicates=True).app_data == b"A"       # asked for: at once, now sent at 5
+    clock[0] = 12.0                                              # B and C (sent at 0) are past 10, A is not
+    assert {pull.receive(duplicates=True).app_data for _ in range(2)} == {b"B", b"C"}
+    clock[0] = 16.0                                              # and now A
+    assert pull.receive(duplicates=True).app_data == b"A"
+
+
 def test_stop_sends_what_the_store_holds_and_keeps_it_until_acknowledged(make):
     h = make(flush_timeout=10.0)  # an upper bound: stop() returns once everything went
     pull = ground(h)

@@ -499,3 +499,22 @@ def test_a_bad_ocf_source_is_refused_without_losing_what_waits():
         p.flush()
     frame = p.flush()
     assert frame.ocf == b"abcd" and frame.vc_frame_count == 0 and Depacketizer(SCID, 0).push(frame) == [small]
+
+
+@SETTINGS
+@given(sizes=st.lists(st.integers(7, 300), max_size=20), frame_length=st.integers(MIN_FRAME_LENGTH, 400),
+       ocf=st.booleans(), reserve=st.tuples(st.integers(0, 6), st.integers(0, 6)), mc=st.integers(0, 255))
+def test_frames_made_without_checks_pass_every_check(sizes, frame_length, ocf, reserve, mc):
+    """The packetizer makes its frames (and MasterChannel stamps them) without running TmFrame's
+    checks again: each one still passes them, built field by field through the checking constructor."""
+    packetizer = Packetizer(SCID, 3, frame_length + sum(reserve), ocf_source()[0] if ocf else None,
+                            reserve=reserve)
+    for i, size in enumerate(sizes):
+        packetizer.add(packet(1, size, i))
+    frames = packetizer.frames() + [packetizer.flush()]
+    for frame in frames:
+        stamped = frame.with_mc_frame_count(mc)
+        checked = TmFrame(**vars(stamped))
+        assert checked == stamped and checked.mc_frame_count == mc and checked.data == frame.data
+    with pytest.raises(ValueError, match="MC frame count"):
+        frames[0].with_mc_frame_count(256)
