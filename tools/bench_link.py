@@ -495,8 +495,9 @@ def print_table(result: dict) -> None:
     stages = result["tm_stage_us_per_packet"]
     print(f"  where ours spends it, us per packet ({stages['packets_per_frame']:.1f} packets per frame): "
           + ", ".join(f"{k} {v:.2f}" for k, v in stages.items() if k != "packets_per_frame"))
-    print("  the ceiling of any Python receiver: it receives as raw does, then checks FECF and MAC, cuts each "
-          "packet, checks its CRC, unpacks its headers (and housekeeping values by name), nothing more:")
+    print("  the ceiling of a receiver that handles each packet in Python: it receives as raw does, then checks "
+          "FECF and MAC, cuts each packet, checks its CRC, unpacks its headers (and housekeeping values by name), "
+          "nothing more:")
     for name, raw_key, floor_key in (("housekeeping", "raw_us_per_packet", "least_python_receiver"),
                                      ("bulk", "raw_bulk_us_per_packet", "least_python_receiver_bulk")):
         print(f"    {name:<12} raw {result[raw_key]:.2f} us per packet + least Python {stages[floor_key]:.2f} us: "
