@@ -86,7 +86,6 @@ from dataclasses import dataclass
 
 from native import crc16_ccitt_false
 
-from flight.wire.failure import PacketError
 from flight.wire.spacepacket import (PRIMARY_HEADER_SIZE, SEQUENCE_COUNT_MODULO, PacketType,
                                      PrimaryHeader)
 
@@ -527,10 +526,11 @@ class Depacketizer:
         return taken + more, len(self._partial) == size
 
     def _size(self) -> int:
-        try:
-            return PrimaryHeader.unpack(self._partial).packet_size
-        except PacketError as exc:
-            raise _Desync(str(exc)) from exc
+        """The size the header of the packet in assembly announces (its 6 octets are there)."""
+        packet_id, _, data_length = _PRIMARY_HEADER.unpack_from(self._partial)
+        if packet_id >> 13:
+            raise _Desync(f"packet version {packet_id >> 13}, expected 0")
+        return data_length + MIN_PACKET_SIZE
 
     def _apid(self) -> int | None:
         return (int.from_bytes(self._partial[:2], "big") & IDLE_APID) if len(self._partial) >= 2 else None
