@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from native import crc16_ccitt_false
 
 from flight.wire.failure import FailureCode, PacketError
-from flight.wire.spacepacket import (MAX_APID, PRIMARY_HEADER_SIZE, SEQUENCE_COUNT_MODULO, UNSEGMENTED, PacketType,
-                                     PrimaryHeader, pack_header)
+from flight.wire.spacepacket import (MAX_APID, PRIMARY_HEADER, PRIMARY_HEADER_SIZE, SEQUENCE_COUNT_MODULO,
+                                     UNSEGMENTED, PacketType, PrimaryHeader, pack_header)
 
 PUS_VERSION = 2
 TC_SECONDARY_HEADER_SIZE = 5
@@ -34,7 +34,6 @@ CRC_SIZE = 2
 TC_OVERHEAD = PRIMARY_HEADER_SIZE + TC_SECONDARY_HEADER_SIZE + CRC_SIZE
 TM_OVERHEAD = PRIMARY_HEADER_SIZE + TM_SECONDARY_HEADER_SIZE + CRC_SIZE
 MAX_PACKET_SIZE = PRIMARY_HEADER_SIZE + 0x10000
-_PRIMARY = struct.Struct(">HHH")
 _TM_SECONDARY = struct.Struct(">BBBHHIH")  # the TM secondary header, its CUC time included
 
 
@@ -52,9 +51,14 @@ class AckFlags(enum.IntFlag):
 CUC_TICKS = 65536  # CUC 4+2: the fine time counts 1/65536 s
 
 
+def cuc_ticks(seconds: float) -> int:
+    """``seconds`` in CUC 4+2 ticks of 1/65536 s, wrapped to the field's 48 bits (after 2^32 s)."""
+    return int(round(seconds * CUC_TICKS)) & 0xFFFF_FFFF_FFFF
+
+
 def encode_cuc(seconds: float) -> bytes:
     """CUC 4+2: whole seconds and 1/65536 fractions since the epoch (wraps after 2^32 s)."""
-    ticks = int(round(seconds * CUC_TICKS)) & 0xFFFF_FFFF_FFFF
+    ticks = cuc_ticks(seconds)
     return struct.pack(">IH", ticks >> 16, ticks & 0xFFFF)
 
 
@@ -75,7 +79,7 @@ def _open(raw: bytes, packet_type: PacketType, secondary_size: int,
         raise PacketError(FailureCode.OVERSIZED, f"{size} bytes, maximum is {max_size}")
     if size < PRIMARY_HEADER_SIZE:
         raise PacketError(FailureCode.TRUNCATED, f"{size} bytes, primary header needs 6")
-    packet_id, sequence_control, data_length = _PRIMARY.unpack_from(raw)
+    packet_id, sequence_control, data_length = PRIMARY_HEADER.unpack_from(raw)
     if packet_id >> 13:
         raise PacketError(FailureCode.BAD_HEADER, f"packet version {packet_id >> 13}, expected 0")
     if (packet_id >> 12) & 1 != packet_type:
@@ -155,7 +159,7 @@ class TelemetryPacket:
     time_status: int = 0
 
     def encode(self) -> bytes:
-        ticks = int(round(self.time * CUC_TICKS)) & 0xFFFF_FFFF_FFFF
+        ticks = cuc_ticks(self.time)
         body = b"".join((
             pack_header(PacketType.TM, self.apid, self.sequence_count,
                         TM_SECONDARY_HEADER_SIZE + len(self.app_data) + CRC_SIZE - 1),

@@ -26,7 +26,7 @@ class PacketType(enum.IntEnum):
 
 
 _PACKET_TYPES = (PacketType.TM, PacketType.TC)  # by the type bit, without an enum lookup per packet
-_HEADER = struct.Struct(">HHH")
+PRIMARY_HEADER = struct.Struct(">HHH")  # packet id, sequence control, data length (minus one)
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class PrimaryHeader:
     def unpack(cls, raw: bytes | memoryview) -> "PrimaryHeader":
         if len(raw) < PRIMARY_HEADER_SIZE:
             raise PacketError(FailureCode.TRUNCATED, f"{len(raw)} bytes, primary header needs 6")
-        packet_id, sequence_control, data_length = _HEADER.unpack_from(raw)
+        packet_id, sequence_control, data_length = PRIMARY_HEADER.unpack_from(raw)
         version = packet_id >> 13
         if version != 0:
             raise PacketError(FailureCode.BAD_HEADER, f"packet version {version}, expected 0")
@@ -72,7 +72,7 @@ def pack_header(packet_type: int, apid: int, sequence_count: int, data_length: i
         raise ValueError(f"sequence count {sequence_count} outside 14 bits")
     if not 0 <= data_length <= 0xFFFF:
         raise ValueError(f"data length {data_length} outside 16 bits")
-    return _HEADER.pack((packet_type << 12) | (secondary_header << 11) | apid,
+    return PRIMARY_HEADER.pack((packet_type << 12) | (secondary_header << 11) | apid,
                         (sequence_flags << 14) | sequence_count, data_length)
 
 

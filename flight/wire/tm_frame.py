@@ -86,7 +86,7 @@ from dataclasses import dataclass
 
 from native import crc16_ccitt_false
 
-from flight.wire.spacepacket import (PRIMARY_HEADER_SIZE, SEQUENCE_COUNT_MODULO, PacketType,
+from flight.wire.spacepacket import (PRIMARY_HEADER, PRIMARY_HEADER_SIZE, SEQUENCE_COUNT_MODULO, PacketType,
                                      PrimaryHeader)
 
 FRAME_HEADER_SIZE = 6
@@ -104,7 +104,6 @@ SEGMENT_LENGTH_ID = 0b11         # required with the synchronisation flag at 0
 IDLE_APID = 0x7FF
 IDLE_OCTET = 0x55
 MIN_PACKET_SIZE = PRIMARY_HEADER_SIZE + 1
-_PRIMARY_HEADER = struct.Struct(">HHH")  # packet id, sequence control, data length (minus one)
 
 
 class FrameFault(enum.Enum):
@@ -313,7 +312,7 @@ class Packetizer:
         packet = bytes(packet)
         if len(packet) < PRIMARY_HEADER_SIZE:
             raise ValueError(f"not a space packet: {len(packet)} octets, a primary header needs {PRIMARY_HEADER_SIZE}")
-        packet_id, _, data_length = _PRIMARY_HEADER.unpack_from(packet)
+        packet_id, _, data_length = PRIMARY_HEADER.unpack_from(packet)
         if packet_id >> 13:
             raise ValueError(f"not a space packet: packet version {packet_id >> 13}, expected 0")
         if data_length + MIN_PACKET_SIZE != len(packet):
@@ -499,7 +498,7 @@ class Depacketizer:
         its end starts the next assembly."""
         position, end = 0, len(data)
         while end - position >= PRIMARY_HEADER_SIZE:
-            packet_id, _, data_length = _PRIMARY_HEADER.unpack_from(data, position)
+            packet_id, _, data_length = PRIMARY_HEADER.unpack_from(data, position)
             if packet_id >> 13:
                 self._partial += data[position:position + PRIMARY_HEADER_SIZE]
                 raise _Desync(f"packet version {packet_id >> 13}, expected 0")
@@ -527,7 +526,7 @@ class Depacketizer:
 
     def _size(self) -> int:
         """The size the header of the packet in assembly announces (its 6 octets are there)."""
-        packet_id, _, data_length = _PRIMARY_HEADER.unpack_from(self._partial)
+        packet_id, _, data_length = PRIMARY_HEADER.unpack_from(self._partial)
         if packet_id >> 13:
             raise _Desync(f"packet version {packet_id >> 13}, expected 0")
         return data_length + MIN_PACKET_SIZE
