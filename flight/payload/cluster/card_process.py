@@ -72,6 +72,7 @@ class Request:
 
 class Card:
     LATENCY_ALPHA = 0.2
+    EXIT_WAIT_S = 0.5     # how long exit_reason waits for the exit status of a process whose link closed
     SETTLED_AFTER = 8     # inferences before a card's latency estimate is compared with its peers'
     FIRST_RETRY_S = 0.5   # a card that could not be started is tried again after this ...
     MAX_RETRY_S = 60.0    # ... twice as long after each failure, at most this
@@ -200,6 +201,21 @@ class Card:
         if self.link is not None:
             self.link.close()
             self.link = None
+
+    def exit_reason(self) -> str:
+        """Why its link closed: the process's exit status (a process closes its descriptors just
+        before it exits, so this waits a moment for the status)."""
+        try:
+            return f"process exited with {self.process.wait(timeout=self.EXIT_WAIT_S)}"
+        except subprocess.TimeoutExpired:
+            return "link closed"
+
+    def overcurrent(self) -> float | None:
+        """The power it draws (W) when that passes its over-current limit (a latch-up), else None."""
+        if not self.excess_w:
+            return None
+        reading = max(self.power_w, self.spec.idle_w) + self.excess_w
+        return reading if reading > self.spec.overcurrent_limit_w else None
 
     def set_state(self, state: CardState, now: float) -> None:
         self.state = state

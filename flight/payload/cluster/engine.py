@@ -96,6 +96,14 @@ def _part(part: str, name: str, doc: str = "", writable: bool = False) -> Any:
     return property(lambda cluster: getattr(getattr(cluster, part), name), setter, doc=doc or None)
 
 
+def _forward(part: str, method: str) -> Callable[..., Any]:
+    """A command of the cluster that is ``method`` of its ``part`` (run in the cluster thread)."""
+    def command(cluster: "Cluster", *args: Any, **kwargs: Any) -> Any:
+        return getattr(getattr(cluster, part), method)(*args, **kwargs)
+    command.__doc__ = f"{part}.{method}, in the cluster thread"
+    return command
+
+
 class Cluster:
     """The cluster's facade (thread-safe: ``submit``, buffers, ``call``) and its thread, which
     wires the parts together and keeps the frame accounting. Commands (``set_mode``,
@@ -379,23 +387,13 @@ class Cluster:
             self.scheduler.mode = mode
             self.on_event("mode_changed", {"mode": mode.name, "reason": reason})
 
-    def inject_fault(self, card_name: str, kind: str, factor: float = 4.0) -> None:
-        self.supervisor.inject_fault(card_name, kind, factor)
-
-    def reset_card(self, card_name: str, reason: str = "reset by command") -> None:
-        self.supervisor.reset_card(card_name, reason)
-
-    def power_off(self, card_name: str) -> None:
-        self.supervisor.power_off(card_name)
-
-    def hold_card(self, card_name: str) -> None:
-        self.power_manager.hold(card_name)
-
-    def release_card(self, card_name: str) -> None:
-        self.power_manager.release(card_name)
-
-    def set_safe(self, safe: bool) -> None:
-        self.power_manager.set_safe(safe)
+    # the parts' commands (CardSupervisor's and PowerManager's signatures)
+    inject_fault = _forward("supervisor", "inject_fault")
+    reset_card = _forward("supervisor", "reset_card")
+    power_off = _forward("supervisor", "power_off")
+    hold_card = _forward("power_manager", "hold")
+    release_card = _forward("power_manager", "release")
+    set_safe = _forward("power_manager", "set_safe")
 
     def step_power(self, mission_time: float, dt: float, wall_elapsed: float) -> None:
         """Advance power and thermal models by ``dt`` mission seconds; park or unpark cards."""

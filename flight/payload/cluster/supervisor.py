@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import select
-import subprocess
 import time
 from collections.abc import Callable, Container
 from dataclasses import dataclass
@@ -71,7 +70,6 @@ class CardSupervisor:
     """Spawns, watches, fails, restarts and switches off the cards; receives their messages.
     Owned by the cluster thread."""
 
-    EXIT_WAIT_S = 0.5
     LATENCY_PRIOR_S = 0.005  # a card's latency estimate before its first result
 
     def __init__(self, config: ClusterConfig, specs: list[CardSpec],
@@ -183,7 +181,7 @@ class CardSupervisor:
             return
         now = time.monotonic()
         if message is None:  # end-of-file: the process is gone (or closed its end)
-            self.fail(card, self._exit_reason(card), now)
+            self.fail(card, card.exit_reason(), now)
             return
         kind, body = msg.split(message)
         if kind == msg.RESULT:
@@ -274,11 +272,8 @@ class CardSupervisor:
     def _check_current(self, card: Card, now: float) -> None:
         """Latch-up protection: a card drawing more than its over-current limit is power-cycled at
         once (before a latch-up burns it), with an event."""
-        if not card.excess_w:
-            return
-        reading = max(card.power_w, card.spec.idle_w) + card.excess_w
-        limit = card.spec.overcurrent_limit_w
-        if reading > limit:
+        reading, limit = card.overcurrent(), card.spec.overcurrent_limit_w
+        if reading is not None:
             self._on_event("card_overcurrent", {"card": card.name, "power_w": reading, "limit_w": limit})
             self.fail(card, f"over-current {reading:.1f} W > {limit:.1f} W: power-cycled", now)
 
@@ -336,15 +331,7 @@ class CardSupervisor:
         except BlockingIOError:
             self.fail(card, "unreachable: its queue is full", time.monotonic())
         except OSError:  # the other end is closed: the process is gone
-            self.fail(card, self._exit_reason(card), time.monotonic())
-
-    def _exit_reason(self, card: Card) -> str:
-        """Why a card's link closed: its exit status (a process closes its descriptors just
-        before it exits, so this waits a moment for the status)."""
-        try:
-            return f"process exited with {card.process.wait(timeout=self.EXIT_WAIT_S)}"
-        except subprocess.TimeoutExpired:
-            return "link closed"
+            self.fail(card, card.exit_reason(), time.monotonic())
 
     # --- commands (run in the cluster thread) ---------------------------------------------------
     def inject_fault(self, card_name: str, kind: str, factor: float = 4.0) -> None:
