@@ -2,8 +2,10 @@
 
 Requirements:
 - buffers are passed to C without copying (``ffi.from_buffer``), and the GIL
-  is released during each C call (cffi API mode does so by default):
-  verified in ``tests/unit/native/test_native.py``;
+  is released during each C call (cffi API mode does so by default), but
+  for CRC-16 of ``bytes`` of up to SMALL_CRC16 octets, computed by
+  ``binascii.crc_hqx`` holding it (docs/native.md, "GIL"): verified in
+  ``tests/unit/native/test_native.py``;
 - at import each function gets the implementation chosen by
   ``native/_calibrate.py`` (measured or cached; the portable path
   everywhere under ``ORBITFS_NATIVE_PORTABLE=1``), reported by
@@ -14,6 +16,7 @@ Requirements:
 
 from __future__ import annotations
 
+from binascii import crc_hqx
 from typing import Optional
 
 import numpy as np
@@ -49,10 +52,20 @@ def _cbuf(data: BufferLike, name: str = "data"):  # -> cffi "uint8_t[]"
     return ffi.from_buffer(byte_view(data, name))
 
 
+SMALL_CRC16 = 256  # octets: up to this, CRC-16 is computed without releasing the GIL
+
+
 def crc16_ccitt_false(data: BufferLike, crc: int = 0xFFFF) -> int:
-    """CRC-16/CCITT-FALSE of ``data`` continuing from ``crc``."""
+    """CRC-16/CCITT-FALSE of ``data`` continuing from ``crc``.
+
+    ``bytes`` of up to SMALL_CRC16 octets (a packet, a TC frame) go to ``binascii.crc_hqx``, the
+    same CRC computed holding the GIL: a cffi call releases it, and with another thread running
+    Python the call then waits to get it back, far longer than the CRC takes (docs/native.md)."""
+    seed = crc if crc == 0xFFFF else check_seed(crc, 16)
+    if type(data) is bytes and len(data) <= SMALL_CRC16:
+        return crc_hqx(data, seed)
     buf = _cbuf(data)
-    return lib.ofs_crc16(buf, len(buf), crc if crc == 0xFFFF else check_seed(crc, 16))
+    return lib.ofs_crc16(buf, len(buf), seed)
 
 
 def crc32c(data: BufferLike, crc: int = 0) -> int:

@@ -18,7 +18,10 @@ Requirements of ``native`` (docs/native.md) and how each is verified here:
   ``test_implementations_agree_with_portable`` compares each implementation of
   each function with the portable one directly.
 - Input checking: ``test_rejects_*``.  No copies: ``test_vote_writes_through_views``.
-- GIL released during C calls: ``test_c_calls_release_the_gil``.
+- GIL released during C calls: ``test_c_calls_release_the_gil``; kept for the CRC-16 of a
+  packet (bytes up to SMALL_CRC16 octets, ``binascii.crc_hqx``):
+  ``test_a_packets_crc16_keeps_the_gil_and_a_frames_releases_it``, its value on either side of
+  the rule: ``test_crc16_either_side_of_the_small_input_rule_equals_the_reference``.
 - Packaging fallbacks and the ORBITFS_NATIVE_PORTABLE switch, each in a fresh process:
   tests/system/test_native_process.py.  The measured choice of implementation and its
   cache: tests/unit/native/test_tiers.py; the fallback's kernels against the C path:
@@ -27,6 +30,7 @@ Requirements of ``native`` (docs/native.md) and how each is verified here:
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import zlib
@@ -373,3 +377,48 @@ def test_c_calls_release_the_gil() -> None:
     inside = [t for t in ticks if window[0] < t < window[1]]
     assert window[1] - window[0] > 0.005  # the call was long enough to tell
     assert len(inside) > 100
+
+
+@pytest.mark.skipif(_c is None, reason="C extension not built")
+def test_a_packets_crc16_keeps_the_gil_and_a_frames_releases_it() -> None:
+    """Up to SMALL_CRC16 octets of bytes, CRC-16 is computed holding the GIL: a thread running
+    Python meanwhile gets no turn (a cffi call would hand it the GIL at every call); a larger
+    input goes to C and hands it over. The switch interval is long, so only a release lets the
+    other thread run."""
+    turns, stop = [0], threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            turns[0] += 1
+
+    def turns_during(data: bytes, calls: int) -> int:
+        """How many turns the busy thread had during up to ``calls`` CRCs (stops at the first)."""
+        before = turns[0]
+        for _ in range(calls):
+            _c.crc16_ccitt_false(data)
+            if turns[0] != before:
+                break
+        return turns[0] - before
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.05)
+    thread = threading.Thread(target=busy)
+    try:
+        thread.start()
+        time.sleep(0.01)       # the busy thread runs; this one gets the GIL back within one interval
+        packet_turns = turns_during(bytes(range(108)), 2000)
+        frame_turns = turns_during(bytes(_c.SMALL_CRC16 + 1), 2000)  # a release lets it in at some call
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+    assert packet_turns == 0 and frame_turns > 0
+
+
+@pytest.mark.parametrize("size", [0, 1, 107, 255, 256, 257, 1024, 2048])
+def test_crc16_either_side_of_the_small_input_rule_equals_the_reference(size: int) -> None:
+    data = bytes((i * 37 + 11) & 0xFF for i in range(size))
+    for seed in (0xFFFF, 0, 0x1D0F):
+        expected = REF_CRC16(data, seed)
+        assert native.crc16_ccitt_false(data, seed) == expected                 # bytes: the small-input rule
+        assert native.crc16_ccitt_false(bytearray(data), seed) == expected      # any other buffer: C
