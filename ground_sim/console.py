@@ -65,7 +65,6 @@ from ground_sim.console_script import read_script, run_lines
 from ground_sim.console_view import TelemetryCommands, format_event, parse_argument
 from ground_sim.ground_options import add_station_options, open_station, resolve_station_options
 from ground_sim.onboard_console import OnboardCommands
-from ground_sim.station import CommandRecord
 
 DIGEST_TIMEOUT = 5.0
 
@@ -122,20 +121,6 @@ class Console(OnboardCommands, TelemetryCommands, ListingCommands):
         with self.station.changed:
             self.station.changed.notify_all()
         self._printer.join(timeout=2)
-
-    def show(self, result: Any) -> None:
-        """Print a verb's result; a command that failed or is not done fails the line."""
-        print(result)
-        if isinstance(result, CommandRecord) and (result.failure is not None or not result.done):
-            self.failed = True
-
-    def refuse(self, error: Any) -> None:
-        print(f"refused: {error}")
-        self.failed = True
-
-    def usage(self, text: str) -> None:
-        print(f"usage: {text}")
-        self.failed = True
 
     def _print_events(self) -> None:
         """Twice a second and as packets come: the archive's alarms, and interactively the events

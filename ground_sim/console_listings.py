@@ -12,12 +12,11 @@ products (``products``, ``product FRAME`` with its fire-cell map).
 from __future__ import annotations
 
 import shlex
-from typing import Any
 
 from flight.core.types import Enumeration, Field, Limits
 from flight.messages import Product
 from flight.payload.scene import TileClass
-from ground_sim.api import IntegrationApi
+from ground_sim.console_verbs import ConsoleVerbs
 from ground_sim.console_view import format_event
 
 
@@ -64,17 +63,10 @@ def product_details(product: Product) -> list[str]:
     return lines + ["  no fire cells"]
 
 
-class ListingCommands:
+class ListingCommands(ConsoleVerbs):
     """For the console (ground_sim.console.Console): dictionary, event and product listings."""
 
-    api: IntegrationApi
     colour: bool
-
-    def refuse(self, error: Any) -> None:
-        raise NotImplementedError
-
-    def usage(self, text: str) -> None:
-        raise NotImplementedError
 
     def do_channels(self, line: str) -> None:
         """channels [SUBSTRING]: telemetry channels with type, units, limits, enumeration."""

@@ -27,6 +27,7 @@ from typing import Any, Callable
 from flight.core.catalog import ChannelDef
 from flight.core.types import DataType, Enumeration, Severity
 from ground_sim.api import IntegrationApi
+from ground_sim.console_verbs import ConsoleVerbs
 
 RESET = "\x1b[0m"
 COLOURS = {"ok": "\x1b[32m", "yellow": "\x1b[33m", "red": "\x1b[1;31m", "-": ""}
@@ -125,19 +126,12 @@ def watch(api: IntegrationApi, substrings: list[str]) -> None:
                 full_screen=False).run()
 
 
-class TelemetryCommands:
+class TelemetryCommands(ConsoleVerbs):
     """For the console (ground_sim.console.Console): ``tlm``, ``watch`` and ``wait``."""
 
-    api: IntegrationApi
     colour: bool
     interactive: bool
     previous_event_mark: int   # the event count when the previous console line began
-
-    def refuse(self, error: Any) -> None:
-        raise NotImplementedError
-
-    def usage(self, text: str) -> None:
-        raise NotImplementedError
 
     def do_tlm(self, line: str) -> None:
         """tlm [SUBSTRING]: latest value of each channel (enumeration name, units), its on-board time

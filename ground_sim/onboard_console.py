@@ -12,25 +12,14 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from ground_sim.api import IntegrationApi
+from ground_sim.console_verbs import ConsoleVerbs
 
 
-class OnboardCommands:
-    """For the console (ground_sim.console.Console): its ``api``, ``_arguments(words)`` (the arguments of
-    command ``words[0]``), ``show`` (a result), ``refuse`` (an error) and ``usage`` (a verb's usage)."""
-
-    api: IntegrationApi
+class OnboardCommands(ConsoleVerbs):
+    """For the console (ground_sim.console.Console), which gives ``_arguments(words)`` (the arguments
+    of command ``words[0]``)."""
 
     def _arguments(self, words: list[str]) -> list[Any]:
-        raise NotImplementedError
-
-    def show(self, result: Any) -> None:
-        raise NotImplementedError
-
-    def refuse(self, error: Any) -> None:
-        raise NotImplementedError
-
-    def usage(self, text: str) -> None:
         raise NotImplementedError
 
     def do_mon(self, line: str) -> None:
