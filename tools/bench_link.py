@@ -318,10 +318,8 @@ def stage_costs(count: int, repeat: int, bulk_octets: int) -> dict[str, float]:
     from ground_sim.downlink import Downlink
 
     dictionary = default_dictionary()
-    payload = hk_payload()
     link, ring = LinkParameters(), KeyRing.create()
-    packets = [TelemetryPacket(1, i % 16384, st.HOUSEKEEPING, st.HK_REPORT, payload, 0.0, i).encode()
-               for i in range(count)]
+    packets = [bench_packet(i, 0) for i in range(count)]
     batch = [(p, TM_REALTIME, 0.0) for p in packets]
     plain = TmFramer(LinkParameters(tm_sdls="off"))
     sealed = TmFramer(link, TmSecurity(link, ring, Path(tempfile.mkdtemp()) / "tm_sa.bin"))
@@ -345,8 +343,7 @@ def stage_costs(count: int, repeat: int, bulk_octets: int) -> dict[str, float]:
 
     return {
         "store": per_packet_us(store, count, repeat),
-        "encode": per_packet_us(lambda: [TelemetryPacket(1, i % 16384, st.HOUSEKEEPING, st.HK_REPORT, payload,
-                                                         0.0, i).encode() for i in range(count)], count, repeat),
+        "encode": per_packet_us(lambda: [bench_packet(i, 0) for i in range(count)], count, repeat),
         "frame": per_packet_us(lambda: plain.frames(batch, 0.0), count, repeat),
         "frame_and_seal": per_packet_us(lambda: sealed.frames(batch, 0.0), count, repeat),
         "verify_and_deframe": per_packet_us(receive, count, repeat),

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from native import crc16_ccitt_false
 
 from flight.wire.failure import FailureCode, PacketError
-from flight.wire.spacepacket import (MAX_APID, PRIMARY_HEADER, PRIMARY_HEADER_SIZE, SEQUENCE_COUNT_MODULO,
-                                     UNSEGMENTED, PacketType, PrimaryHeader, pack_header)
+from flight.wire.spacepacket import (MAX_APID, PRIMARY_HEADER_SIZE, SEQUENCE_COUNT_MODULO, UNSEGMENTED, PacketType,
+                                     PrimaryHeader, pack_header, read_header)
 
 PUS_VERSION = 2
 TC_SECONDARY_HEADER_SIZE = 5
@@ -64,7 +64,7 @@ def encode_cuc(seconds: float) -> bytes:
 
 def decode_cuc(raw: bytes | memoryview) -> float:
     coarse, fine = struct.unpack_from(">IH", raw)
-    return coarse + fine / 65536
+    return coarse + fine / CUC_TICKS
 
 
 def _seal(body: bytes) -> bytes:
@@ -77,11 +77,7 @@ def _open(raw: bytes, packet_type: PacketType, secondary_size: int,
     size = len(raw)
     if size > max_size:
         raise PacketError(FailureCode.OVERSIZED, f"{size} bytes, maximum is {max_size}")
-    if size < PRIMARY_HEADER_SIZE:
-        raise PacketError(FailureCode.TRUNCATED, f"{size} bytes, primary header needs 6")
-    packet_id, sequence_control, data_length = PRIMARY_HEADER.unpack_from(raw)
-    if packet_id >> 13:
-        raise PacketError(FailureCode.BAD_HEADER, f"packet version {packet_id >> 13}, expected 0")
+    packet_id, sequence_control, data_length = read_header(raw)
     if (packet_id >> 12) & 1 != packet_type:
         raise PacketError(FailureCode.BAD_HEADER, f"packet type {PacketType((packet_id >> 12) & 1).name}, "
                           f"expected {packet_type.name}")

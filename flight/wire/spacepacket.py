@@ -46,12 +46,7 @@ class PrimaryHeader:
 
     @classmethod
     def unpack(cls, raw: bytes | memoryview) -> "PrimaryHeader":
-        if len(raw) < PRIMARY_HEADER_SIZE:
-            raise PacketError(FailureCode.TRUNCATED, f"{len(raw)} bytes, primary header needs 6")
-        packet_id, sequence_control, data_length = PRIMARY_HEADER.unpack_from(raw)
-        version = packet_id >> 13
-        if version != 0:
-            raise PacketError(FailureCode.BAD_HEADER, f"packet version {version}, expected 0")
+        packet_id, sequence_control, data_length = read_header(raw)
         return cls(_PACKET_TYPES[(packet_id >> 12) & 1], packet_id & MAX_APID,
                    sequence_control & (SEQUENCE_COUNT_MODULO - 1), data_length,
                    bool((packet_id >> 11) & 1), sequence_control >> 14)
@@ -60,6 +55,18 @@ class PrimaryHeader:
     def packet_size(self) -> int:
         """Total size of the packet this header announces."""
         return PRIMARY_HEADER_SIZE + self.data_length + 1
+
+
+def read_header(raw: bytes | bytearray | memoryview, offset: int = 0) -> tuple[int, int, int]:
+    """The primary header at ``offset`` as its three words (packet id, sequence control, data
+    length), without building a :class:`PrimaryHeader` (packets are read at the downlink's rate);
+    PacketError when fewer than 6 octets are there or the version is not 0."""
+    if len(raw) - offset < PRIMARY_HEADER_SIZE:
+        raise PacketError(FailureCode.TRUNCATED, f"{len(raw) - offset} bytes, primary header needs 6")
+    packet_id, sequence_control, data_length = PRIMARY_HEADER.unpack_from(raw, offset)
+    if packet_id >> 13:
+        raise PacketError(FailureCode.BAD_HEADER, f"packet version {packet_id >> 13}, expected 0")
+    return packet_id, sequence_control, data_length
 
 
 def pack_header(packet_type: int, apid: int, sequence_count: int, data_length: int,

@@ -86,8 +86,9 @@ from dataclasses import dataclass
 
 from native import crc16_ccitt_false
 
-from flight.wire.spacepacket import (PRIMARY_HEADER, PRIMARY_HEADER_SIZE, SEQUENCE_COUNT_MODULO, PacketType,
-                                     PrimaryHeader)
+from flight.wire.failure import PacketError
+from flight.wire.spacepacket import (PRIMARY_HEADER_SIZE, SEQUENCE_COUNT_MODULO, PacketType, PrimaryHeader,
+                                     read_header)
 
 FRAME_HEADER_SIZE = 6
 OCF_SIZE = 4
@@ -310,11 +311,10 @@ class Packetizer:
     def add(self, packet: bytes | bytearray | memoryview) -> None:
         """Queue one encoded space packet; ValueError if it is not one whole packet or is idle."""
         packet = bytes(packet)
-        if len(packet) < PRIMARY_HEADER_SIZE:
-            raise ValueError(f"not a space packet: {len(packet)} octets, a primary header needs {PRIMARY_HEADER_SIZE}")
-        packet_id, _, data_length = PRIMARY_HEADER.unpack_from(packet)
-        if packet_id >> 13:
-            raise ValueError(f"not a space packet: packet version {packet_id >> 13}, expected 0")
+        try:
+            packet_id, _, data_length = read_header(packet)
+        except PacketError as exc:
+            raise ValueError(f"not a space packet: {exc}") from exc
         if data_length + MIN_PACKET_SIZE != len(packet):
             raise ValueError(f"{len(packet)} octets, the header announces {data_length + MIN_PACKET_SIZE}")
         if packet_id & IDLE_APID == IDLE_APID:
@@ -498,10 +498,11 @@ class Depacketizer:
         its end starts the next assembly."""
         position, end = 0, len(data)
         while end - position >= PRIMARY_HEADER_SIZE:
-            packet_id, _, data_length = PRIMARY_HEADER.unpack_from(data, position)
-            if packet_id >> 13:
+            try:
+                packet_id, _, data_length = read_header(data, position)
+            except PacketError as exc:
                 self._partial += data[position:position + PRIMARY_HEADER_SIZE]
-                raise _Desync(f"packet version {packet_id >> 13}, expected 0")
+                raise _Desync(str(exc)) from exc
             size = data_length + MIN_PACKET_SIZE
             if size > end - position:
                 break
@@ -526,10 +527,10 @@ class Depacketizer:
 
     def _size(self) -> int:
         """The size the header of the packet in assembly announces (its 6 octets are there)."""
-        packet_id, _, data_length = PRIMARY_HEADER.unpack_from(self._partial)
-        if packet_id >> 13:
-            raise _Desync(f"packet version {packet_id >> 13}, expected 0")
-        return data_length + MIN_PACKET_SIZE
+        try:
+            return read_header(self._partial)[2] + MIN_PACKET_SIZE
+        except PacketError as exc:
+            raise _Desync(str(exc)) from exc
 
     def _apid(self) -> int | None:
         return (int.from_bytes(self._partial[:2], "big") & IDLE_APID) if len(self._partial) >= 2 else None
